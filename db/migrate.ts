@@ -1,0 +1,37 @@
+// Applies the schema migrations in db/migrations with knex. The list is static (imported modules, not
+// a directory scan) so the compiled package and the TypeScript sources migrate identically.
+import knexFactory, { type Knex } from 'knex';
+import * as newSystem from './migrations/001_new_system.js';
+import * as ledger from './migrations/002_ledger.js';
+
+interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
+
+const MIGRATIONS: Record<string, Migration> = {
+  '001_new_system': newSystem,
+  '002_ledger': ledger,
+};
+
+const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: () => Promise.resolve(Object.keys(MIGRATIONS)),
+  getMigrationName: (name) => name,
+  getMigration: (name) => {
+    const migration = MIGRATIONS[name];
+    if (!migration) throw new Error(`Unknown migration ${name}`);
+    return Promise.resolve(migration);
+  },
+};
+
+export function createKnex(databaseUrl: string): Knex {
+  return knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 2 } });
+}
+
+/** Brings the database to the latest schema; returns the names of the migrations it applied. */
+export async function migrateToLatest(databaseUrl: string): Promise<string[]> {
+  const knex = createKnex(databaseUrl);
+  try {
+    const [, applied] = (await knex.migrate.latest({ migrationSource, tableName: 'taskfleet_schema_migrations' })) as [number, string[]];
+    return applied;
+  } finally {
+    await knex.destroy();
+  }
+}

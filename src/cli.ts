@@ -1,0 +1,54 @@
+// The `taskfleet` command line. Each subcommand lives in src/cli/; this module wires them and turns
+// errors the operator can fix into one clear line on stderr (no stack trace) and a non-zero exit.
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from './config/errors.js';
+import { LegacyDataError } from './legacy/errors.js';
+import { TransportUnavailableError } from './queue/index.js';
+import { DatabaseUnavailableError, prepareDatabase } from './store/database.js';
+import { registerBoardCommand } from './cli/board-command.js';
+import { settingsFrom, withConnectionOptions, type ConnectionFlags } from './cli/common-options.js';
+import { registerGenerateCommand } from './cli/generate-command.js';
+import { registerMigrateCommands } from './cli/migrate-command.js';
+import { registerStatusCommands } from './cli/status-command.js';
+import { registerWorkerCommand } from './cli/worker-command.js';
+
+const EXIT_USAGE = 2;
+
+const program = new Command('taskfleet')
+  .description('Migrate a legacy task-management system into the new Task Management System on Postgres, with a BullMQ worker fleet')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerMigrateCommands(program);
+registerWorkerCommand(program);
+registerStatusCommands(program);
+registerBoardCommand(program);
+registerGenerateCommand(program);
+
+const db = program.command('db').description('Database schema commands');
+withConnectionOptions(db.command('migrate'))
+  .description('Apply the new system\'s and the ledger\'s schema migrations (every command also does this on first use)')
+  .action(async (flags: ConnectionFlags) => {
+    const settings = settingsFrom(flags);
+    const applied = await prepareDatabase(settings.databaseUrl);
+    process.stdout.write(applied.length > 0 ? `Applied ${applied.join(', ')}\n` : 'Schema is up to date\n');
+  });
+
+const KNOWN_ERRORS = [ConfigError, LegacyDataError, TransportUnavailableError, DatabaseUnavailableError];
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Commander already printed its message (unknown flag, missing argument); --help and --version exit 0.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else if (KNOWN_ERRORS.some((type) => err instanceof type)) {
+    process.stderr.write(`taskfleet: ${(err as Error).message}\n`);
+    process.exitCode = EXIT_USAGE;
+  } else {
+    const error = err as Error;
+    process.stderr.write(`taskfleet: ${error.message}\n`);
+    if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') process.stderr.write(`${error.stack ?? ''}\n`);
+    process.exitCode = 1;
+  }
+}

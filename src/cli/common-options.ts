@@ -1,0 +1,43 @@
+// Options every command shares (connections, queue prefix, config file), and their translation into
+// validated Settings. Flags win over the environment, which wins over the config file.
+import { type Command, Option, InvalidArgumentError } from 'commander';
+import { loadSettings, type Settings, type SettingsInput } from '../config/settings.js';
+
+export interface ConnectionFlags {
+  newData?: string;
+  redis?: string;
+  queueBackend?: 'redis' | 'postgres';
+  prefix?: string;
+  config?: string;
+  logLevel?: string;
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
+  return n;
+}
+
+export function withConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--new-data <url>', 'Postgres URL of the new system and the ledger (default: $DATABASE_URL)')
+    .option('--redis <url>', 'Redis URL for the queues, may carry a db number: redis://host:6379/5 (default: $REDIS_URL)')
+    .addOption(new Option('--queue-backend <kind>', 'where the queues live: redis, or BullMQ\'s Postgres backend in the --new-data database').choices(['redis', 'postgres']))
+    .option('--prefix <prefix>', 'queue key prefix; keep the braces for Redis Cluster (default: {taskfleet})')
+    .option('--config <file>', 'YAML file of settings (lower precedence than environment and flags)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)');
+}
+
+export function settingsFrom(flags: ConnectionFlags, extra: SettingsInput = {}): Settings {
+  return loadSettings(
+    {
+      databaseUrl: flags.newData,
+      redisUrl: flags.redis,
+      queueBackend: flags.queueBackend,
+      prefix: flags.prefix,
+      logLevel: flags.logLevel as Settings['logLevel'] | undefined,
+      ...extra,
+    },
+    flags.config ? { configFile: flags.config } : {},
+  );
+}

@@ -1,0 +1,36 @@
+// `taskfleet generate`: deterministic synthetic legacy data, optionally with every class of bad record.
+import { type Command, Option, InvalidArgumentError } from 'commander';
+import { generateLegacyData } from '../generator/generate.js';
+import { positiveInt } from './common-options.js';
+
+function ratio(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 0.5) throw new InvalidArgumentError('must be a number from 0 to 0.5');
+  return n;
+}
+
+export function registerGenerateCommand(program: Command): void {
+  program.command('generate')
+    .description('Write a synthetic legacy data directory (streams: 5M tasks need no more memory than 5k)')
+    .requiredOption('--out <dir>', 'directory to write (created if missing)')
+    .option('--projects <n>', 'good projects', positiveInt, 100)
+    .option('--phases-per-project <n>', 'good phases per project', positiveInt, 5)
+    .option('--tasks <n>', 'good tasks in all', positiveInt, 10_000)
+    .addOption(new Option('--format <format>', 'file format').choices(['json', 'jsonl', 'csv']).default('jsonl'))
+    .option('--seed <n>', 'random seed (same seed, same bytes)', positiveInt, 1)
+    .option('--bad-ratio <r>', 'add this fraction of bad records per kind, of every class (see docs/legacy-format.md)', ratio, 0)
+    .option('--no-dependency-file', 'do not write task_dependencies (edges only in tasks\' depends_on)')
+    .action(async (flags: { out: string; projects: number; phasesPerProject: number; tasks: number; format: 'json' | 'jsonl' | 'csv'; seed: number; badRatio: number; dependencyFile: boolean }) => {
+      const started = performance.now();
+      const summary = await generateLegacyData({
+        out: flags.out, projects: flags.projects, phasesPerProject: flags.phasesPerProject, tasks: flags.tasks,
+        format: flags.format, seed: flags.seed, badRatio: flags.badRatio, dependencyFile: flags.dependencyFile,
+        onProgress: process.stderr.isTTY ? (written, total) => process.stderr.write(`\rgenerated ${written}/${total} records`) : undefined,
+      });
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      process.stdout.write(`Wrote ${flags.out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+      for (const [kind, count] of Object.entries(summary.legacy)) {
+        process.stdout.write(`  ${kind.padEnd(17)} ${String(count).padStart(9)} records, ${summary.expectedRejects[kind as keyof typeof summary.expectedRejects]} bad\n`);
+      }
+    });
+}

@@ -1,0 +1,145 @@
+// `taskfleet migrate` and `taskfleet resume`: plan (or find) the run, keep its chunk jobs flowing
+// stage by stage, show progress, and end with the per-kind summary. Exit 0 only for a completed run
+// whose rejects stay within --max-rejects.
+import type { Command } from 'commander';
+import { loadLegacyMapping } from '../config/legacy-mapping.js';
+import type { Settings } from '../config/settings.js';
+import { ConfigError } from '../config/errors.js';
+import { MIGRATE_QUEUE } from '../jobs/registry.js';
+import type { ChunkJobPayload } from '../jobs/payload.js';
+import { resetFailedChunks } from '../ledger/chunks.js';
+import { findRun, updateRun, type Run } from '../ledger/runs.js';
+import { formatSummaryLines, isBalanced, runSummary } from '../ledger/summary.js';
+import { createLogger, type Logger } from '../logger.js';
+import { driveRun } from '../producers/drive-run.js';
+import { planRun } from '../producers/plan-run.js';
+import { createQueue, ensureTransportReady } from '../queue/index.js';
+import { prepareDatabase } from '../store/database.js';
+import { createPool, type Pool } from '../store/pool.js';
+import { transportOf } from '../workers/chunk-worker.js';
+import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
+import { createProgressDisplay } from './progress-display.js';
+import { spawnWorkers, type SpawnedWorkers } from './spawn-workers.js';
+
+interface FollowFlags extends ConnectionFlags {
+  workers: number;
+  concurrency?: number;
+  json?: boolean;
+  progress: boolean;
+  maxRejects?: number;
+}
+
+interface MigrateFlags extends FollowFlags {
+  legacyData: string;
+  chunkSize?: number;
+  runId?: string;
+  mapping?: string;
+}
+
+export function registerMigrateCommands(program: Command): void {
+  withConnectionOptions(program.command('migrate'))
+    .description('Migrate a legacy data directory into the new system: plan the run, enqueue chunk jobs stage by stage, follow progress')
+    .requiredOption('--legacy-data <dir>', 'directory holding projects, phases, tasks[, task_dependencies] as .json, .jsonl or .csv')
+    .option('--chunk-size <n>', 'records per chunk job (default 5000, chosen from the bench)', positiveInt)
+    .option('--run-id <id>', 'name the run (default: derived from the data, so the same command is a no-op the second time)')
+    .option('--max-rejects <n>', 'exit non-zero when more records than this are rejected (default: no limit)', positiveInt)
+    .option('--mapping <file>', 'legacy field mapping (default: config/legacy-mapping.yaml)')
+    .option('--workers <n>', 'also start N worker processes on this machine for the run', positiveInt, 0)
+    .option('--concurrency <n>', 'jobs per started worker process (default 4)', positiveInt)
+    .option('--json', 'machine output: progress events and the summary as JSON lines on stdout')
+    .option('--no-progress', 'no progress display')
+    .action(async (flags: MigrateFlags) => {
+      const settings = settingsFrom(flags, { chunkSize: flags.chunkSize, concurrency: flags.concurrency });
+      const mapping = loadLegacyMapping(flags.mapping);
+      process.exitCode = await withRunServices(settings, flags, async ({ db, logger }) => {
+        const { run, created } = await planRun(db, {
+          legacyDir: flags.legacyData, runId: flags.runId, mapping, chunkSize: settings.chunkSize,
+          chunkMaxBytes: settings.chunkMaxBytes, maxRejects: flags.maxRejects ?? null,
+        }, logger);
+        if (!created && run.status === 'completed') {
+          note(flags, `Run ${run.id} already completed for this data; nothing to do.`);
+          return run;
+        }
+        if (!created) note(flags, `Run ${run.id} exists (${run.status}); continuing it.`);
+        return run;
+      });
+    });
+
+  withConnectionOptions(program.command('resume'))
+    .description('Finish a run from the ledger: re-adds every missing chunk job (after a flushed Redis or a dead producer) and retries failed chunks')
+    .argument('<run>', 'the run id')
+    .option('--max-rejects <n>', 'exit non-zero when more records than this are rejected (default: the run\'s own limit)', positiveInt)
+    .option('--workers <n>', 'also start N worker processes on this machine for the run', positiveInt, 0)
+    .option('--concurrency <n>', 'jobs per started worker process (default 4)', positiveInt)
+    .option('--json', 'machine output: progress events and the summary as JSON lines on stdout')
+    .option('--no-progress', 'no progress display')
+    .action(async (runId: string, flags: FollowFlags) => {
+      const settings = settingsFrom(flags, { concurrency: flags.concurrency });
+      process.exitCode = await withRunServices(settings, flags, async ({ db }) => {
+        const run = await findRun(db, runId);
+        if (!run) throw new ConfigError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
+        if (run.status === 'planning') throw new ConfigError(`Run ${runId} was never fully planned; run the same \`taskfleet migrate\` again`);
+        const retried = await resetFailedChunks(db, runId);
+        if (retried > 0) note(flags, `Retrying ${retried} failed chunks.`);
+        if (run.status !== 'completed') await updateRun(db, runId, { status: 'running', error: null });
+        return (await findRun(db, runId)) ?? run;
+      });
+    });
+}
+
+function note(flags: FollowFlags, message: string): void {
+  if (flags.json) process.stdout.write(`${JSON.stringify({ event: 'note', message })}\n`);
+  else process.stderr.write(`${message}\n`);
+}
+
+/** Connects, gets the run from `start`, drives it to the end with N local workers, prints the summary. */
+async function withRunServices(settings: Settings, flags: FollowFlags, start: (s: { db: Pool; logger: Logger }) => Promise<Run>): Promise<number> {
+  const logger = createLogger(settings.logLevel, { role: 'producer' });
+  await prepareDatabase(settings.databaseUrl);
+  const transport = transportOf(settings);
+  await ensureTransportReady(transport);
+  const db = createPool(settings.databaseUrl, 4);
+  const queue = createQueue<ChunkJobPayload>(MIGRATE_QUEUE, transport, { onError: (err) => logger.warn({ err: err.message }, `Queue connection problem: ${err.message}`) });
+  let workers: SpawnedWorkers | null = null;
+  const interrupted = new AbortController();
+  const onSignal = () => interrupted.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const run = await start({ db, logger });
+    let status = run.status;
+    if (run.status !== 'completed') {
+      if (flags.workers > 0) workers = spawnWorkers(flags.workers, settings, process.env);
+      const mode = flags.json ? 'json' : !flags.progress ? 'none' : process.stderr.isTTY ? 'bars' : 'lines';
+      const display = createProgressDisplay(mode, run.id);
+      const outcome = await driveRun(db, queue, run.id, logger, {
+        maxWaitingJobs: settings.maxWaitingJobs, attempts: settings.attempts, backoffMs: settings.backoffMs,
+        onProgress: (p) => display.update(p), signal: interrupted.signal,
+      }).finally(() => display.stop());
+      status = outcome.status;
+      if (outcome.status === 'failed') process.stderr.write(`Run ${run.id} failed: ${outcome.error}\nFix the cause, then: taskfleet resume ${run.id}\n`);
+    }
+    const summary = await runSummary(db, run.id);
+    const totalRejected = summary.reduce((n, k) => n + k.rejected, 0);
+    const limit = flags.maxRejects ?? run.options.maxRejects;
+    const balanced = isBalanced(summary);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ event: 'summary', runId: run.id, status, balanced, rejected: totalRejected, maxRejects: limit, kinds: summary })}\n`);
+    } else {
+      process.stdout.write(`Run ${run.id}: ${status}\n${formatSummaryLines(summary).join('\n')}\n`);
+    }
+    if (status !== 'completed') return 1;
+    if (!balanced) { process.stderr.write('Accounting error: legacy != migrated + rejected for some kind (see above)\n'); return 1; }
+    if (limit !== null && limit !== undefined && totalRejected > limit) {
+      process.stderr.write(`${totalRejected} records were rejected, more than --max-rejects ${limit}: see \`taskfleet rejects ${run.id}\`\n`);
+      return 3;
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await workers?.stop();
+    await queue.close().catch(() => undefined);
+    await db.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,72 @@
+// Shows a run's progress: a bar per stage on a terminal (done/total records, rate, ETA), a line every
+// few seconds when output is not a terminal, or JSON lines with --json.
+import cliProgress from 'cli-progress';
+import type { StageProgress } from '../ledger/chunks.js';
+import { STAGES, type Stage } from '../legacy/kinds.js';
+
+export interface ProgressDisplay {
+  update(progress: StageProgress[]): void;
+  stop(): void;
+}
+
+const LINE_EVERY_MS = 5000;
+
+export function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'none', runId: string): ProgressDisplay {
+  if (mode === 'none') return { update: () => undefined, stop: () => undefined };
+  if (mode === 'json') {
+    return {
+      update: (progress) => process.stdout.write(`${JSON.stringify({ event: 'progress', runId, at: new Date().toISOString(), stages: progress })}\n`),
+      stop: () => undefined,
+    };
+  }
+  const started = new Map<Stage, { at: number; done: number }>();
+  const rateOf = (p: StageProgress): { rate: number; eta: string } => {
+    const first = started.get(p.stage);
+    if (!first) { started.set(p.stage, { at: Date.now(), done: p.doneRecords }); return { rate: 0, eta: '?' }; }
+    const seconds = (Date.now() - first.at) / 1000;
+    const rate = seconds > 0 ? (p.doneRecords - first.done) / seconds : 0;
+    const left = p.records - p.doneRecords;
+    return { rate, eta: left === 0 ? '0s' : rate > 0 ? `${Math.ceil(left / rate)}s` : '?' };
+  };
+  const unit = (p: StageProgress) => (p.stage === 'dependency_cycles' ? p.chunks : p.records);
+  const doneOf = (p: StageProgress) => (p.stage === 'dependency_cycles' ? p.done : p.doneRecords);
+
+  if (mode === 'lines') {
+    let last = 0;
+    let lastLine = '';
+    return {
+      update(progress) {
+        const line = STAGES.map((stage) => progress.find((p) => p.stage === stage))
+          .filter((p): p is StageProgress => p !== undefined)
+          .map((p) => `${p.stage} ${doneOf(p)}/${unit(p)}`).join(' | ');
+        if (line !== lastLine && Date.now() - last >= LINE_EVERY_MS) {
+          last = Date.now();
+          lastLine = line;
+          process.stderr.write(`[${runId}] ${line}\n`);
+        }
+      },
+      stop: () => undefined,
+    };
+  }
+
+  const multibar = new cliProgress.MultiBar({
+    format: '{stage} |{bar}| {value}/{total} records | {rate}/s | ETA {etaText}',
+    hideCursor: true,
+    clearOnComplete: false,
+    stopOnComplete: false,
+  }, cliProgress.Presets.shades_classic);
+  const bars = new Map<Stage, cliProgress.SingleBar>();
+  return {
+    update(progress) {
+      for (const p of progress) {
+        const { rate, eta } = rateOf(p);
+        const payload = { stage: p.stage.padEnd(17), rate: Math.round(rate), etaText: eta };
+        let bar = bars.get(p.stage);
+        if (!bar) { bar = multibar.create(unit(p), doneOf(p), payload); bars.set(p.stage, bar); }
+        bar.setTotal(unit(p));
+        bar.update(doneOf(p), payload);
+      }
+    },
+    stop: () => multibar.stop(),
+  };
+}

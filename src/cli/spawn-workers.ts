@@ -1,0 +1,43 @@
+// `migrate --workers N`: starts N worker processes on this machine for the run, with the same settings,
+// and stops them (SIGTERM: drain) when the run ends.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../config/package-root.js';
+import type { Settings } from '../config/settings.js';
+
+export interface SpawnedWorkers {
+  processes: ChildProcess[];
+  stop(): Promise<void>;
+}
+
+export function settingsEnv(settings: Settings): Record<string, string> {
+  const env: Record<string, string> = {
+    DATABASE_URL: settings.databaseUrl,
+    TASKFLEET_QUEUE_BACKEND: settings.queueBackend,
+    TASKFLEET_PREFIX: settings.prefix,
+    TASKFLEET_CONCURRENCY: String(settings.concurrency),
+    TASKFLEET_LOCK_DURATION_MS: String(settings.lockDurationMs),
+    TASKFLEET_STALLED_INTERVAL_MS: String(settings.stalledIntervalMs),
+    LOG_LEVEL: settings.logLevel,
+  };
+  if (settings.redisUrl) env.REDIS_URL = settings.redisUrl;
+  return env;
+}
+
+export function spawnWorkers(count: number, settings: Settings, baseEnv: NodeJS.ProcessEnv): SpawnedWorkers {
+  const processes = Array.from({ length: count }, () =>
+    spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'worker'], {
+      env: { ...baseEnv, ...settingsEnv(settings) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }));
+  return {
+    processes,
+    async stop() {
+      await Promise.all(processes.map((child) => new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      })));
+    },
+  };
+}

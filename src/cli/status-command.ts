@@ -1,0 +1,73 @@
+// `taskfleet status [RUN]` and `taskfleet rejects RUN`: read the ledger.
+import type { Command } from 'commander';
+import { ConfigError } from '../config/errors.js';
+import { stageProgress } from '../ledger/chunks.js';
+import { listRejects } from '../ledger/rejects.js';
+import { findRun, listRuns } from '../ledger/runs.js';
+import { formatSummaryLines, runSummary } from '../ledger/summary.js';
+import { LEGACY_KINDS, type LegacyKind } from '../legacy/kinds.js';
+import { prepareDatabase } from '../store/database.js';
+import { createPool, type Pool } from '../store/pool.js';
+import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
+
+async function withDb<T>(flags: ConnectionFlags, fn: (db: Pool) => Promise<T>): Promise<T> {
+  const settings = settingsFrom(flags);
+  await prepareDatabase(settings.databaseUrl);
+  const db = createPool(settings.databaseUrl, 2);
+  try {
+    return await fn(db);
+  } finally {
+    await db.end();
+  }
+}
+
+export function registerStatusCommands(program: Command): void {
+  withConnectionOptions(program.command('status'))
+    .description('Show all runs, or one run: its stages, chunks and per-kind accounting')
+    .argument('[run]', 'the run id')
+    .option('--json', 'print JSON')
+    .action(async (runId: string | undefined, flags: ConnectionFlags & { json?: boolean }) => {
+      await withDb(flags, async (db) => {
+        if (!runId) {
+          const runs = await listRuns(db);
+          if (flags.json) { process.stdout.write(`${JSON.stringify(runs)}\n`); return; }
+          if (runs.length === 0) process.stdout.write('No runs yet.\n');
+          for (const r of runs) process.stdout.write(`${r.id}  ${r.status.padEnd(9)}  ${r.createdAt.toISOString()}  ${r.legacyDir}\n`);
+          return;
+        }
+        const run = await findRun(db, runId);
+        if (!run) throw new ConfigError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
+        const stages = await stageProgress(db, runId);
+        const summary = await runSummary(db, runId);
+        if (flags.json) { process.stdout.write(`${JSON.stringify({ run, stages, summary })}\n`); return; }
+        process.stdout.write(`Run ${run.id}: ${run.status}${run.stage ? ` (stage ${run.stage})` : ''}\n`);
+        process.stdout.write(`  legacy data: ${run.legacyDir}\n  started: ${run.startedAt?.toISOString() ?? '-'}  finished: ${run.finishedAt?.toISOString() ?? '-'}\n`);
+        if (run.error) process.stdout.write(`  error: ${run.error}\n`);
+        for (const s of stages) process.stdout.write(`  ${s.stage.padEnd(17)} chunks ${s.done}/${s.chunks} done, ${s.failed} failed\n`);
+        process.stdout.write(`${formatSummaryLines(summary).map((l) => `  ${l}`).join('\n')}\n`);
+      });
+    });
+
+  withConnectionOptions(program.command('rejects'))
+    .description('List the rejected records of a run: kind, legacy id, file:line, field, reason')
+    .argument('<run>', 'the run id')
+    .option('--kind <kind>', `only this kind (${LEGACY_KINDS.join(', ')})`)
+    .option('--limit <n>', 'at most this many (default 1000)', positiveInt, 1000)
+    .option('--offset <n>', 'skip this many first', positiveInt, 0)
+    .option('--json', 'print JSON lines')
+    .action(async (runId: string, flags: ConnectionFlags & { kind?: string; limit: number; offset: number; json?: boolean }) => {
+      if (flags.kind && !(LEGACY_KINDS as readonly string[]).includes(flags.kind)) {
+        throw new ConfigError(`--kind must be one of ${LEGACY_KINDS.join(', ')}`);
+      }
+      await withDb(flags, async (db) => {
+        if (!(await findRun(db, runId))) throw new ConfigError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
+        const rejects = await listRejects(db, runId, { kind: flags.kind as LegacyKind | undefined, limit: flags.limit, offset: flags.offset });
+        for (const r of rejects) {
+          process.stdout.write(flags.json
+            ? `${JSON.stringify(r)}\n`
+            : `${r.kind}\t${r.legacyId ?? '-'}\t${r.ref}\t${r.field ?? '-'}\t${r.reason}\n`);
+        }
+        if (!flags.json && rejects.length === 0) process.stderr.write('No rejects.\n');
+      });
+    });
+}

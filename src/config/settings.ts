@@ -1,0 +1,131 @@
+// Runtime settings: read once at the edge (defaults < config file < environment < flags), validated, frozen.
+// Nothing below src/config reads process.env; every command receives a Settings object.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const settingsSchema = z.object({
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  queueBackend: z.enum(['redis', 'postgres']),
+  prefix: z.string().min(1).max(64).regex(/^[A-Za-z0-9_{}.-]+$/, 'may only hold letters, digits and _ { } . -'),
+  chunkSize: z.number().int().min(1).max(100_000),
+  chunkMaxBytes: z.number().int().min(1024).max(256 * 1024 * 1024),
+  maxWaitingJobs: z.number().int().min(1).max(100_000),
+  concurrency: z.number().int().min(1).max(256),
+  lockDurationMs: z.number().int().min(1000),
+  stalledIntervalMs: z.number().int().min(1000),
+  attempts: z.number().int().min(1).max(100),
+  backoffMs: z.number().int().min(10),
+  healthPort: z.number().int().min(0).max(65535),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+});
+
+export type Settings = Readonly<z.infer<typeof settingsSchema>>;
+export type SettingsInput = Partial<{ [K in keyof Settings]: Settings[K] | undefined }>;
+
+export const DEFAULT_SETTINGS: Settings = Object.freeze({
+  databaseUrl: 'postgres://postgres@127.0.0.1:5432/taskfleet',
+  redisUrl: 'redis://127.0.0.1:6379/0',
+  queueBackend: 'redis',
+  // A hash tag, so every queue key lands in one Redis Cluster slot.
+  prefix: '{taskfleet}',
+  // Chosen from `npm run bench` measurements: see README "Chunk size".
+  chunkSize: 5000,
+  chunkMaxBytes: 16 * 1024 * 1024,
+  maxWaitingJobs: 64,
+  concurrency: 4,
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 30_000,
+  attempts: 8,
+  backoffMs: 1000,
+  healthPort: 0,
+  logLevel: 'info',
+});
+
+// Environment variables and the setting each one feeds.
+const ENV_NAMES: Record<string, keyof Settings> = {
+  DATABASE_URL: 'databaseUrl',
+  REDIS_URL: 'redisUrl',
+  TASKFLEET_QUEUE_BACKEND: 'queueBackend',
+  TASKFLEET_PREFIX: 'prefix',
+  TASKFLEET_CHUNK_SIZE: 'chunkSize',
+  TASKFLEET_CHUNK_MAX_BYTES: 'chunkMaxBytes',
+  TASKFLEET_MAX_WAITING_JOBS: 'maxWaitingJobs',
+  TASKFLEET_CONCURRENCY: 'concurrency',
+  TASKFLEET_LOCK_DURATION_MS: 'lockDurationMs',
+  TASKFLEET_STALLED_INTERVAL_MS: 'stalledIntervalMs',
+  TASKFLEET_ATTEMPTS: 'attempts',
+  TASKFLEET_BACKOFF_MS: 'backoffMs',
+  TASKFLEET_HEALTH_PORT: 'healthPort',
+  LOG_LEVEL: 'logLevel',
+};
+
+const NUMERIC = new Set<keyof Settings>([
+  'chunkSize', 'chunkMaxBytes', 'maxWaitingJobs', 'concurrency', 'lockDurationMs',
+  'stalledIntervalMs', 'attempts', 'backoffMs', 'healthPort',
+]);
+
+function coerce(key: keyof Settings, raw: unknown, source: string): unknown {
+  if (typeof raw === 'string' && NUMERIC.has(key)) {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) {
+      throw new ConfigError(`${source}: ${key} must be a number, got "${raw}"`);
+    }
+    return n;
+  }
+  return raw;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`Cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`Config file ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`Config file ${file} must hold a mapping of settings`);
+  const known = new Set<string>(Object.keys(DEFAULT_SETTINGS));
+  for (const key of Object.keys(doc)) {
+    if (!known.has(key)) throw new ConfigError(`Config file ${file}: unknown setting "${key}" (known: ${[...known].join(', ')})`);
+  }
+  return doc as Record<string, unknown>;
+}
+
+/**
+ * Builds the settings for one process. `flags` come from the command line and win over the environment,
+ * which wins over the config file (`--config FILE` or TASKFLEET_CONFIG), which wins over the defaults.
+ */
+export function loadSettings(flags: SettingsInput, opts: { env?: NodeJS.ProcessEnv; configFile?: string } = {}): Settings {
+  const env = opts.env ?? process.env;
+  const merged: Record<string, unknown> = { ...DEFAULT_SETTINGS };
+  const configFile = opts.configFile ?? env.TASKFLEET_CONFIG;
+  if (configFile) {
+    for (const [key, value] of Object.entries(readConfigFile(configFile))) {
+      merged[key] = coerce(key as keyof Settings, value, `config file ${configFile}`);
+    }
+  }
+  for (const [name, key] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') merged[key] = coerce(key, value, `environment variable ${name}`);
+  }
+  for (const [key, value] of Object.entries(flags)) {
+    if (value !== undefined) merged[key] = coerce(key as keyof Settings, value, `flag for ${key}`);
+  }
+  const parsed = settingsSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue?.path.join('.') ?? '?';
+    const envName = Object.entries(ENV_NAMES).find(([, k]) => k === key)?.[0];
+    throw new ConfigError(`Invalid setting ${key}${envName ? ` (${envName})` : ''}: ${issue?.message ?? 'invalid'}`);
+  }
+  return Object.freeze(parsed.data);
+}

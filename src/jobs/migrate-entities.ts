@@ -1,0 +1,192 @@
+// Job: migrate one chunk of projects, phases or tasks. The whole chunk is one transaction: its rows,
+// its rejects and the chunk's "done" mark commit together, so a chunk that runs twice changes nothing
+// the second time. Bad records are rejected alone; the rest of the chunk lands and is read back and
+// compared field by field before the commit.
+import { getChunk, lockChunk, markChunkDone } from '../ledger/chunks.js';
+import { insertRejects, rejectedRefs } from '../ledger/rejects.js';
+import { notifyProgress } from '../ledger/runs.js';
+import type { RecordRejection } from '../legacy/errors.js';
+import type { EntityKind } from '../legacy/kinds.js';
+import { createNormalizer, type KindValues } from '../legacy/normalize.js';
+import type { CopyValue } from '../store/copy-text.js';
+import { writeRows } from '../store/copy-rows.js';
+import { ENTITY_TABLES, firstDifference, phaseRow, projectRow, taskRow } from '../store/entity-tables.js';
+import { newId } from '../store/new-ids.js';
+import { inTransaction, type PoolClient } from '../store/pool.js';
+import { readChunkRecords } from './chunk-records.js';
+import type { ChunkJobResult, JobContext } from './context.js';
+import { PermanentJobError } from './errors.js';
+import type { ChunkJobPayload } from './payload.js';
+
+interface Candidate<K extends EntityKind> {
+  line: number;
+  id: string;
+  values: KindValues[K];
+}
+
+export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPayload): Promise<ChunkJobResult> {
+  const started = performance.now();
+  const { runId, stage, chunkNo } = payload;
+  const chunk = await getChunk(ctx.db, runId, stage, chunkNo);
+  if (!chunk) throw new PermanentJobError(`Chunk ${stage} #${chunkNo} of run ${runId} is not in the ledger`);
+  if (chunk.status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
+  const kind = chunk.kind as EntityKind;
+  const run = await ctx.runs.get(runId);
+  const file = run.files.get(kind);
+  if (!file) throw new PermanentJobError(`Run ${runId} has no ${kind} file`);
+
+  const records = await readChunkRecords(run, chunk, file);
+  const normalize = createNormalizer(kind, run.mapping);
+  const rejects: RecordRejection[] = [];
+  const reject = (line: number, legacyId: string | null, field: string | null, reason: string): void => {
+    rejects.push({ kind, ref: `${file.fileName}:${line}`, fileName: file.fileName, line, legacyId, field, reason });
+  };
+  const candidates: Candidate<EntityKind>[] = [];
+  const firstLine = new Map<string, number>();
+  for (const record of records) {
+    if (record.error !== null) { reject(record.line, null, null, record.error); continue; }
+    const result = normalize(record.fields);
+    if (!result.ok) { reject(record.line, result.legacyId, result.field, result.reason); continue; }
+    const legacyId = result.value.legacyId;
+    const seenAt = firstLine.get(legacyId);
+    if (seenAt !== undefined) { reject(record.line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${seenAt})`); continue; }
+    firstLine.set(legacyId, record.line);
+    candidates.push({ line: record.line, id: newId(kind, legacyId), values: result.value });
+  }
+
+  return inTransaction(ctx.db, async (client) => {
+    const status = await lockChunk(client, runId, stage, chunkNo);
+    if (status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
+    const accepted = await checkParents(client, runId, kind, candidates, reject);
+    let movedToRejects = 0;
+
+    // Rows that already exist: from another run (update them), or an earlier or later duplicate of
+    // this run in another chunk (the earliest line wins).
+    const spec = ENTITY_TABLES[kind];
+    const { rows: existing } = await client.query<{ id: string; run_id: string; legacy_line: number }>(
+      `SELECT id::text, run_id, legacy_line FROM ${spec.table} WHERE id = ANY($1::uuid[])`,
+      [accepted.map((c) => c.id)],
+    );
+    const existingById = new Map(existing.map((e) => [e.id, e]));
+    const toWrite: { candidate: Candidate<EntityKind>; row: CopyValue[] }[] = [];
+    for (const candidate of accepted) {
+      const other = existingById.get(candidate.id);
+      if (other && other.run_id === runId && other.legacy_line !== candidate.line) {
+        const legacyId = candidate.values.legacyId;
+        if (other.legacy_line < candidate.line) {
+          reject(candidate.line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${other.legacy_line})`);
+          continue;
+        }
+        reject(other.legacy_line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${candidate.line})`);
+        movedToRejects++;
+      }
+      toWrite.push({ candidate, row: buildRow(kind, candidate, runId, candidate.parents) });
+    }
+
+    await writeRows(client, spec, toWrite.map((w) => w.row), existing.length > 0);
+    await verifyWritten(client, kind, toWrite.map((w) => w.row));
+    const inserted = await insertRejects(client, runId, stage, chunkNo, rejects);
+    const outcome = {
+      legacyRecords: records.length,
+      migrated: toWrite.length - movedToRejects,
+      rejected: inserted,
+      worker: ctx.workerName,
+      durationMs: performance.now() - started,
+    };
+    await markChunkDone(client, runId, stage, chunkNo, outcome);
+    await notifyProgress(client, runId);
+    return { skipped: false, migrated: outcome.migrated, rejected: outcome.rejected };
+  });
+}
+
+interface Parents { projectId: string; phaseId: string | null }
+type Accepted = Candidate<EntityKind> & { parents: Parents | null };
+
+/** Keeps the candidates whose parents exist (and, for tasks, whose phase is in the same project). */
+async function checkParents(
+  client: PoolClient,
+  runId: string,
+  kind: EntityKind,
+  candidates: readonly Candidate<EntityKind>[],
+  reject: (line: number, legacyId: string | null, field: string | null, reason: string) => void,
+): Promise<Accepted[]> {
+  if (kind === 'projects') return candidates.map((c) => ({ ...c, parents: null }));
+  const projectLegacy = (c: Candidate<EntityKind>) => (c.values as KindValues['phases'] | KindValues['tasks']).projectLegacyId;
+  const projectIds = [...new Set(candidates.map((c) => newId('projects', projectLegacy(c))))];
+  const { rows: projects } = await client.query<{ id: string }>(`SELECT id::text FROM tms.projects WHERE id = ANY($1::uuid[])`, [projectIds]);
+  const haveProject = new Set(projects.map((p) => p.id));
+  const phaseProject = new Map<string, string>();
+  if (kind === 'tasks') {
+    const phaseIds = [...new Set(candidates.flatMap((c) => {
+      const phase = (c.values as KindValues['tasks']).phaseLegacyId;
+      return phase === null ? [] : [newId('phases', phase)];
+    }))];
+    const { rows } = await client.query<{ id: string; project_id: string }>(
+      `SELECT id::text, project_id::text FROM tms.phases WHERE id = ANY($1::uuid[])`, [phaseIds]);
+    for (const r of rows) phaseProject.set(r.id, r.project_id);
+  }
+
+  const missingProjects = candidates.map(projectLegacy).filter((p) => !haveProject.has(newId('projects', p)));
+  const rejectedProjects = await rejectedRefs(client, runId, 'projects', [...new Set(missingProjects)]);
+  const missingPhases = kind === 'tasks'
+    ? candidates.map((c) => (c.values as KindValues['tasks']).phaseLegacyId).filter((p): p is string => p !== null && !phaseProject.has(newId('phases', p)))
+    : [];
+  const rejectedPhases = await rejectedRefs(client, runId, 'phases', [...new Set(missingPhases)]);
+
+  const accepted: Accepted[] = [];
+  for (const c of candidates) {
+    const projectLegacyId = projectLegacy(c);
+    const projectId = newId('projects', projectLegacyId);
+    if (!haveProject.has(projectId)) {
+      const where = rejectedProjects.get(projectLegacyId);
+      reject(c.line, c.values.legacyId, 'project_id', where
+        ? `project ${projectLegacyId} was rejected (${where})`
+        : `project_id ${projectLegacyId} names no migrated project`);
+      continue;
+    }
+    let phaseId: string | null = null;
+    if (kind === 'tasks') {
+      const phaseLegacyId = (c.values as KindValues['tasks']).phaseLegacyId;
+      if (phaseLegacyId !== null) {
+        phaseId = newId('phases', phaseLegacyId);
+        const owner = phaseProject.get(phaseId);
+        if (owner === undefined) {
+          const where = rejectedPhases.get(phaseLegacyId);
+          reject(c.line, c.values.legacyId, 'phase_id', where
+            ? `phase ${phaseLegacyId} was rejected (${where})`
+            : `phase_id ${phaseLegacyId} names no migrated phase`);
+          continue;
+        }
+        if (owner !== projectId) {
+          reject(c.line, c.values.legacyId, 'phase_id', `phase ${phaseLegacyId} belongs to another project than ${projectLegacyId}`);
+          continue;
+        }
+      }
+    }
+    accepted.push({ ...c, parents: { projectId, phaseId } });
+  }
+  return accepted;
+}
+
+function buildRow(kind: EntityKind, c: Candidate<EntityKind>, runId: string, parents: Parents | null): CopyValue[] {
+  const base = { id: c.id, runId, line: c.line };
+  if (kind === 'projects') return projectRow(c.values as KindValues['projects'], base);
+  if (kind === 'phases') return phaseRow(c.values as KindValues['phases'], { ...base, projectId: parents!.projectId });
+  return taskRow(c.values as KindValues['tasks'], { ...base, projectId: parents!.projectId, phaseId: parents!.phaseId });
+}
+
+/** Reads the chunk's rows back and compares every field with what was written. */
+async function verifyWritten(client: PoolClient, kind: EntityKind, rows: readonly CopyValue[][]): Promise<void> {
+  if (rows.length === 0) return;
+  const spec = ENTITY_TABLES[kind];
+  const { rows: read } = await client.query<Record<string, unknown>>(
+    `SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE id = ANY($1::uuid[])`,
+    [rows.map((r) => r[0] as string)],
+  );
+  const byId = new Map(read.map((r) => [r.id as string, r]));
+  for (const row of rows) {
+    const found = byId.get(row[0] as string);
+    const diff = found ? firstDifference(spec, row, found) : 'the row is missing';
+    if (diff) throw new Error(`Per-chunk verification failed for ${kind} ${String(row[1])}: ${diff} differs after writing`);
+  }
+}

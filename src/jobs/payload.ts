@@ -1,0 +1,17 @@
+// The one payload every chunk job carries: a reference into the ledger, never the records themselves
+// (jobs stay tiny, so Redis memory does not grow with the data).
+import { z } from 'zod';
+import { STAGES } from '../legacy/kinds.js';
+
+export const chunkJobPayload = z.object({
+  runId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  stage: z.enum(STAGES),
+  chunkNo: z.number().int().min(0),
+});
+
+export type ChunkJobPayload = z.infer<typeof chunkJobPayload>;
+
+/** Deterministic BullMQ job id (no ':' and never all digits, as BullMQ requires). */
+export function chunkJobId(p: ChunkJobPayload): string {
+  return `${p.runId}.${p.stage}.${p.chunkNo}`;
+}

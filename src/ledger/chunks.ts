@@ -1,0 +1,133 @@
+// Ledger: chunks, the unit of work. A chunk is a byte range of one legacy file; its row says whether
+// it is done, with delta counters whose sum per kind is the run's total.
+import type { LegacyKind, Stage } from '../legacy/kinds.js';
+import type { Pool, PoolClient } from '../store/pool.js';
+
+export type ChunkStatus = 'pending' | 'done' | 'failed';
+
+export interface ChunkPlan {
+  runId: string;
+  stage: Stage;
+  chunkNo: number;
+  kind: LegacyKind;
+  fileName: string | null;
+  byteStart: number;
+  byteEnd: number;
+  lineStart: number;
+  lineEnd: number;
+  records: number;
+  firstLegacyId: string | null;
+  lastLegacyId: string | null;
+  sha256: string | null;
+}
+
+export interface Chunk extends ChunkPlan {
+  status: ChunkStatus;
+  attempts: number;
+  error: string | null;
+}
+
+export interface ChunkOutcome {
+  legacyRecords: number;
+  migrated: number;
+  rejected: number;
+  worker: string;
+  durationMs: number;
+}
+
+type Db = Pool | PoolClient;
+
+const CHUNK_COLUMNS = `run_id AS "runId", stage, chunk_no AS "chunkNo", kind, file_name AS "fileName",
+  byte_start::float8 AS "byteStart", byte_end::float8 AS "byteEnd", line_start AS "lineStart", line_end AS "lineEnd",
+  records, first_legacy_id AS "firstLegacyId", last_legacy_id AS "lastLegacyId", sha256, status, attempts, error`;
+
+export async function insertChunks(db: Db, plans: readonly ChunkPlan[]): Promise<void> {
+  if (plans.length === 0) return;
+  const col = <K extends keyof ChunkPlan>(k: K) => plans.map((p) => p[k]);
+  await db.query(
+    `INSERT INTO ledger.chunks (run_id, stage, chunk_no, kind, file_name, byte_start, byte_end, line_start, line_end,
+       records, first_legacy_id, last_legacy_id, sha256)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
+       $8::int[], $9::int[], $10::int[], $11::text[], $12::text[], $13::text[])
+     ON CONFLICT DO NOTHING`,
+    [col('runId'), col('stage'), col('chunkNo'), col('kind'), col('fileName'), col('byteStart'), col('byteEnd'),
+      col('lineStart'), col('lineEnd'), col('records'), col('firstLegacyId'), col('lastLegacyId'), col('sha256')],
+  );
+}
+
+export async function getChunk(db: Db, runId: string, stage: Stage, chunkNo: number): Promise<Chunk | null> {
+  const { rows } = await db.query<Chunk>(
+    `SELECT ${CHUNK_COLUMNS} FROM ledger.chunks WHERE run_id = $1 AND stage = $2 AND chunk_no = $3`,
+    [runId, stage, chunkNo],
+  );
+  return rows[0] ?? null;
+}
+
+/** Locks the chunk for this transaction; concurrent runs of the same chunk queue up here. */
+export async function lockChunk(client: PoolClient, runId: string, stage: Stage, chunkNo: number): Promise<ChunkStatus | null> {
+  const { rows } = await client.query<{ status: ChunkStatus }>(
+    `SELECT status FROM ledger.chunks WHERE run_id = $1 AND stage = $2 AND chunk_no = $3 FOR UPDATE`,
+    [runId, stage, chunkNo],
+  );
+  return rows[0]?.status ?? null;
+}
+
+export async function markChunkDone(client: PoolClient, runId: string, stage: Stage, chunkNo: number, outcome: ChunkOutcome): Promise<void> {
+  await client.query(
+    `UPDATE ledger.chunks SET status = 'done', legacy_records = $4, migrated = $5, rejected = $6, worker = $7,
+       duration_ms = $8, attempts = attempts + 1, error = NULL, done_at = now()
+     WHERE run_id = $1 AND stage = $2 AND chunk_no = $3`,
+    [runId, stage, chunkNo, outcome.legacyRecords, outcome.migrated, outcome.rejected, outcome.worker, Math.round(outcome.durationMs)],
+  );
+}
+
+export async function markChunkFailed(db: Db, runId: string, stage: Stage, chunkNo: number, error: string): Promise<void> {
+  await db.query(
+    `UPDATE ledger.chunks SET status = 'failed', error = $4, attempts = attempts + 1
+     WHERE run_id = $1 AND stage = $2 AND chunk_no = $3 AND status <> 'done'`,
+    [runId, stage, chunkNo, error],
+  );
+}
+
+/** Puts failed chunks of a run back to pending (resume retries them). */
+export async function resetFailedChunks(db: Db, runId: string): Promise<number> {
+  const result = await db.query(`UPDATE ledger.chunks SET status = 'pending' WHERE run_id = $1 AND status = 'failed'`, [runId]);
+  return result.rowCount ?? 0;
+}
+
+export async function listChunks(db: Db, runId: string, stage: Stage, status: ChunkStatus): Promise<Chunk[]> {
+  const { rows } = await db.query<Chunk>(
+    `SELECT ${CHUNK_COLUMNS} FROM ledger.chunks WHERE run_id = $1 AND stage = $2 AND status = $3 ORDER BY chunk_no`,
+    [runId, stage, status],
+  );
+  return rows;
+}
+
+export interface StageProgress {
+  stage: Stage;
+  chunks: number;
+  done: number;
+  failed: number;
+  records: number;
+  doneRecords: number;
+  legacyRecords: number;
+  migrated: number;
+  rejected: number;
+}
+
+export async function stageProgress(db: Db, runId: string): Promise<StageProgress[]> {
+  const { rows } = await db.query<StageProgress>(
+    `SELECT stage,
+       count(*)::int AS chunks,
+       count(*) FILTER (WHERE status = 'done')::int AS done,
+       count(*) FILTER (WHERE status = 'failed')::int AS failed,
+       COALESCE(sum(records), 0)::int AS records,
+       COALESCE(sum(records) FILTER (WHERE status = 'done'), 0)::int AS "doneRecords",
+       COALESCE(sum(legacy_records), 0)::int AS "legacyRecords",
+       COALESCE(sum(migrated), 0)::int AS migrated,
+       COALESCE(sum(rejected), 0)::int AS rejected
+     FROM ledger.chunks WHERE run_id = $1 GROUP BY stage`,
+    [runId],
+  );
+  return rows;
+}

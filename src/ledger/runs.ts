@@ -1,0 +1,94 @@
+// Ledger: migration runs and their planned files.
+import type { LegacyMapping } from '../config/legacy-mapping.js';
+import type { LegacyFormat, LegacyKind, Stage } from '../legacy/kinds.js';
+import type { Pool, PoolClient } from '../store/pool.js';
+
+export type RunStatus = 'planning' | 'running' | 'completed' | 'failed';
+
+/** What every worker needs to process a run's chunks identically, stored with the run. */
+export interface RunOptions {
+  mapping: LegacyMapping;
+  chunkSize: number;
+  chunkMaxBytes: number;
+  maxRejects: number | null;
+}
+
+export interface Run {
+  id: string;
+  status: RunStatus;
+  legacyDir: string;
+  fingerprint: string;
+  options: RunOptions;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  stage: Stage | null;
+  error: string | null;
+}
+
+export interface RunFile {
+  kind: LegacyKind;
+  fileName: string;
+  format: LegacyFormat;
+  bytes: number;
+  sha256: string;
+  records: number;
+  header: string[] | null;
+}
+
+type Db = Pool | PoolClient;
+
+const RUN_COLUMNS = `id, status, legacy_dir AS "legacyDir", fingerprint, options, created_at AS "createdAt",
+  started_at AS "startedAt", finished_at AS "finishedAt", stage, error`;
+
+export async function findRun(db: Db, id: string): Promise<Run | null> {
+  const { rows } = await db.query<Run>(`SELECT ${RUN_COLUMNS} FROM ledger.runs WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+export async function listRuns(db: Db): Promise<Run[]> {
+  const { rows } = await db.query<Run>(`SELECT ${RUN_COLUMNS} FROM ledger.runs ORDER BY created_at DESC`);
+  return rows;
+}
+
+export async function insertRun(db: Db, run: { id: string; legacyDir: string; fingerprint: string; options: RunOptions }): Promise<void> {
+  await db.query(
+    `INSERT INTO ledger.runs (id, status, legacy_dir, fingerprint, options) VALUES ($1, 'planning', $2, $3, $4)`,
+    [run.id, run.legacyDir, run.fingerprint, JSON.stringify(run.options)],
+  );
+}
+
+export async function updateRun(db: Db, id: string, change: { status?: RunStatus; stage?: Stage | null; error?: string | null; started?: boolean; finished?: boolean }): Promise<void> {
+  await db.query(
+    `UPDATE ledger.runs SET
+       status = COALESCE($2, status),
+       stage = CASE WHEN $3::boolean THEN $4 ELSE stage END,
+       error = CASE WHEN $5::boolean THEN $6 ELSE error END,
+       started_at = CASE WHEN $7::boolean THEN COALESCE(started_at, now()) ELSE started_at END,
+       finished_at = CASE WHEN $8::boolean THEN now() WHEN $2 = 'running' THEN NULL ELSE finished_at END
+     WHERE id = $1`,
+    [id, change.status ?? null, change.stage !== undefined, change.stage ?? null, change.error !== undefined, change.error ?? null,
+      change.started ?? false, change.finished ?? false],
+  );
+}
+
+export async function insertRunFile(db: Db, runId: string, file: RunFile): Promise<void> {
+  await db.query(
+    `INSERT INTO ledger.run_files (run_id, kind, file_name, format, bytes, sha256, records, header)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [runId, file.kind, file.fileName, file.format, file.bytes, file.sha256, file.records, file.header ? JSON.stringify(file.header) : null],
+  );
+}
+
+export async function getRunFiles(db: Db, runId: string): Promise<RunFile[]> {
+  const { rows } = await db.query<RunFile & { bytes: string }>(
+    `SELECT kind, file_name AS "fileName", format, bytes, sha256, records, header FROM ledger.run_files WHERE run_id = $1`,
+    [runId],
+  );
+  return rows.map((r) => ({ ...r, bytes: Number(r.bytes) }));
+}
+
+/** Wakes whoever follows the run's progress (the producer, the progress bars) without polling. */
+export async function notifyProgress(db: Db, runId: string): Promise<void> {
+  await db.query(`SELECT pg_notify('taskfleet_progress', $1)`, [runId]);
+}

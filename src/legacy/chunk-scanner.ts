@@ -1,0 +1,156 @@
+// Plans a legacy file into chunks: streams it once, splitting records (record-splitter) and closing a
+// chunk every `chunkSize` records or `chunkMaxBytes` bytes. It hashes the whole file, and each chunk's
+// record bytes (separators excluded), so a worker can prove it reads exactly what was planned.
+// Memory stays flat whatever the file size.
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { LegacyDataError } from './errors.js';
+import type { LegacyFile } from './files.js';
+import { RecordSplitter, type RecordSpan } from './record-splitter.js';
+
+export interface ChunkSpan {
+  byteStart: number;
+  byteEnd: number;
+  lineStart: number;
+  lineEnd: number;
+  records: number;
+  sha256: string;
+  /** The chunk's first and last record bytes (null when a record straddles read buffers). */
+  firstRecord: Buffer | null;
+  lastRecord: Buffer | null;
+}
+
+export interface FileScan {
+  records: number;
+  sha256: string;
+  /** CSV only: the header row's column names. */
+  header: string[] | null;
+}
+
+export interface ChunkLimits {
+  chunkSize: number;
+  chunkMaxBytes: number;
+}
+
+const ID_SAMPLE_BYTES = 64 * 1024;
+
+interface OpenChunk {
+  start: number;
+  lineStart: number;
+  records: number;
+  hash: Hash;
+  first: Buffer | null;
+}
+
+/** The hash both sides compute for a chunk: sha256 over its records' bytes, in order. */
+export function hashRecords(buf: Buffer, spans: readonly RecordSpan[], bufOffset: number): string {
+  const hash = createHash('sha256');
+  for (const span of spans) hash.update(buf.subarray(span.start - bufOffset, span.end - bufOffset));
+  return hash.digest('hex');
+}
+
+export async function scanLegacyFile(
+  file: LegacyFile,
+  limits: ChunkLimits,
+  onChunk: (chunk: ChunkSpan, header: string[] | null) => Promise<void> | void,
+): Promise<FileScan> {
+  const splitter = new RecordSplitter(file.format, file.fileName);
+  const fileHash = createHash('sha256');
+  const expectHeader = file.format === 'csv';
+  let header: string[] | null = null;
+  const headerParts: Buffer[] = [];
+  let total = 0;
+  let cur: OpenChunk | null = null;
+  const ready: ChunkSpan[] = [];
+  let buf: Buffer = Buffer.alloc(0);
+  let bufOffset = 0;
+
+  const sample = (span: RecordSpan): Buffer | null =>
+    span.start >= bufOffset && span.end - span.start <= ID_SAMPLE_BYTES
+      ? Buffer.from(buf.subarray(span.start - bufOffset, span.end - bufOffset))
+      : null;
+  // The part of [from, to) that lies in the current buffer.
+  const inBuffer = (from: number, to: number): Buffer => buf.subarray(Math.max(from, bufOffset) - bufOffset, to - bufOffset);
+
+  const onRecord = (span: RecordSpan): void => {
+    if (expectHeader && header === null) {
+      headerParts.push(Buffer.from(inBuffer(span.start, span.end)));
+      header = parseCsvHeader(Buffer.concat(headerParts), file.fileName);
+      return;
+    }
+    cur ??= { start: span.start, lineStart: span.line, records: 0, hash: createHash('sha256'), first: null };
+    cur.hash.update(inBuffer(span.start, span.end));
+    if (cur.records === 0) {
+      cur.lineStart = span.line;
+      cur.first = sample(span);
+    }
+    cur.records++;
+    total++;
+    if (cur.records >= limits.chunkSize || span.end - cur.start >= limits.chunkMaxBytes) closeChunk(span, sample(span));
+  };
+  let lastSpan: RecordSpan | null = null;
+  const track = (span: RecordSpan): void => {
+    onRecord(span);
+    lastSpan = span;
+  };
+  const closeChunk = (last: RecordSpan, lastRecord: Buffer | null): void => {
+    if (!cur) return;
+    ready.push({
+      byteStart: cur.start, byteEnd: last.end, lineStart: cur.lineStart, lineEnd: last.line, records: cur.records,
+      sha256: cur.hash.digest('hex'), firstRecord: cur.first, lastRecord,
+    });
+    cur = null;
+  };
+
+  try {
+    for await (const piece of createReadStream(file.path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+      buf = piece;
+      fileHash.update(buf);
+      splitter.push(buf, track);
+      // A record still open at the end of this buffer: keep the bytes it has so far.
+      const pending = splitter.pendingStart;
+      if (pending >= 0) {
+        const tail = inBuffer(pending, bufOffset + buf.length);
+        if (expectHeader && header === null) headerParts.push(Buffer.from(tail));
+        else {
+          cur ??= { start: pending, lineStart: 0, records: 0, hash: createHash('sha256'), first: null };
+          cur.hash.update(tail);
+        }
+      }
+      bufOffset += buf.length;
+      for (const chunk of ready.splice(0)) await onChunk(chunk, header);
+    }
+  } catch (err) {
+    if (err instanceof LegacyDataError) throw err;
+    throw new LegacyDataError(`Cannot read legacy file ${file.path}: ${(err as Error).message}`, { cause: err });
+  }
+  buf = Buffer.alloc(0);
+  splitter.end(track);
+  const last = lastSpan as RecordSpan | null;
+  if (last && (cur as OpenChunk | null)?.records) closeChunk(last, null);
+  for (const chunk of ready.splice(0)) await onChunk(chunk, header);
+  if (expectHeader && header === null && file.bytes > 0) {
+    throw new LegacyDataError(`${file.fileName}:1: the CSV header row cannot be read`);
+  }
+  return { records: total, sha256: fileHash.digest('hex'), header };
+}
+
+export function parseCsvHeader(bytes: Buffer, fileName: string): string[] {
+  let rows: string[][];
+  try {
+    rows = parseCsv(bytes, { relax_column_count: true, bom: true }) as string[][];
+  } catch (err) {
+    throw new LegacyDataError(`${fileName}:1: the CSV header row cannot be parsed: ${(err as Error).message}`, { cause: err });
+  }
+  const names = rows[0]?.map((name) => name.trim()) ?? [];
+  if (names.length === 0 || names.some((name) => name === '')) {
+    throw new LegacyDataError(`${fileName}:1: the CSV header row has an empty column name`);
+  }
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) throw new LegacyDataError(`${fileName}:1: the CSV header names column "${name}" twice`);
+    seen.add(name);
+  }
+  return names;
+}

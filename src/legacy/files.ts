@@ -1,0 +1,55 @@
+// Finds the legacy files of a data directory and checks that each one can be read.
+import { constants } from 'node:fs';
+import { access, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { LegacyDataError } from './errors.js';
+import { LEGACY_FORMATS, LEGACY_KINDS, REQUIRED_KINDS, type LegacyFormat, type LegacyKind } from './kinds.js';
+
+export interface LegacyFile {
+  kind: LegacyKind;
+  fileName: string;
+  path: string;
+  format: LegacyFormat;
+  bytes: number;
+  mtimeMs: number;
+}
+
+export async function discoverLegacyFiles(dir: string): Promise<LegacyFile[]> {
+  const root = resolve(dir);
+  let entries: string[];
+  try {
+    const info = await stat(root);
+    if (!info.isDirectory()) throw new LegacyDataError(`Legacy data path ${root} is not a directory`);
+    entries = await readdir(root);
+  } catch (err) {
+    if (err instanceof LegacyDataError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new LegacyDataError(`Legacy data directory ${root} does not exist`);
+    throw new LegacyDataError(`Cannot read legacy data directory ${root}: ${(err as Error).message}`, { cause: err });
+  }
+  const files: LegacyFile[] = [];
+  for (const kind of LEGACY_KINDS) {
+    const candidates = LEGACY_FORMATS.filter((format) => entries.includes(`${kind}.${format}`));
+    if (candidates.length > 1) {
+      throw new LegacyDataError(`Legacy data directory ${root} has ${candidates.map((f) => `${kind}.${f}`).join(' and ')}: keep one file per kind`);
+    }
+    const format = candidates[0];
+    if (!format) {
+      if (REQUIRED_KINDS.includes(kind)) {
+        throw new LegacyDataError(`Legacy data directory ${root} has no ${kind} file (expected ${kind}.json, ${kind}.jsonl or ${kind}.csv)`);
+      }
+      continue;
+    }
+    const fileName = `${kind}.${format}`;
+    const path = join(root, fileName);
+    const info = await stat(path);
+    if (!info.isFile()) throw new LegacyDataError(`Legacy file ${path} is not a regular file`);
+    try {
+      await access(path, constants.R_OK);
+    } catch (err) {
+      throw new LegacyDataError(`Legacy file ${path} is not readable: ${(err as Error).message}`, { cause: err });
+    }
+    files.push({ kind, fileName, path, format, bytes: info.size, mtimeMs: info.mtimeMs });
+  }
+  return files;
+}

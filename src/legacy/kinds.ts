@@ -1,0 +1,32 @@
+// The kinds of legacy record, their files, and the stage order in which they migrate.
+
+export const LEGACY_KINDS = ['projects', 'phases', 'tasks', 'task_dependencies'] as const;
+export type LegacyKind = (typeof LEGACY_KINDS)[number];
+
+export const ENTITY_KINDS = ['projects', 'phases', 'tasks'] as const;
+export type EntityKind = (typeof ENTITY_KINDS)[number];
+
+export const LEGACY_FORMATS = ['json', 'jsonl', 'csv'] as const;
+export type LegacyFormat = (typeof LEGACY_FORMATS)[number];
+
+export const REQUIRED_KINDS: readonly LegacyKind[] = ['projects', 'phases', 'tasks'];
+
+/**
+ * Stages run strictly in this order: a child is never written before its parent's stage is complete.
+ * `dependencies` re-reads the tasks file (their depends_on) and task_dependencies; `dependency_cycles`
+ * is one job that rejects the edges closing a cycle.
+ */
+export const STAGES = ['projects', 'phases', 'tasks', 'dependencies', 'dependency_cycles'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const STAGE_KIND: Record<Stage, LegacyKind> = {
+  projects: 'projects',
+  phases: 'phases',
+  tasks: 'tasks',
+  dependencies: 'task_dependencies',
+  dependency_cycles: 'task_dependencies',
+};
+
+export function isStage(value: string): value is Stage {
+  return (STAGES as readonly string[]).includes(value);
+}

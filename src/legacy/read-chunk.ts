@@ -1,0 +1,120 @@
+// Reads one planned chunk back from its legacy file and parses its records, each with its line.
+// The chunk's bytes must hash to what the planner saw: a file changed since planning is refused.
+import { isUtf8 } from 'node:buffer';
+import { open } from 'node:fs/promises';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { hashRecords } from './chunk-scanner.js';
+import { LegacyDataError } from './errors.js';
+import type { LegacyFormat } from './kinds.js';
+import { RecordSplitter, type RecordSpan } from './record-splitter.js';
+
+export interface ChunkLocation {
+  path: string;
+  fileName: string;
+  format: LegacyFormat;
+  byteStart: number;
+  byteEnd: number;
+  lineStart: number;
+  records: number;
+  sha256: string;
+  header: string[] | null;
+}
+
+/** A parsed legacy record: its fields as found in the file, or why it could not be parsed. */
+export type RawRecord =
+  | { line: number; fields: Record<string, unknown>; error: null }
+  | { line: number; fields: null; error: string };
+
+export async function readChunkBytes(loc: ChunkLocation): Promise<Buffer> {
+  const handle = await open(loc.path, 'r').catch((err: unknown) => {
+    throw new LegacyDataError(`Cannot open legacy file ${loc.path}: ${(err as Error).message}`, { cause: err });
+  });
+  try {
+    const length = loc.byteEnd - loc.byteStart;
+    const buf = Buffer.allocUnsafe(length);
+    let read = 0;
+    while (read < length) {
+      const { bytesRead } = await handle.read(buf, read, length - read, loc.byteStart + read);
+      if (bytesRead === 0) throw new LegacyDataError(`Legacy file ${loc.path} is shorter than when the run was planned`);
+      read += bytesRead;
+    }
+    return buf;
+  } finally {
+    await handle.close();
+  }
+}
+
+export function splitChunk(buf: Buffer, loc: ChunkLocation): RecordSpan[] {
+  const spans: RecordSpan[] = [];
+  const splitter = new RecordSplitter(loc.format, loc.fileName, { offset: loc.byteStart, line: loc.lineStart, insideArray: true });
+  const emit = (span: RecordSpan): void => {
+    spans.push(span);
+  };
+  splitter.push(buf, emit);
+  splitter.end(emit);
+  if (spans.length !== loc.records || hashRecords(buf, spans, loc.byteStart) !== loc.sha256) {
+    throw new LegacyDataError(
+      `${loc.fileName}:${loc.lineStart}: the file changed since the run was planned (chunk hash or record count differs); plan a new run`,
+    );
+  }
+  return spans;
+}
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** Parses the records of a chunk. Records that cannot be parsed come back with an error, not thrown. */
+export function parseChunk(buf: Buffer, spans: readonly RecordSpan[], loc: ChunkLocation, maxRecordBytes: number): RawRecord[] {
+  const allUtf8 = isUtf8(buf);
+  const texts: (string | RawRecord)[] = spans.map((span) => {
+    let start = span.start - loc.byteStart;
+    const end = span.end - loc.byteStart;
+    if (span.start === 0 && buf.subarray(0, 3).equals(BOM)) start += 3;
+    if (end - start > maxRecordBytes) {
+      return { line: span.line, fields: null, error: `record is ${end - start} bytes, more than the ${maxRecordBytes}-byte limit (maxRecordBytes)` };
+    }
+    const bytes = buf.subarray(start, end);
+    if (!allUtf8 && !isUtf8(bytes)) return { line: span.line, fields: null, error: 'record is not valid UTF-8' };
+    return bytes.toString('utf8');
+  });
+  if (loc.format === 'csv') return parseCsvRecords(texts, spans, loc);
+  return texts.map((text, i) => (typeof text === 'string' ? parseJsonRecord(text, spans[i]!.line) : text));
+}
+
+function parseJsonRecord(text: string, line: number): RawRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { line, fields: null, error: `not valid JSON: ${(err as Error).message}` };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { line, fields: null, error: 'record is not a JSON object' };
+  }
+  return { line, fields: value as Record<string, unknown>, error: null };
+}
+
+function parseCsvRecords(texts: readonly (string | RawRecord)[], spans: readonly RecordSpan[], loc: ChunkLocation): RawRecord[] {
+  const header = loc.header;
+  if (!header) throw new LegacyDataError(`${loc.fileName}: a CSV chunk was planned without its header`);
+  return texts.map((text, i) => {
+    const line = spans[i]!.line;
+    if (typeof text !== 'string') return text;
+    let rows: string[][];
+    try {
+      rows = parseCsv(text, { relax_column_count: true, relax_quotes: false }) as string[][];
+    } catch (err) {
+      return { line, fields: null, error: `not a valid CSV record: ${(err as Error).message}` };
+    }
+    const row = rows[0];
+    if (rows.length !== 1 || !row) return { line, fields: null, error: 'not a single CSV record' };
+    if (row.length !== header.length) {
+      return { line, fields: null, error: `has ${row.length} fields, the header has ${header.length}` };
+    }
+    const fields: Record<string, unknown> = {};
+    for (let c = 0; c < header.length; c++) {
+      const value = row[c]!;
+      fields[header[c]!] = value === '' ? null : value;
+    }
+    return { line, fields, error: null };
+  });
+}

@@ -1,0 +1,191 @@
+// Finds record boundaries in a legacy file without parsing the records: line ends for JSONL, unquoted
+// line ends for CSV (RFC 4180 quoting, so a quoted newline stays inside its field), and top-level array
+// elements for JSON. It is fed buffers incrementally, so a file of any size streams through it.
+import type { LegacyFormat } from './kinds.js';
+import { LegacyDataError } from './errors.js';
+
+/** One record: absolute byte offsets [start, end) and the 1-based line it starts on. */
+export interface RecordSpan {
+  start: number;
+  end: number;
+  line: number;
+}
+
+const NL = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+function isSpace(b: number): boolean {
+  return b === 0x20 || b === 0x09 || b === NL || b === CR;
+}
+
+// CSV quoting states.
+const UNQUOTED = 0;
+const QUOTED = 1;
+const QUOTE_IN_QUOTED = 2; // saw '"' inside a quoted field: either an escaped quote or the field's end
+
+export interface SplitterStart {
+  /** Absolute offset of the first byte that will be pushed. */
+  offset: number;
+  /** Line number of that byte. */
+  line: number;
+  /** JSON only: the opening '[' has already been consumed (a chunk starts inside the array). */
+  insideArray?: boolean;
+}
+
+export class RecordSplitter {
+  private offset: number;
+  private line: number;
+  private recStart = -1;
+  private recLine = 0;
+  // CSV
+  private quoteState = UNQUOTED;
+  private atFieldStart = true;
+  // JSON
+  private depth: number;
+  private inString = false;
+  private escaped = false;
+  private arrayClosed = false;
+
+  constructor(private readonly format: LegacyFormat, private readonly source: string, start: SplitterStart = { offset: 0, line: 1 }) {
+    this.offset = start.offset;
+    this.line = start.line;
+    this.depth = start.insideArray ? 1 : 0;
+  }
+
+  push(buf: Uint8Array, emit: (span: RecordSpan) => void): void {
+    if (this.format === 'jsonl') this.pushJsonl(buf, emit);
+    else if (this.format === 'csv') this.pushCsv(buf, emit);
+    else this.pushJson(buf, emit);
+    this.offset += buf.length;
+  }
+
+  /** Absolute start of a record begun but not yet ended, or -1. */
+  get pendingStart(): number {
+    return this.recStart;
+  }
+
+  /** Flushes a last record that has no line end. */
+  end(emit: (span: RecordSpan) => void): void {
+    if (this.recStart >= 0) {
+      emit({ start: this.recStart, end: this.offset, line: this.recLine });
+      this.recStart = -1;
+    }
+  }
+
+  private pushJsonl(buf: Uint8Array, emit: (span: RecordSpan) => void): void {
+    let i = 0;
+    const n = buf.length;
+    while (i < n) {
+      if (this.recStart < 0) {
+        const b = buf[i]!;
+        if (b === NL) { this.line++; i++; continue; }
+        if (isSpace(b)) { i++; continue; }
+        this.recStart = this.offset + i;
+        this.recLine = this.line;
+      }
+      const nl = buf.indexOf(NL, i);
+      if (nl < 0) return; // the record continues in the next buffer
+      emit({ start: this.recStart, end: this.offset + nl, line: this.recLine });
+      this.recStart = -1;
+      this.line++;
+      i = nl + 1;
+    }
+  }
+
+  private pushCsv(buf: Uint8Array, emit: (span: RecordSpan) => void): void {
+    for (let i = 0; i < buf.length; i++) {
+      const b = buf[i]!;
+      if (this.recStart < 0) {
+        if (b === NL) { this.line++; continue; }
+        if (b === CR) continue;
+        this.recStart = this.offset + i;
+        this.recLine = this.line;
+        this.quoteState = UNQUOTED;
+        this.atFieldStart = true;
+      }
+      if (this.quoteState === QUOTED) {
+        if (b === QUOTE) this.quoteState = QUOTE_IN_QUOTED;
+        else if (b === NL) this.line++;
+        continue;
+      }
+      if (this.quoteState === QUOTE_IN_QUOTED) {
+        if (b === QUOTE) { this.quoteState = QUOTED; continue; } // an escaped quote ("")
+        this.quoteState = UNQUOTED; // the quoted field ended; read b as an unquoted byte
+      }
+      if (b === NL) {
+        let end = this.offset + i;
+        if (i > 0 && buf[i - 1] === CR) end--;
+        emit({ start: this.recStart, end, line: this.recLine });
+        this.recStart = -1;
+        this.line++;
+      } else if (b === COMMA) {
+        this.atFieldStart = true;
+      } else if (b === QUOTE && this.atFieldStart) {
+        this.quoteState = QUOTED;
+        this.atFieldStart = false;
+      } else {
+        this.atFieldStart = false;
+      }
+    }
+  }
+
+  private pushJson(buf: Uint8Array, emit: (span: RecordSpan) => void): void {
+    for (let i = 0; i < buf.length; i++) {
+      const b = buf[i]!;
+      if (b === NL) this.line++;
+      if (this.recStart >= 0) {
+        if (this.inString) {
+          if (this.escaped) this.escaped = false;
+          else if (b === BACKSLASH) this.escaped = true;
+          else if (b === QUOTE) this.inString = false;
+          continue;
+        }
+        if (this.depth > 1) {
+          if (b === QUOTE) this.inString = true;
+          else if (b === OPEN_BRACE || b === OPEN_BRACKET) this.depth++;
+          else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
+            this.depth--;
+            if (this.depth === 1) {
+              emit({ start: this.recStart, end: this.offset + i + 1, line: this.recLine });
+              this.recStart = -1;
+            }
+          }
+          continue;
+        }
+        // A primitive element at depth 1 (not an object): it ends at a separator.
+        if (b === COMMA || b === CLOSE_BRACKET || isSpace(b)) {
+          emit({ start: this.recStart, end: this.offset + i, line: this.recLine });
+          this.recStart = -1;
+          if (b === CLOSE_BRACKET) { this.depth = 0; this.arrayClosed = true; }
+        } else if (b === QUOTE) {
+          this.inString = true;
+        }
+        continue;
+      }
+      if (isSpace(b)) continue;
+      if (this.depth === 0) {
+        if (this.arrayClosed) {
+          throw new LegacyDataError(`${this.source}:${this.line}: unexpected data after the end of the JSON array`);
+        }
+        if (b !== OPEN_BRACKET) {
+          throw new LegacyDataError(`${this.source}:${this.line}: a .json legacy file must hold one JSON array of records`);
+        }
+        this.depth = 1;
+        continue;
+      }
+      if (b === COMMA) continue;
+      if (b === CLOSE_BRACKET) { this.depth = 0; this.arrayClosed = true; continue; }
+      this.recStart = this.offset + i;
+      this.recLine = this.line;
+      if (b === OPEN_BRACE || b === OPEN_BRACKET) this.depth = 2;
+      else if (b === QUOTE) this.inString = true;
+    }
+  }
+}

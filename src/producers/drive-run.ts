@@ -1,0 +1,141 @@
+// Drives a planned run to its end, stage by stage: keeps a bounded window of chunk jobs in the queue
+// (backpressure: Redis holds at most `maxWaitingJobs` jobs of this run, whatever the data size), waits
+// for the ledger to show the stage done, then opens the next stage. The ledger is the truth: a job that
+// vanished from the queue (Redis flushed, producer restarted) is simply added again — `resume` is this
+// same loop.
+import type pg from 'pg';
+import { listChunks, stageProgress, type Chunk, type StageProgress } from '../ledger/chunks.js';
+import { updateRun } from '../ledger/runs.js';
+import { STAGES, type Stage } from '../legacy/kinds.js';
+import type { Logger } from '../logger.js';
+import { chunkJobId, type ChunkJobPayload } from '../jobs/payload.js';
+import type { TransportQueue } from '../queue/index.js';
+import type { Pool } from '../store/pool.js';
+
+export interface DriveOptions {
+  maxWaitingJobs: number;
+  attempts: number;
+  backoffMs: number;
+  /** How often to check that in-flight jobs still exist in the queue. */
+  reconcileEveryMs?: number;
+  onProgress?: (progress: StageProgress[]) => void;
+  signal?: AbortSignal;
+}
+
+export type DriveOutcome = { status: 'completed' } | { status: 'failed'; stage: Stage; error: string };
+
+const IDLE_WAKE_MS = 1000;
+
+export function chunkJobName(chunk: Chunk): string {
+  if (chunk.stage === 'dependency_cycles') return `${chunk.runId} · dependency cycles`;
+  const ids = chunk.firstLegacyId ? ` · ${chunk.firstLegacyId}…${chunk.lastLegacyId ?? '?'}` : '';
+  return `${chunk.runId} · ${chunk.stage} #${chunk.chunkNo} · ${chunk.fileName ?? ''} lines ${chunk.lineStart}–${chunk.lineEnd}${ids}`;
+}
+
+export async function driveRun(db: Pool, queue: TransportQueue<ChunkJobPayload>, runId: string, logger: Logger, opts: DriveOptions): Promise<DriveOutcome> {
+  const wake = await listenForProgress(db, runId);
+  const reconcileEveryMs = opts.reconcileEveryMs ?? 5000;
+  try {
+    for (const stage of STAGES) {
+      await updateRun(db, runId, { stage });
+      const inFlight = new Map<number, Chunk>();
+      let lastReconcile = Date.now();
+      for (;;) {
+        if (opts.signal?.aborted) throw new Error('Interrupted');
+        const progress = await stageProgress(db, runId);
+        opts.onProgress?.(progress);
+        const current = progress.find((p) => p.stage === stage);
+        if (!current || current.done === current.chunks) break;
+        if (current.failed > 0) {
+          const [failed] = await listChunks(db, runId, stage, 'failed');
+          const error = `chunk ${stage} #${failed?.chunkNo ?? '?'} failed: ${failed?.error ?? 'unknown error'}`;
+          await updateRun(db, runId, { status: 'failed', error, finished: true });
+          return { status: 'failed', stage, error };
+        }
+        // Forget chunks that are done; top the window up with pending ones.
+        const pending = await listChunks(db, runId, stage, 'pending');
+        const pendingNos = new Set(pending.map((c) => c.chunkNo));
+        for (const no of inFlight.keys()) if (!pendingNos.has(no)) inFlight.delete(no);
+        const room = opts.maxWaitingJobs - inFlight.size;
+        const next = pending.filter((c) => !inFlight.has(c.chunkNo)).slice(0, Math.max(0, room));
+        if (next.length > 0) {
+          await addChunkJobs(queue, next, opts);
+          for (const c of next) inFlight.set(c.chunkNo, c);
+        }
+        if (Date.now() - lastReconcile >= reconcileEveryMs) {
+          lastReconcile = Date.now();
+          const restored = await restoreMissingJobs(queue, [...inFlight.values()], opts);
+          if (restored > 0) logger.warn({ runId, stage, restored }, `Re-added ${restored} chunk jobs that were missing from the queue (rebuilt from the ledger)`);
+        }
+        await wake(IDLE_WAKE_MS);
+      }
+    }
+    await updateRun(db, runId, { status: 'completed', stage: null, finished: true });
+    opts.onProgress?.(await stageProgress(db, runId));
+    return { status: 'completed' };
+  } finally {
+    await wake.close();
+  }
+}
+
+function jobOptions(chunk: Chunk, opts: DriveOptions) {
+  return {
+    jobId: chunkJobId(chunk),
+    attempts: opts.attempts,
+    backoff: { type: 'exponential', delay: opts.backoffMs, jitter: 0.5 },
+    // Done chunks live in the ledger; the queue only keeps a bounded tail for Bull Board.
+    removeOnComplete: { count: 1000 },
+    removeOnFail: { count: 5000 },
+  };
+}
+
+async function addChunkJobs(queue: TransportQueue<ChunkJobPayload>, chunks: readonly Chunk[], opts: DriveOptions): Promise<void> {
+  await queue.addBulk(chunks.map((c) => ({
+    name: chunkJobName(c),
+    data: { runId: c.runId, stage: c.stage, chunkNo: c.chunkNo },
+    opts: jobOptions(c, opts),
+  })));
+}
+
+/** Re-adds jobs of pending chunks that the queue no longer holds; returns how many. */
+async function restoreMissingJobs(queue: TransportQueue<ChunkJobPayload>, chunks: readonly Chunk[], opts: DriveOptions): Promise<number> {
+  const missing: Chunk[] = [];
+  for (const chunk of chunks) {
+    const job = await queue.getJob(chunkJobId(chunk));
+    if (!job) { missing.push(chunk); continue; }
+    const state = await job.getState();
+    // A finished job whose chunk is still pending (its result was lost): run it again.
+    if (state === 'completed' || state === 'failed') {
+      await job.remove().catch(() => undefined);
+      missing.push(chunk);
+    }
+  }
+  if (missing.length > 0) await addChunkJobs(queue, missing, opts);
+  return missing.length;
+}
+
+interface Wake {
+  (timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Resolves on the next progress notification for this run, or after the timeout. */
+async function listenForProgress(db: Pool, runId: string): Promise<Wake> {
+  const client: pg.PoolClient = await db.connect();
+  let resolveWait: (() => void) | null = null;
+  const onNotification = (msg: pg.Notification) => {
+    if (msg.payload === runId) resolveWait?.();
+  };
+  client.on('notification', onNotification);
+  await client.query('LISTEN taskfleet_progress');
+  const wake = ((timeoutMs: number) => new Promise<void>((done) => {
+    const timer = setTimeout(done, timeoutMs);
+    resolveWait = () => { clearTimeout(timer); resolveWait = null; done(); };
+  })) as Wake;
+  wake.close = async () => {
+    client.off('notification', onNotification);
+    await client.query('UNLISTEN taskfleet_progress').catch(() => undefined);
+    client.release();
+  };
+  return wake;
+}

@@ -1,0 +1,104 @@
+// Plans a run: checks the legacy directory, records the run and its files in the ledger, and splits
+// every file into chunk rows, stage by stage. Planning streams each file once; memory stays flat.
+// The same data planned twice gives the same run id, so re-running a migration is a no-op.
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { LegacyMapping } from '../config/legacy-mapping.js';
+import { insertChunks, type ChunkPlan } from '../ledger/chunks.js';
+import { findRun, insertRun, insertRunFile, updateRun, type Run } from '../ledger/runs.js';
+import { scanLegacyFile } from '../legacy/chunk-scanner.js';
+import { LegacyDataError } from '../legacy/errors.js';
+import { discoverLegacyFiles, type LegacyFile } from '../legacy/files.js';
+import { sampleLegacyId } from '../legacy/legacy-id-sample.js';
+import type { Stage } from '../legacy/kinds.js';
+import type { Logger } from '../logger.js';
+import { inTransaction, type Pool } from '../store/pool.js';
+
+export interface PlanInput {
+  legacyDir: string;
+  runId?: string;
+  mapping: LegacyMapping;
+  chunkSize: number;
+  chunkMaxBytes: number;
+  maxRejects: number | null;
+}
+
+export interface PlanResult {
+  run: Run;
+  /** false when the run already existed (nothing was planned again). */
+  created: boolean;
+}
+
+const INSERT_BATCH = 500;
+
+export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A fingerprint of the data and the settings that shape the chunks: same input, same run. */
+function fingerprintOf(dir: string, files: readonly LegacyFile[], input: PlanInput): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({ dir, files: files.map((f) => [f.fileName, f.bytes, f.mtimeMs]), mapping: input.mapping, chunkSize: input.chunkSize, chunkMaxBytes: input.chunkMaxBytes }));
+  return hash.digest('hex');
+}
+
+export async function planRun(db: Pool, input: PlanInput, logger: Logger): Promise<PlanResult> {
+  const legacyDir = resolve(input.legacyDir);
+  const files = await discoverLegacyFiles(legacyDir);
+  const fingerprint = fingerprintOf(legacyDir, files, input);
+  const runId = input.runId ?? `run-${fingerprint.slice(0, 12)}`;
+  if (!RUN_ID_PATTERN.test(runId)) throw new LegacyDataError(`Run id "${runId}" may only hold letters, digits, _ and - (at most 64)`);
+
+  const existing = await findRun(db, runId);
+  if (existing && existing.status !== 'planning') {
+    if (existing.fingerprint !== fingerprint) {
+      throw new LegacyDataError(`Run ${runId} already exists for other legacy data or settings (${existing.legacyDir}); choose another --run-id`);
+    }
+    return { run: existing, created: false };
+  }
+  // A run left in 'planning' by a dead producer had no jobs yet: plan it again from scratch.
+  await db.query('DELETE FROM ledger.runs WHERE id = $1', [runId]);
+  await insertRun(db, { id: runId, legacyDir, fingerprint, options: { mapping: input.mapping, chunkSize: input.chunkSize, chunkMaxBytes: input.chunkMaxBytes, maxRejects: input.maxRejects } });
+
+  const nextChunk = new Map<Stage, number>();
+  let batch: ChunkPlan[] = [];
+  const flush = async (): Promise<void> => {
+    const rows = batch;
+    batch = [];
+    await insertChunks(db, rows);
+  };
+  const add = async (plan: Omit<ChunkPlan, 'chunkNo' | 'runId'>): Promise<void> => {
+    const chunkNo = nextChunk.get(plan.stage) ?? 0;
+    nextChunk.set(plan.stage, chunkNo + 1);
+    batch.push({ ...plan, runId, chunkNo });
+    if (batch.length >= INSERT_BATCH) await flush();
+  };
+
+  for (const file of files) {
+    const started = performance.now();
+    const idField = Object.entries(input.mapping.fields[file.kind] ?? {}).find(([, name]) => name === (file.kind === 'task_dependencies' ? 'task_id' : 'id'))?.[0]
+      ?? (file.kind === 'task_dependencies' ? 'task_id' : 'id');
+    const scan = await scanLegacyFile(file, input, async (span, header) => {
+      const common = {
+        fileName: file.fileName, byteStart: span.byteStart, byteEnd: span.byteEnd, lineStart: span.lineStart,
+        lineEnd: span.lineEnd, records: span.records, sha256: span.sha256,
+        firstLegacyId: sampleLegacyId(span.firstRecord, file.format, header, idField),
+        lastLegacyId: sampleLegacyId(span.lastRecord, file.format, header, idField),
+      };
+      if (file.kind === 'task_dependencies') {
+        await add({ ...common, stage: 'dependencies', kind: 'task_dependencies' });
+        return;
+      }
+      await add({ ...common, stage: file.kind, kind: file.kind });
+      // The tasks file is read a second time, after every task is in, for the depends_on edges.
+      if (file.kind === 'tasks') await add({ ...common, stage: 'dependencies', kind: 'task_dependencies' });
+    });
+    await insertRunFile(db, runId, { kind: file.kind, fileName: file.fileName, format: file.format, bytes: file.bytes, sha256: scan.sha256, records: scan.records, header: scan.header });
+    logger.info({ runId, file: file.fileName, records: scan.records, ms: Math.round(performance.now() - started) }, `Planned ${file.fileName}`);
+  }
+  await flush();
+  await add({ stage: 'dependency_cycles', kind: 'task_dependencies', fileName: null, byteStart: 0, byteEnd: 0, lineStart: 0, lineEnd: 0, records: 0, sha256: null, firstLegacyId: null, lastLegacyId: null });
+  await flush();
+  await inTransaction(db, async (client) => updateRun(client, runId, { status: 'running', started: true }));
+  const run = await findRun(db, runId);
+  if (!run) throw new Error(`Run ${runId} vanished while planning`);
+  return { run, created: true };
+}

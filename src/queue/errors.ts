@@ -1,0 +1,24 @@
+// Typed errors of the queue transport.
+
+/** The queue's datastore (Redis or Postgres) did not answer; the message names the URL without its password. */
+export class TransportUnavailableError extends Error {
+  override readonly name = 'TransportUnavailableError';
+
+  constructor(
+    readonly kind: 'redis' | 'postgres',
+    readonly redactedUrl: string,
+    cause: unknown,
+  ) {
+    const label = kind === 'redis' ? 'Redis' : 'Postgres';
+    super(`Cannot reach ${label} at ${redactedUrl}: ${describe(cause)}`, { cause });
+  }
+}
+
+function describe(cause: unknown): string {
+  if (cause instanceof AggregateError && cause.errors.length > 0) {
+    // Node reports "connect ECONNREFUSED" per address tried (::1 and 127.0.0.1) inside an AggregateError.
+    return cause.errors.map(describe).join('; ');
+  }
+  if (cause instanceof Error) return cause.message !== '' ? cause.message : cause.name;
+  return String(cause);
+}

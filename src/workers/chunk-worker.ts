@@ -1,0 +1,96 @@
+// A worker process: one BullMQ Worker on the migrate queue, dispatching each chunk job to its handler
+// in src/jobs with an explicit context. Permanent failures become UnrecoverableError (no retry) and
+// are written on the chunk; the last failed attempt of a transient error is written there too.
+// close() drains: active jobs finish, nothing new is taken.
+import { hostname } from 'node:os';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Settings } from '../config/settings.js';
+import type { ChunkJobResult, JobContext } from '../jobs/context.js';
+import { PermanentJobError } from '../jobs/errors.js';
+import { chunkJobPayload, type ChunkJobPayload } from '../jobs/payload.js';
+import { CHUNK_HANDLERS, MIGRATE_QUEUE } from '../jobs/registry.js';
+import { RunContextCache } from '../jobs/run-context.js';
+import { markChunkFailed } from '../ledger/chunks.js';
+import type { Logger } from '../logger.js';
+import { createWorker, ensureTransportReady, type QueueTransport, type TransportWorker } from '../queue/index.js';
+import { createPool } from '../store/pool.js';
+import { startHealthServer, type HealthServer } from './health-server.js';
+
+export interface ChunkWorker {
+  workerName: string;
+  health: HealthServer | null;
+  close(): Promise<void>;
+}
+
+export const WORKER_QUEUES = [MIGRATE_QUEUE] as const;
+
+export function transportOf(settings: Settings): QueueTransport {
+  if (settings.queueBackend === 'postgres') return { kind: 'postgres', url: settings.databaseUrl, prefix: settings.prefix };
+  return { kind: 'redis', url: settings.redisUrl ?? 'redis://127.0.0.1:6379/0', prefix: settings.prefix };
+}
+
+export async function startChunkWorker(settings: Settings, logger: Logger, opts: { healthPort?: number | null } = {}): Promise<ChunkWorker> {
+  const transport = transportOf(settings);
+  await ensureTransportReady(transport);
+  const db = createPool(settings.databaseUrl, settings.concurrency + 2);
+  const workerName = `${hostname()}:${process.pid}`;
+  const base = { db, logger, workerName, runs: new RunContextCache(db) };
+
+  const processor = async (job: Job<ChunkJobPayload>, _token?: string, signal?: AbortSignal): Promise<ChunkJobResult> => {
+    const parsed = chunkJobPayload.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`Job ${job.id ?? '?'} has an invalid payload: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    const payload = parsed.data;
+    const attempt = job.attemptsMade + 1;
+    const attempts = job.opts.attempts ?? 1;
+    const jobLogger = logger.child({ runId: payload.runId, stage: payload.stage, chunk: payload.chunkNo, jobId: job.id, attempt });
+    const ctx: JobContext = { ...base, logger: jobLogger, signal: signal ?? new AbortController().signal };
+    const started = performance.now();
+    try {
+      const result = await CHUNK_HANDLERS[payload.stage](ctx, payload);
+      jobLogger.debug({ ...result, ms: Math.round(performance.now() - started) }, 'Chunk done');
+      return result;
+    } catch (err) {
+      const error = err as Error;
+      const ms = Math.round(performance.now() - started);
+      if (err instanceof PermanentJobError) {
+        jobLogger.error({ ms, err: error.message }, `Chunk failed permanently: ${error.message}`);
+        await markChunkFailed(db, payload.runId, payload.stage, payload.chunkNo, error.message).catch(() => undefined);
+        throw new UnrecoverableError(error.message);
+      }
+      if (attempt >= attempts) {
+        await markChunkFailed(db, payload.runId, payload.stage, payload.chunkNo, `after ${attempts} attempts: ${error.message}`).catch(() => undefined);
+      }
+      jobLogger.warn({ ms, err: error.message }, `Chunk attempt ${attempt} of ${attempts} failed: ${error.message}`);
+      throw error;
+    }
+  };
+
+  const workers: TransportWorker<ChunkJobPayload>[] = WORKER_QUEUES.map((name) =>
+    createWorker<ChunkJobPayload>(name, processor, transport, {
+      concurrency: settings.concurrency,
+      lockDuration: settings.lockDurationMs,
+      stalledInterval: settings.stalledIntervalMs,
+      maxStalledCount: 3,
+      onError: (err) => logger.warn({ err: err.message }, `Queue connection problem: ${err.message}`),
+    }));
+
+  const health = opts.healthPort != null
+    ? await startHealthServer(opts.healthPort, async () => {
+      await db.query('SELECT 1');
+      await ensureTransportReady(transport, 2000);
+    })
+    : null;
+  logger.info({ workerName, concurrency: settings.concurrency, queues: WORKER_QUEUES, healthPort: health?.port }, 'Worker started');
+
+  return {
+    workerName,
+    health,
+    async close() {
+      // Stop taking jobs and let the active ones finish; their transactions commit or roll back whole.
+      await Promise.all(workers.map((w) => w.close()));
+      await health?.close();
+      await db.end();
+      logger.info({ workerName }, 'Worker stopped');
+    },
+  };
+}
