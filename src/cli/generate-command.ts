@@ -20,11 +20,13 @@ export function registerGenerateCommand(program: Command): void {
     .option('--seed <n>', 'random seed (same seed, same bytes)', positiveInt, 1)
     .option('--bad-ratio <r>', 'add this fraction of bad records per kind, of every class (see docs/legacy-format.md)', ratio, 0)
     .option('--no-dependency-file', 'do not write task_dependencies (edges only in tasks\' depends_on)')
-    .action(async (flags: { out: string; projects: number; phasesPerProject: number; tasks: number; format: 'json' | 'jsonl' | 'csv'; seed: number; badRatio: number; dependencyFile: boolean }) => {
+    .option('--no-dependencies', 'no depends_on and no task_dependencies file: projects, phases and tasks only')
+    .action(async (flags: { out: string; projects: number; phasesPerProject: number; tasks: number; format: 'json' | 'jsonl' | 'csv'; seed: number; badRatio: number; dependencies: boolean; dependencyFile: boolean }) => {
       const started = performance.now();
       const summary = await generateLegacyData({
         out: flags.out, projects: flags.projects, phasesPerProject: flags.phasesPerProject, tasks: flags.tasks,
-        format: flags.format, seed: flags.seed, badRatio: flags.badRatio, dependencyFile: flags.dependencyFile,
+        format: flags.format, seed: flags.seed, badRatio: flags.badRatio,
+        dependencies: flags.dependencies, dependencyFile: flags.dependencyFile,
         onProgress: process.stderr.isTTY ? (written, total) => process.stderr.write(`\rgenerated ${written}/${total} records`) : undefined,
       });
       if (process.stderr.isTTY) process.stderr.write('\n');

@@ -89,9 +89,11 @@ export function malformed(kind: Kind, format: Format, base: LegacyRecord, varian
   if (variant % 2 === 0) {
     return { type: 'raw', text: `${csvRow(columns, base)},"surplus, field",x` };
   }
+  // Too few fields: only the first half of the columns.
+  const kept = columns.slice(0, Math.max(1, Math.floor(columns.length / 2)));
   const half: LegacyRecord = {};
-  for (const column of columns.slice(0, Math.max(1, Math.floor(columns.length / 2)))) half[column] = base[column];
-  return { type: 'raw', text: csvRow(columns, half) };
+  for (const column of kept) half[column] = base[column];
+  return { type: 'raw', text: csvRow(kept, half) };
 }
 
 /** Text whose UTF-8 size is above `maxRecordBytes` (UTF-8 never has fewer bytes than UTF-16 units). */
@@ -236,14 +238,6 @@ export const TASK_VARIANTS: readonly RecordVariant[] = [
     }),
   },
   {
-    class: 'dangling_reference',
-    field: 'phase_id',
-    build: (ctx) => ({
-      output: record(badTask(ctx, { phaseId: missingPhaseId(ctx.badIndex) })),
-      legacyId: badTaskId(ctx.badIndex),
-    }),
-  },
-  {
     class: 'phase_of_another_project',
     field: 'phase_id',
     fits: (layout) => layout.projects >= 2 && layout.phasesPerProject >= 1,
@@ -259,6 +253,14 @@ export const TASK_VARIANTS: readonly RecordVariant[] = [
     },
   },
   oversized(badTask, 'description'),
+  {
+    class: 'dangling_reference',
+    field: 'phase_id',
+    build: (ctx) => ({
+      output: record(badTask(ctx, { phaseId: missingPhaseId(ctx.badIndex) })),
+      legacyId: badTaskId(ctx.badIndex),
+    }),
+  },
   wrongType(badTask, 'due_on', 'soon'),
   // CSV lists are text, so only JSON can hold a number where the tags list belongs.
   { ...wrongType(badTask, 'tags', 5), formats: ['json', 'jsonl'] },
@@ -274,9 +276,9 @@ function wrongType(base: (ctx: BadRecordContext) => LegacyRecord, field: string,
     class: 'wrong_type',
     field,
     build: (ctx) => {
-      const value_ = base(ctx);
-      value_[field] = value;
-      return { output: record(value_), legacyId: value_.id as string };
+      const bad = base(ctx);
+      bad[field] = value;
+      return { output: record(bad), legacyId: bad.id as string };
     },
   };
 }
@@ -287,9 +289,9 @@ function missing(base: (ctx: BadRecordContext) => LegacyRecord, field: string, v
     class: 'missing_required_field',
     field,
     build: (ctx) => {
-      const value_ = base(ctx);
-      value_[field] = value;
-      return { output: record(value_), legacyId: typeof value_.id === 'string' ? value_.id : null };
+      const bad = base(ctx);
+      bad[field] = value;
+      return { output: record(bad), legacyId: typeof bad.id === 'string' ? bad.id : null };
     },
   };
 }
@@ -300,9 +302,9 @@ function oversized(base: (ctx: BadRecordContext) => LegacyRecord, field: string)
     field: null,
     once: true,
     build: (ctx) => {
-      const value_ = base(ctx);
-      value_[field] = oversizedText(ctx.random, ctx.maxRecordBytes);
-      return { output: record(value_), legacyId: null };
+      const bad = base(ctx);
+      bad[field] = oversizedText(ctx.random, ctx.maxRecordBytes);
+      return { output: record(bad), legacyId: null };
     },
   };
 }
@@ -312,7 +314,16 @@ export function variantsFor(variants: readonly RecordVariant[], format: Format, 
   return variants.filter((v) => (!v.formats || v.formats.includes(format)) && (!v.fits || v.fits(layout)));
 }
 
-/** How many distinct classes a variant list covers: the least number of bad records per kind. */
-export function classCount(variants: readonly RecordVariant[]): number {
-  return new Set(variants.map((v) => v.class)).size;
+/**
+ * How many bad records, handed out in rotation order, it takes to cover every class of `variants`:
+ * the least number of bad records of a kind.
+ */
+export function coveringCount(variants: readonly RecordVariant[]): number {
+  const classes = new Set(variants.map((v) => v.class));
+  const seen = new Set<RejectClass>();
+  for (const [index, variant] of variants.entries()) {
+    seen.add(variant.class);
+    if (seen.size === classes.size) return index + 1;
+  }
+  return 0;
 }

@@ -20,8 +20,13 @@ const MEAN_DEPENDENCIES = 1.3;
 /** Extra turns of the inline variants for each turn of the row variants. */
 const INLINE_WEIGHT = 8;
 
+type EdgeVariantName =
+  | 'inline-dangling' | 'inline-self' | 'inline-duplicate' | 'inline-cycle'
+  | 'row-dangling' | 'row-self' | 'row-duplicate-of-inline' | 'row-duplicate-of-row' | 'row-cycle'
+  | 'row-malformed' | 'row-missing-depends-on' | 'row-missing-task' | 'row-oversized';
+
 interface EdgeVariant extends RotatingVariant {
-  readonly name: string;
+  readonly name: EdgeVariantName;
   readonly class: RejectClass;
   readonly place: 'inline' | 'row';
   /** What the task must have for the variant to fit. */
@@ -41,7 +46,7 @@ const EDGE_VARIANTS: readonly EdgeVariant[] = [
   { name: 'row-missing-depends-on', class: 'missing_required_field', place: 'row' },
   { name: 'row-duplicate-of-row', class: 'duplicate_dependency', place: 'row', needs: 'extraRow' },
   { name: 'row-missing-task', class: 'missing_required_field', place: 'row' },
-  { name: 'row-oversized', class: 'oversized_record', place: 'row', needs: 'extraRow', once: true },
+  { name: 'row-oversized', class: 'oversized_record', place: 'row', once: true },
 ];
 
 /** A bad entry in the task's own `depends_on`. */
@@ -78,6 +83,8 @@ export class DependencyPlanner {
   private readonly rotation: Rotation<EdgeVariant>;
   /** Set on task k of a cycle pair: how task k+1 closes the cycle. */
   private closeNext: 'inline' | 'row' | undefined;
+  private readonly used = new Set<EdgeVariantName>();
+  private readonly variantCount: number;
   private danglingCount = 0;
   private badRowCount = 0;
 
@@ -85,8 +92,9 @@ export class DependencyPlanner {
     const { seed, layout, badRatio, dependencyFile } = options;
     this.selection = Random.derive(seed, Stream.edgeSelection);
     const variants = EDGE_VARIANTS.filter((v) => dependencyFile || v.place === 'inline');
-    // One turn of every variant first (every class early), then mostly edges in depends_on, where
+    // The first lap holds every variant once (every class early); later laps are mostly edges in depends_on, where
     // nearly all edges live: task_dependencies rows stay a minority of the bad edges.
+    this.variantCount = variants.length;
     const inline = variants.filter((v) => v.place === 'inline');
     this.rotation = new Rotation([...variants, ...Array.from({ length: INLINE_WEIGHT }, () => inline).flat()]);
     const estimatedEdges = layout.tasks * (MEAN_DEPENDENCIES + (dependencyFile ? EXTRA_ROW_SHARE : 0));
@@ -116,7 +124,7 @@ export class DependencyPlanner {
     if (closes === 'inline') {
       inlineBad = this.insert(dependsOn, taskId(task - 1), 0, 'dependency_cycle');
     } else if (closes === 'row') {
-      badRow = this.edgeRow(task, task - 1, 'dependency_cycle');
+      badRow = this.edgeRow(task, taskId(task - 1), 'dependency_cycle');
     } else if (this.sampler.take()) {
       const nextInProject = task + 1 < layout.tasks && layout.projectOfTask(task + 1) === layout.projectOfTask(task);
       const variant = this.rotation.choose((v) => {
@@ -125,6 +133,10 @@ export class DependencyPlanner {
         if (v.needs === 'extraRow') return extraCandidate !== undefined;
         return true;
       });
+      // Until every variant has been used, a task that could only take a repeat does not count
+      // towards the quota, so even a small data set gets every class.
+      if (this.used.size < this.variantCount && (!variant || this.used.has(variant.name))) this.sampler.extend();
+      if (variant) this.used.add(variant.name);
       switch (variant?.name) {
         case 'inline-dangling':
           inlineBad = this.insert(dependsOn, missingTaskId(this.danglingCount++), 0, variant.class);
@@ -147,17 +159,17 @@ export class DependencyPlanner {
           this.closeNext = 'row';
           break;
         case 'row-dangling':
-          badRow = this.edgeRow(task, undefined, 'dangling_dependency');
+          badRow = this.edgeRow(task, missingTaskId(this.danglingCount++), variant.class);
           break;
         case 'row-self':
-          badRow = this.edgeRow(task, task, 'self_dependency');
+          badRow = this.edgeRow(task, taskId(task), variant.class);
           break;
         case 'row-duplicate-of-inline':
-          badRow = this.edgeRow(task, this.selection.pick(good), 'duplicate_dependency');
+          badRow = this.edgeRow(task, taskId(this.selection.pick(good)), variant.class);
           break;
         case 'row-duplicate-of-row':
           emitExtra = true;
-          badRow = this.edgeRow(task, extraCandidate, 'duplicate_dependency');
+          badRow = this.edgeRow(task, taskId(extraCandidate as number), variant.class);
           break;
         case 'row-malformed':
           badRow = this.malformedRow(task, extraCandidate ?? task);
@@ -169,9 +181,10 @@ export class DependencyPlanner {
           badRow = this.missingRow(task, 'task_id');
           break;
         case 'row-oversized':
-          // Its edge would be valid (the extra candidate, not written as its own row), so size is its only fault.
+          // The fleet rejects it on size before reading fields; where possible its edge is valid anyway
+          // (the extra candidate, then not written as a row of its own).
           emitExtra = false;
-          badRow = this.oversizedRow(task, extraCandidate as number);
+          badRow = this.oversizedRow(task, extraCandidate ?? task);
           break;
         default:
           break;
@@ -202,13 +215,12 @@ export class DependencyPlanner {
     return Random.derive(this.options.seed, Stream.badDependency, this.badRowCount++);
   }
 
-  /** A row declaring task → target (a missing task when target is undefined). */
-  private edgeRow(task: number, target: number | undefined, rejectClass: RejectClass): DependencyRow {
+  /** A bad row declaring that `task` depends on `dependsOnId`. */
+  private edgeRow(task: number, dependsOnId: string, rejectClass: RejectClass): DependencyRow {
     const r = this.nextBadRandom();
-    const dependsOnId = target === undefined ? missingTaskId(this.danglingCount++) : taskId(target);
     return {
       output: { type: 'record', record: buildDependencyRow(r, { taskId: taskId(task), dependsOnId }) },
-      reject: { legacyId: taskId(task), class: rejectClass, field: 'depends_on_id' },
+      reject: { legacyId: edgeId(taskId(task), dependsOnId), class: rejectClass, field: 'depends_on_id' },
     };
   }
 
@@ -271,6 +283,11 @@ function pickExtra(
     if (!declared.includes(candidate) && !(closesPair && candidate === task - 1)) return candidate;
   }
   return undefined;
+}
+
+/** How the fleet names an edge in its rejects: `T-00000002->T-00000001`. */
+export function edgeId(task: string, dependsOn: string): string {
+  return `${task}->${dependsOn}`;
 }
 
 function removeValue(values: number[], value: number): void {

@@ -16,7 +16,12 @@ export interface GenerateOptions {
   seed?: number;
   /** Default 0: fraction of extra bad records per kind (at least one of each class when above 0). */
   badRatio?: number;
-  /** Default true: also write task_dependencies.<ext>. */
+  /**
+   * Default true. False: no dependency edges at all (every depends_on empty, no task_dependencies file
+   * whatever dependencyFile says, no bad edges): projects, phases and tasks only.
+   */
+  dependencies?: boolean;
+  /** Default true: also write task_dependencies.<ext> (ignored when dependencies is false). */
   dependencyFile?: boolean;
   /** Called every 10,000 project, phase and task records, and once at the end. */
   onProgress?: (written: number, total: number) => void;
@@ -45,6 +50,7 @@ export function resolveOptions(options: GenerateOptions): ResolvedOptions {
     format: options.format,
     seed: options.seed ?? 1,
     badRatio: options.badRatio ?? 0,
+    dependencies: options.dependencies ?? true,
     dependencyFile: options.dependencyFile ?? true,
     maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
     onProgress: options.onProgress,
@@ -66,6 +72,7 @@ export function resolveOptions(options: GenerateOptions): ResolvedOptions {
   if (typeof resolved.badRatio !== 'number' || !(resolved.badRatio >= 0 && resolved.badRatio <= 1)) {
     problems.push(`badRatio must be between 0 and 1 (got ${String(resolved.badRatio)}).`);
   }
+  if (typeof resolved.dependencies !== 'boolean') problems.push('dependencies must be true or false.');
   if (typeof resolved.dependencyFile !== 'boolean') problems.push('dependencyFile must be true or false.');
   if (resolved.onProgress !== undefined && typeof resolved.onProgress !== 'function') {
     problems.push('onProgress must be a function.');
@@ -75,4 +82,9 @@ export function resolveOptions(options: GenerateOptions): ResolvedOptions {
   }
   if (problems.length > 0) throw new RangeError(`Invalid generator options: ${problems.join(' ')}`);
   return resolved;
+}
+
+/** Whether task_dependencies.<ext> is written: only when there are edges at all and it is wanted. */
+export function writesDependencyFile(options: Pick<ResolvedOptions, 'dependencies' | 'dependencyFile'>): boolean {
+  return options.dependencies && options.dependencyFile;
 }

@@ -3,11 +3,11 @@
 // Tasks and task_dependencies share a pass, because a task's extra and bad rows are decided with its
 // own dependencies; each file still gets its own writer and line numbers.
 
-import { classCount, type Output, PHASE_VARIANTS, PROJECT_VARIANTS, type RecordVariant, TASK_VARIANTS, variantsFor } from './bad-records.js';
-import { DependencyPlanner } from './dependencies.js';
+import { coveringCount, type Output, PHASE_VARIANTS, PROJECT_VARIANTS, type RecordVariant, TASK_VARIANTS, variantsFor } from './bad-records.js';
+import { DependencyPlanner, edgeId, type TaskDependencies } from './dependencies.js';
 import type { ExpectedRejectsWriter, RejectSection } from './expected-rejects.js';
 import { type Layout, phaseId, projectId, projectKey, taskId } from './ids.js';
-import type { ResolvedOptions } from './options.js';
+import { type ResolvedOptions, writesDependencyFile } from './options.js';
 import { Random, Stream } from './random.js';
 import { buildPhase, buildProject, buildTask, type Kind } from './records.js';
 import { Rotation, SlotSchedule } from './schedule.js';
@@ -59,7 +59,7 @@ export function recordCounts(options: ResolvedOptions, layout: Layout): Record<R
   const counts = (kind: RecordKind, good: number): { good: number; bad: number } => {
     if (options.badRatio === 0 || good === 0) return { good, bad: 0 };
     // At least one record of every class, so a small data set still exercises every reject.
-    const minimum = classCount(variantsFor(VARIANTS[kind], options.format, layout));
+    const minimum = coveringCount(variantsFor(VARIANTS[kind], options.format, layout));
     return { good, bad: Math.max(minimum, Math.round(options.badRatio * good)) };
   };
   return {
@@ -177,12 +177,19 @@ export interface TaskPassResult {
   edges: number;
 }
 
-/** Writes tasks.<ext> and, alongside, task_dependencies.<ext>. */
+/** A task's dependencies when the data set has none (`dependencies: false`). */
+function noDependencies(): TaskDependencies {
+  return { dependsOn: [], inlineBad: undefined, rows: [] };
+}
+
+/** Writes tasks.<ext> and, alongside, task_dependencies.<ext> (neither edges nor file without dependencies). */
 export async function writeTasks(ctx: PassContext): Promise<TaskPassResult> {
   const { options, layout, rejects } = ctx;
   const tasksOut = new LegacyFileWriter(options.out, 'tasks', options.format);
-  const depsOut = options.dependencyFile ? new LegacyFileWriter(options.out, 'task_dependencies', options.format) : undefined;
-  const planner = new DependencyPlanner({ ...options, layout });
+  const dependencyFile = writesDependencyFile(options);
+  const depsOut = dependencyFile ? new LegacyFileWriter(options.out, 'task_dependencies', options.format) : undefined;
+  // Without dependencies no edge is planned at all: no depends_on, no rows, no bad edges, no cycle pairs.
+  const planner = options.dependencies ? new DependencyPlanner({ ...options, dependencyFile, layout }) : undefined;
   let edges = 0;
   let project = -1;
   let firstOfProject = 0;
@@ -193,7 +200,7 @@ export async function writeTasks(ctx: PassContext): Promise<TaskPassResult> {
       project = p;
       firstOfProject = layout.firstTaskOf(p);
     }
-    const plan = planner.plan(index, firstOfProject);
+    const plan = planner?.plan(index, firstOfProject) ?? noDependencies();
     const r = Random.derive(options.seed, Stream.task, index);
     // About one task in ten has no phase.
     const phase =
@@ -209,7 +216,7 @@ export async function writeTasks(ctx: PassContext): Promise<TaskPassResult> {
         ref: `${tasksOut.fileName}:${line}#depends_on[${plan.inlineBad.index}]`,
         file: tasksOut.fileName,
         line,
-        legacyId: id,
+        legacyId: edgeId(id, plan.dependsOn[plan.inlineBad.index] as string),
         class: plan.inlineBad.class,
         field: 'depends_on',
       });

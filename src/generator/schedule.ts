@@ -60,6 +60,11 @@ export class SelectionSampler {
     return selected;
   }
 
+  /** Wants one more selection (used when a selection was wasted). */
+  extend(): void {
+    this.wanted = Math.min(this.wanted + 1, this.left);
+  }
+
   /** Passes over a candidate that may not be selected (it still counts towards the population). */
   skip(): void {
     if (this.left > this.wanted) this.left--;
@@ -72,34 +77,33 @@ export interface RotatingVariant {
 }
 
 /**
- * Hands out variants in turn, so that the first `variants.length` bad records cover every class.
- * A variant that does not fit the current record keeps its turn and is offered again next time.
+ * Hands out variants in laps: each lap uses every entry of the list once, in list order, except that an
+ * entry that does not fit the current record waits (keeping its place) for a later one. The first lap
+ * therefore covers every variant as early as records allow; repeating an entry in the list weights it.
  */
 export class Rotation<V extends RotatingVariant> {
-  private turn = 0;
-  private readonly used = new Set<V>();
+  private readonly usedInLap: boolean[];
+  private readonly spent = new Set<V>();
 
-  constructor(private readonly variants: readonly V[]) {}
+  constructor(private readonly entries: readonly V[]) {
+    this.usedInLap = entries.map(() => false);
+  }
 
   choose(fits: (variant: V) => boolean = () => true): V | undefined {
-    const n = this.variants.length;
-    // A spent one-off variant must not hold the turn.
-    for (let k = 0; k < n && this.spent(this.at(this.turn)); k++) this.turn = (this.turn + 1) % n;
-    for (let k = 0; k < n; k++) {
-      const variant = this.at(this.turn + k);
-      if (this.spent(variant) || !fits(variant)) continue;
-      if (k === 0) this.turn = (this.turn + 1) % n;
-      if (variant.once) this.used.add(variant);
-      return variant;
+    const found = this.firstFitting(fits);
+    if (found !== undefined) return found;
+    // Only waiting entries are left (or none): start a new lap; the waiting ones keep their lead.
+    this.usedInLap.fill(false);
+    return this.firstFitting(fits);
+  }
+
+  private firstFitting(fits: (variant: V) => boolean): V | undefined {
+    for (const [index, entry] of this.entries.entries()) {
+      if (this.usedInLap[index] || this.spent.has(entry) || !fits(entry)) continue;
+      this.usedInLap[index] = true;
+      if (entry.once) this.spent.add(entry);
+      return entry;
     }
     return undefined;
-  }
-
-  private at(index: number): V {
-    return this.variants[index % this.variants.length] as V;
-  }
-
-  private spent(variant: V): boolean {
-    return variant.once === true && this.used.has(variant);
   }
 }

@@ -5,10 +5,10 @@ import { getChunk, lockChunk, markChunkDone } from '../ledger/chunks.js';
 import { insertRejects } from '../ledger/rejects.js';
 import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
-import { createNormalizer } from '../legacy/normalize.js';
-import { writeRows, type TableSpec } from '../store/copy-rows.js';
-import type { CopyValue } from '../store/copy-text.js';
-import { newId } from '../store/new-ids.js';
+import { createNormalizer, parseList } from '../legacy/normalize.js';
+import { tryCopyFresh, upsertLines, verifyLines, type TableSpec } from '../store/copy-rows.js';
+import { encodeCopyLine, type CopyValue } from '../store/copy-text.js';
+import { idMemo } from '../store/new-ids.js';
 import { inTransaction } from '../store/pool.js';
 import { readChunkRecords } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
@@ -57,19 +57,21 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
   const edges: Edge[] = [];
 
   if (fromTasksFile) {
-    const normalize = createNormalizer('tasks', run.mapping);
-    const dependsOnField = Object.entries(run.mapping.fields.tasks ?? {}).find(([, name]) => name === 'depends_on')?.[0] ?? 'depends_on';
+    // Only the id and depends_on are needed: whether the task itself was migrated is read from the
+    // tasks table (its row carries this very line), not re-derived by validating the record again.
+    const renames = run.mapping.fields.tasks ?? {};
+    const legacyName = (name: string) => Object.entries(renames).find(([, to]) => to === name)?.[0] ?? name;
+    const idField = legacyName('id');
+    const dependsOnField = legacyName('depends_on');
     for (const record of records) {
       if (record.error !== null) continue; // an unparseable task declares no countable edge
-      const result = normalize(record.fields);
-      // A rejected task's edges are still counted, and rejected with it (when its depends_on is readable).
-      const legacyId = result.ok ? result.value.legacyId : result.legacyId ?? `?${record.line}`;
-      const dependsOn = result.ok ? result.value.dependsOn : readableList(record.fields[dependsOnField]);
+      const rawId = record.fields[idField];
+      const legacyId = (typeof rawId === 'string' || typeof rawId === 'number') && String(rawId).trim() !== '' ? String(rawId).trim() : `?${record.line}`;
+      const dependsOn = parseList(record.fields[dependsOnField]);
       (dependsOn ?? []).forEach((dep, position) => {
         const ref = `${file.fileName}:${record.line}#depends_on[${position}]`;
         const edge: Edge = { taskLegacyId: legacyId, dependsOnLegacyId: dep, ref, line: record.line, order: declarationOrder(true, record.line, position) };
-        if (!result.ok) edge.rejectedBecause = { field: 'depends_on', reason: `task ${legacyId} at ${file.fileName}:${record.line} was rejected, so its dependencies are too` };
-        else if (position >= MAX_DEPENDENCIES_PER_TASK) edge.rejectedBecause = { field: 'depends_on', reason: `more than ${MAX_DEPENDENCIES_PER_TASK} dependencies on one task` };
+        if (position >= MAX_DEPENDENCIES_PER_TASK) edge.rejectedBecause = { field: 'depends_on', reason: `more than ${MAX_DEPENDENCIES_PER_TASK} dependencies on one task` };
         edges.push(edge);
       });
     }
@@ -88,64 +90,71 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
     const status = await lockChunk(client, runId, stage, chunkNo);
     if (status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
 
-    const taskIds = [...new Set(edges.flatMap((e) => [newId('tasks', e.taskLegacyId), newId('tasks', e.dependsOnLegacyId)]))];
+    const taskId = idMemo('tasks');
+    const taskIds = [...new Set(edges.flatMap((e) => [taskId(e.taskLegacyId), taskId(e.dependsOnLegacyId)]))];
     const { rows: tasks } = await client.query<{ id: string; legacy_line: number }>(
       `SELECT id::text, legacy_line FROM tms.tasks WHERE id = ANY($1::uuid[])`, [taskIds]);
     const taskLine = new Map(tasks.map((t) => [t.id, t.legacy_line]));
 
     const candidates: (Edge & { taskId: string; dependsOnId: string })[] = [];
     const seen = new Map<string, string>();
+    const targetField = fromTasksFile ? 'depends_on' : 'depends_on_id';
     for (const edge of edges) {
       const legacyId = `${edge.taskLegacyId}->${edge.dependsOnLegacyId}`;
-      const taskId = newId('tasks', edge.taskLegacyId);
-      const dependsOnId = newId('tasks', edge.dependsOnLegacyId);
+      const from = taskId(edge.taskLegacyId);
+      const to = taskId(edge.dependsOnLegacyId);
       const fail = (field: string, reason: string) => reject(edge.ref, edge.line, legacyId, field, reason);
       if (edge.rejectedBecause) { fail(edge.rejectedBecause.field, edge.rejectedBecause.reason); continue; }
-      // A task record was migrated only if its row carries this very line (else it lost a duplicate contest).
-      const line = taskLine.get(taskId);
+      // A task record was migrated only if its row carries this very line (else it was rejected,
+      // possibly as the later of two records with one id).
+      const line = taskLine.get(from);
       if (fromTasksFile && line !== edge.line) {
         fail('depends_on', `task ${edge.taskLegacyId} at ${file.fileName}:${edge.line} was rejected, so its dependencies are too`);
         continue;
       }
       if (!fromTasksFile && line === undefined) { fail('task_id', `task_id ${edge.taskLegacyId} names no migrated task`); continue; }
-      if (edge.taskLegacyId === edge.dependsOnLegacyId) { fail(fromTasksFile ? 'depends_on' : 'depends_on_id', `task ${edge.taskLegacyId} depends on itself`); continue; }
-      if (!taskLine.has(dependsOnId)) {
-        fail(fromTasksFile ? 'depends_on' : 'depends_on_id', `dependency ${edge.dependsOnLegacyId} names no migrated task`);
-        continue;
-      }
-      const key = `${taskId}|${dependsOnId}`;
+      if (edge.taskLegacyId === edge.dependsOnLegacyId) { fail(targetField, `task ${edge.taskLegacyId} depends on itself`); continue; }
+      if (!taskLine.has(to)) { fail(targetField, `dependency ${edge.dependsOnLegacyId} names no migrated task`); continue; }
+      const key = `${from}|${to}`;
       const first = seen.get(key);
-      if (first) { fail(fromTasksFile ? 'depends_on' : 'depends_on_id', `duplicate dependency ${legacyId} (first at ${first})`); continue; }
+      if (first) { fail(targetField, `duplicate dependency ${legacyId} (first at ${first})`); continue; }
       seen.set(key, edge.ref);
-      candidates.push({ ...edge, taskId, dependsOnId });
+      candidates.push({ ...edge, taskId: from, dependsOnId: to });
     }
 
-    // Edges declared in other chunks: the earliest declaration wins.
-    const { rows: existing } = await client.query<{ task_id: string; depends_on_id: string; legacy_ref: string; legacy_order: string; run_id: string }>(
-      `SELECT d.task_id::text, d.depends_on_id::text, d.legacy_ref, d.legacy_order, d.run_id
-       FROM tms.task_dependencies d JOIN unnest($1::uuid[], $2::uuid[]) AS e(t, dep) ON d.task_id = e.t AND d.depends_on_id = e.dep`,
-      [candidates.map((c) => c.taskId), candidates.map((c) => c.dependsOnId)],
-    );
-    const existingByKey = new Map(existing.map((e) => [`${e.task_id}|${e.depends_on_id}`, e]));
-    const rows: CopyValue[][] = [];
+    let rows: CopyValue[][] = candidates.map((c) => [c.taskId, c.dependsOnId, `${c.taskLegacyId}->${c.dependsOnLegacyId}`, c.ref, c.order, runId]);
+    let lines = rows.map(encodeCopyLine);
     let movedToRejects = 0;
-    for (const c of candidates) {
-      const legacyId = `${c.taskLegacyId}->${c.dependsOnLegacyId}`;
-      const other = existingByKey.get(`${c.taskId}|${c.dependsOnId}`);
-      if (other && other.run_id === runId && other.legacy_ref !== c.ref) {
-        const field = fromTasksFile ? 'depends_on' : 'depends_on_id';
-        if (Number(other.legacy_order) < c.order) {
-          reject(c.ref, c.line, legacyId, field, `duplicate dependency ${legacyId} (first at ${other.legacy_ref})`);
-          continue;
+    if (!(await tryCopyFresh(client, DEPENDENCY_TABLE, lines))) {
+      // Edges declared in other chunks or runs: within this run the earliest declaration wins.
+      const { rows: existing } = await client.query<{ task_id: string; depends_on_id: string; legacy_ref: string; legacy_order: string; run_id: string }>(
+        `SELECT d.task_id::text, d.depends_on_id::text, d.legacy_ref, d.legacy_order, d.run_id
+         FROM tms.task_dependencies d JOIN unnest($1::uuid[], $2::uuid[]) AS e(t, dep) ON d.task_id = e.t AND d.depends_on_id = e.dep`,
+        [candidates.map((c) => c.taskId), candidates.map((c) => c.dependsOnId)],
+      );
+      const existingByKey = new Map(existing.map((e) => [`${e.task_id}|${e.depends_on_id}`, e]));
+      const kept: CopyValue[][] = [];
+      candidates.forEach((c, i) => {
+        const row = rows[i]!;
+        const legacyId = row[2] as string;
+        const other = existingByKey.get(`${c.taskId}|${c.dependsOnId}`);
+        if (other && other.run_id === runId && other.legacy_ref !== c.ref) {
+          if (Number(other.legacy_order) < c.order) {
+            reject(c.ref, c.line, legacyId, targetField, `duplicate dependency ${legacyId} (first at ${other.legacy_ref})`);
+            return;
+          }
+          const [otherFile = '', otherLine = '0'] = other.legacy_ref.split('#')[0]!.split(':');
+          rejects.push({ kind: 'task_dependencies', ref: other.legacy_ref, fileName: otherFile, line: Number(otherLine), legacyId, field: targetField, reason: `duplicate dependency ${legacyId} (first at ${c.ref})` });
+          movedToRejects++;
         }
-        const [otherFile, otherLine] = other.legacy_ref.split('#')[0]!.split(':');
-        rejects.push({ kind: 'task_dependencies', ref: other.legacy_ref, fileName: otherFile ?? '', line: Number(otherLine), legacyId, field, reason: `duplicate dependency ${legacyId} (first at ${c.ref})` });
-        movedToRejects++;
-      }
-      rows.push([c.taskId, c.dependsOnId, legacyId, c.ref, c.order, runId]);
+        if (other) row[5] = other.run_id;
+        kept.push(row);
+      });
+      rows = kept;
+      lines = rows.map(encodeCopyLine);
+      await upsertLines(client, DEPENDENCY_TABLE, lines);
     }
-    await writeRows(client, DEPENDENCY_TABLE, rows, existing.length > 0);
-    await verifyEdges(client, rows);
+    await verifyLines(client, DEPENDENCY_TABLE, lines);
     const inserted = await insertRejects(client, runId, stage, chunkNo, rejects);
     const outcome = {
       legacyRecords: fromTasksFile ? edges.length : records.length,
@@ -158,27 +167,4 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
     await notifyProgress(client, runId);
     return { skipped: false, migrated: outcome.migrated, rejected: outcome.rejected };
   });
-}
-
-/** The depends_on of a rejected task, if it is still a readable list of ids. */
-function readableList(value: unknown): string[] | null {
-  const items = typeof value === 'string' ? value.split(';') : Array.isArray(value) ? value : null;
-  if (!items?.every((item) => typeof item === 'string' || typeof item === 'number')) return null;
-  return items.map((item) => String(item).trim()).filter((item) => item !== '');
-}
-
-async function verifyEdges(client: import('../store/pool.js').PoolClient, rows: readonly CopyValue[][]): Promise<void> {
-  if (rows.length === 0) return;
-  const { rows: read } = await client.query<{ task_id: string; depends_on_id: string; legacy_id: string; legacy_ref: string; legacy_order: string }>(
-    `SELECT d.task_id::text, d.depends_on_id::text, d.legacy_id, d.legacy_ref, d.legacy_order
-     FROM tms.task_dependencies d JOIN unnest($1::uuid[], $2::uuid[]) AS e(t, dep) ON d.task_id = e.t AND d.depends_on_id = e.dep`,
-    [rows.map((r) => r[0]), rows.map((r) => r[1])],
-  );
-  const byKey = new Map(read.map((r) => [`${r.task_id}|${r.depends_on_id}`, r]));
-  for (const row of rows) {
-    const found = byKey.get(`${String(row[0])}|${String(row[1])}`);
-    if (!found || found.legacy_id !== row[2] || found.legacy_ref !== row[3] || Number(found.legacy_order) !== row[4]) {
-      throw new Error(`Per-chunk verification failed for dependency ${String(row[2])}: the row read back differs`);
-    }
-  }
 }

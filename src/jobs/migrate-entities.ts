@@ -8,10 +8,10 @@ import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
 import type { EntityKind } from '../legacy/kinds.js';
 import { createNormalizer, type KindValues } from '../legacy/normalize.js';
-import type { CopyValue } from '../store/copy-text.js';
-import { writeRows } from '../store/copy-rows.js';
-import { ENTITY_TABLES, firstDifference, phaseRow, projectRow, taskRow } from '../store/entity-tables.js';
-import { newId } from '../store/new-ids.js';
+import { tryCopyFresh, upsertLines, verifyLines } from '../store/copy-rows.js';
+import { encodeCopyLine, type CopyValue } from '../store/copy-text.js';
+import { ENTITY_TABLES, phaseRow, projectRow, taskRow } from '../store/entity-tables.js';
+import { idMemo } from '../store/new-ids.js';
 import { inTransaction, type PoolClient } from '../store/pool.js';
 import { readChunkRecords } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
@@ -41,6 +41,7 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
   const reject = (line: number, legacyId: string | null, field: string | null, reason: string): void => {
     rejects.push({ kind, ref: `${file.fileName}:${line}`, fileName: file.fileName, line, legacyId, field, reason });
   };
+  const ownId = idMemo(kind);
   const candidates: Candidate<EntityKind>[] = [];
   const firstLine = new Map<string, number>();
   for (const record of records) {
@@ -51,44 +52,53 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
     const seenAt = firstLine.get(legacyId);
     if (seenAt !== undefined) { reject(record.line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${seenAt})`); continue; }
     firstLine.set(legacyId, record.line);
-    candidates.push({ line: record.line, id: newId(kind, legacyId), values: result.value });
+    candidates.push({ line: record.line, id: ownId(legacyId), values: result.value });
   }
 
   return inTransaction(ctx.db, async (client) => {
     const status = await lockChunk(client, runId, stage, chunkNo);
     if (status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
     const accepted = await checkParents(client, runId, kind, candidates, reject);
+    const spec = ENTITY_TABLES[kind];
+    let rows = accepted.map((c) => buildRow(kind, c, runId, c.parents));
+    let lines = rows.map(encodeCopyLine);
     let movedToRejects = 0;
 
-    // Rows that already exist: from another run (update them), or an earlier or later duplicate of
-    // this run in another chunk (the earliest line wins).
-    const spec = ENTITY_TABLES[kind];
-    const { rows: existing } = await client.query<{ id: string; run_id: string; legacy_line: number }>(
-      `SELECT id::text, run_id, legacy_line FROM ${spec.table} WHERE id = ANY($1::uuid[])`,
-      [accepted.map((c) => c.id)],
-    );
-    const existingById = new Map(existing.map((e) => [e.id, e]));
-    const toWrite: { candidate: Candidate<EntityKind>; row: CopyValue[] }[] = [];
-    for (const candidate of accepted) {
-      const other = existingById.get(candidate.id);
-      if (other && other.run_id === runId && other.legacy_line !== candidate.line) {
-        const legacyId = candidate.values.legacyId;
-        if (other.legacy_line < candidate.line) {
-          reject(candidate.line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${other.legacy_line})`);
-          continue;
+    if (!(await tryCopyFresh(client, spec, lines))) {
+      // Some rows exist: from another run (update them, keeping their creator), or a duplicate of this
+      // run in another chunk (the earliest line wins).
+      const { rows: existing } = await client.query<{ id: string; run_id: string; legacy_line: number }>(
+        `SELECT id::text, run_id, legacy_line FROM ${spec.table} WHERE id = ANY($1::uuid[])`,
+        [accepted.map((c) => c.id)],
+      );
+      const existingById = new Map(existing.map((e) => [e.id, e]));
+      const runIdColumn = spec.columns.indexOf('run_id');
+      const kept: CopyValue[][] = [];
+      accepted.forEach((candidate, i) => {
+        const row = rows[i]!;
+        const other = existingById.get(candidate.id);
+        if (other && other.run_id === runId && other.legacy_line !== candidate.line) {
+          const legacyId = candidate.values.legacyId;
+          if (other.legacy_line < candidate.line) {
+            reject(candidate.line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${other.legacy_line})`);
+            return;
+          }
+          reject(other.legacy_line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${candidate.line})`);
+          movedToRejects++;
         }
-        reject(other.legacy_line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${candidate.line})`);
-        movedToRejects++;
-      }
-      toWrite.push({ candidate, row: buildRow(kind, candidate, runId, candidate.parents) });
+        if (other) row[runIdColumn] = other.run_id;
+        kept.push(row);
+      });
+      rows = kept;
+      lines = rows.map(encodeCopyLine);
+      await upsertLines(client, spec, lines);
     }
 
-    await writeRows(client, spec, toWrite.map((w) => w.row), existing.length > 0);
-    await verifyWritten(client, kind, toWrite.map((w) => w.row));
+    await verifyLines(client, spec, lines);
     const inserted = await insertRejects(client, runId, stage, chunkNo, rejects);
     const outcome = {
       legacyRecords: records.length,
-      migrated: toWrite.length - movedToRejects,
+      migrated: rows.length - movedToRejects,
       rejected: inserted,
       worker: ctx.workerName,
       durationMs: performance.now() - started,
@@ -111,45 +121,47 @@ async function checkParents(
   reject: (line: number, legacyId: string | null, field: string | null, reason: string) => void,
 ): Promise<Accepted[]> {
   if (kind === 'projects') return candidates.map((c) => ({ ...c, parents: null }));
+  const projectId = idMemo('projects');
+  const phaseId = idMemo('phases');
   const projectLegacy = (c: Candidate<EntityKind>) => (c.values as KindValues['phases'] | KindValues['tasks']).projectLegacyId;
-  const projectIds = [...new Set(candidates.map((c) => newId('projects', projectLegacy(c))))];
+  const projectIds = [...new Set(candidates.map((c) => projectId(projectLegacy(c))))];
   const { rows: projects } = await client.query<{ id: string }>(`SELECT id::text FROM tms.projects WHERE id = ANY($1::uuid[])`, [projectIds]);
   const haveProject = new Set(projects.map((p) => p.id));
   const phaseProject = new Map<string, string>();
   if (kind === 'tasks') {
     const phaseIds = [...new Set(candidates.flatMap((c) => {
       const phase = (c.values as KindValues['tasks']).phaseLegacyId;
-      return phase === null ? [] : [newId('phases', phase)];
+      return phase === null ? [] : [phaseId(phase)];
     }))];
     const { rows } = await client.query<{ id: string; project_id: string }>(
       `SELECT id::text, project_id::text FROM tms.phases WHERE id = ANY($1::uuid[])`, [phaseIds]);
     for (const r of rows) phaseProject.set(r.id, r.project_id);
   }
 
-  const missingProjects = candidates.map(projectLegacy).filter((p) => !haveProject.has(newId('projects', p)));
+  const missingProjects = candidates.map(projectLegacy).filter((p) => !haveProject.has(projectId(p)));
   const rejectedProjects = await rejectedRefs(client, runId, 'projects', [...new Set(missingProjects)]);
   const missingPhases = kind === 'tasks'
-    ? candidates.map((c) => (c.values as KindValues['tasks']).phaseLegacyId).filter((p): p is string => p !== null && !phaseProject.has(newId('phases', p)))
+    ? candidates.map((c) => (c.values as KindValues['tasks']).phaseLegacyId).filter((p): p is string => p !== null && !phaseProject.has(phaseId(p)))
     : [];
   const rejectedPhases = await rejectedRefs(client, runId, 'phases', [...new Set(missingPhases)]);
 
   const accepted: Accepted[] = [];
   for (const c of candidates) {
     const projectLegacyId = projectLegacy(c);
-    const projectId = newId('projects', projectLegacyId);
-    if (!haveProject.has(projectId)) {
+    const parentId = projectId(projectLegacyId);
+    if (!haveProject.has(parentId)) {
       const where = rejectedProjects.get(projectLegacyId);
       reject(c.line, c.values.legacyId, 'project_id', where
         ? `project ${projectLegacyId} was rejected (${where})`
         : `project_id ${projectLegacyId} names no migrated project`);
       continue;
     }
-    let phaseId: string | null = null;
+    let phase: string | null = null;
     if (kind === 'tasks') {
       const phaseLegacyId = (c.values as KindValues['tasks']).phaseLegacyId;
       if (phaseLegacyId !== null) {
-        phaseId = newId('phases', phaseLegacyId);
-        const owner = phaseProject.get(phaseId);
+        phase = phaseId(phaseLegacyId);
+        const owner = phaseProject.get(phase);
         if (owner === undefined) {
           const where = rejectedPhases.get(phaseLegacyId);
           reject(c.line, c.values.legacyId, 'phase_id', where
@@ -157,13 +169,13 @@ async function checkParents(
             : `phase_id ${phaseLegacyId} names no migrated phase`);
           continue;
         }
-        if (owner !== projectId) {
+        if (owner !== parentId) {
           reject(c.line, c.values.legacyId, 'phase_id', `phase ${phaseLegacyId} belongs to another project than ${projectLegacyId}`);
           continue;
         }
       }
     }
-    accepted.push({ ...c, parents: { projectId, phaseId } });
+    accepted.push({ ...c, parents: { projectId: parentId, phaseId: phase } });
   }
   return accepted;
 }
@@ -173,20 +185,4 @@ function buildRow(kind: EntityKind, c: Candidate<EntityKind>, runId: string, par
   if (kind === 'projects') return projectRow(c.values as KindValues['projects'], base);
   if (kind === 'phases') return phaseRow(c.values as KindValues['phases'], { ...base, projectId: parents!.projectId });
   return taskRow(c.values as KindValues['tasks'], { ...base, projectId: parents!.projectId, phaseId: parents!.phaseId });
-}
-
-/** Reads the chunk's rows back and compares every field with what was written. */
-async function verifyWritten(client: PoolClient, kind: EntityKind, rows: readonly CopyValue[][]): Promise<void> {
-  if (rows.length === 0) return;
-  const spec = ENTITY_TABLES[kind];
-  const { rows: read } = await client.query<Record<string, unknown>>(
-    `SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE id = ANY($1::uuid[])`,
-    [rows.map((r) => r[0] as string)],
-  );
-  const byId = new Map(read.map((r) => [r.id as string, r]));
-  for (const row of rows) {
-    const found = byId.get(row[0] as string);
-    const diff = found ? firstDifference(spec, row, found) : 'the row is missing';
-    if (diff) throw new Error(`Per-chunk verification failed for ${kind} ${String(row[1])}: ${diff} differs after writing`);
-  }
 }

@@ -1,35 +1,51 @@
-// Writes rows into a table: a straight COPY when none of them exists yet (the common case, as fast as
-// Postgres loads data), else COPY into a temporary table and an upsert that only touches rows whose
-// values differ, so re-running a chunk writes nothing.
+// Writing rows with COPY, and reading them back with COPY to verify them.
+// - tryCopyFresh: a straight COPY under a savepoint — the common case (none of the rows exists yet),
+//   as fast as Postgres loads data. A unique violation rolls back to the savepoint and says so.
+// - upsertLines: COPY into a temporary table, then an upsert that only touches rows whose values differ,
+//   so writing the same chunk again changes nothing.
+// - verifyLines: COPY the rows back out and compare them with what was sent, as text.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { PoolClient } from './pool.js';
-import { encodeCopyRows, type CopyValue } from './copy-text.js';
 
 export interface TableSpec {
   table: string;            // schema-qualified
   columns: readonly string[];
-  key: readonly string[];   // primary key columns
+  key: readonly string[];   // primary key columns, first in `columns`, uuid-typed
   /** Columns an upsert must not change (who created the row). */
   keep: readonly string[];
 }
 
-export async function copyInto(client: PoolClient, table: string, columns: readonly string[], rows: readonly (readonly CopyValue[])[]): Promise<void> {
-  if (rows.length === 0) return;
+const UNIQUE_VIOLATION = '23505';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+async function copyLines(client: PoolClient, table: string, columns: readonly string[], lines: readonly string[]): Promise<void> {
+  if (lines.length === 0) return;
   const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
-  await pipeline(Readable.from([encodeCopyRows(rows)]), stream);
+  await pipeline(Readable.from([`${lines.join('\n')}\n`]), stream);
 }
 
-export async function writeRows(client: PoolClient, spec: TableSpec, rows: readonly (readonly CopyValue[])[], anyExisting: boolean): Promise<void> {
-  if (rows.length === 0) return;
-  if (!anyExisting) {
-    await copyInto(client, spec.table, spec.columns, rows);
-    return;
+/** COPYs rows that should all be new; false (and nothing written) if any of them already exists. */
+export async function tryCopyFresh(client: PoolClient, spec: TableSpec, lines: readonly string[]): Promise<boolean> {
+  if (lines.length === 0) return true;
+  await client.query('SAVEPOINT copy_fresh');
+  try {
+    await copyLines(client, spec.table, spec.columns, lines);
+    await client.query('RELEASE SAVEPOINT copy_fresh');
+    return true;
+  } catch (err) {
+    await client.query('ROLLBACK TO SAVEPOINT copy_fresh');
+    if ((err as { code?: string }).code === UNIQUE_VIOLATION) return false;
+    throw err;
   }
+}
+
+export async function upsertLines(client: PoolClient, spec: TableSpec, lines: readonly string[]): Promise<void> {
+  if (lines.length === 0) return;
   const temp = `incoming_${spec.table.replace(/\W/g, '_')}`;
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${temp} (LIKE ${spec.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
-  await copyInto(client, temp, spec.columns, rows);
+  await copyLines(client, temp, spec.columns, lines);
   const updatable = spec.columns.filter((c) => !spec.key.includes(c) && !spec.keep.includes(c));
   const target = updatable.map((c) => `t.${c}`).join(', ');
   const incoming = updatable.map((c) => `excluded.${c}`).join(', ');
@@ -39,4 +55,53 @@ export async function writeRows(client: PoolClient, spec: TableSpec, rows: reado
      ON CONFLICT (${spec.key.join(', ')}) DO UPDATE SET (${updatable.join(', ')}) = ROW(${incoming})
      WHERE (${target}) IS DISTINCT FROM (${incoming})`,
   );
+  await client.query(`TRUNCATE ${temp}`);
+}
+
+/** The key values of each line (its leading key columns). */
+function keysOf(spec: TableSpec, lines: readonly string[]): string[][] {
+  return spec.key.map((_, k) => lines.map((line) => {
+    const value = line.split('\t', k + 1)[k] ?? '';
+    if (!UUID.test(value)) throw new Error(`Key column ${spec.key[k]} of ${spec.table} is not a uuid: ${value}`);
+    return value;
+  }));
+}
+
+/** Reads the rows with these keys back as COPY text lines. */
+export async function readBackLines(client: PoolClient, spec: TableSpec, lines: readonly string[]): Promise<string[]> {
+  if (lines.length === 0) return [];
+  // COPY takes no bind parameters: the keys are checked uuids, inlined as array literals.
+  const arrays = keysOf(spec, lines).map((values) => `'{${values.join(',')}}'::uuid[]`);
+  const keyList = spec.key.join(', ');
+  const sql = `COPY (SELECT ${spec.columns.join(', ')} FROM ${spec.table}
+    WHERE (${keyList}) IN (SELECT * FROM unnest(${arrays.join(', ')}))) TO STDOUT`;
+  const parts: Buffer[] = [];
+  const stream = client.query(copyTo(sql));
+  for await (const part of stream as AsyncIterable<Buffer>) parts.push(part);
+  const text = Buffer.concat(parts).toString('utf8');
+  return text === '' ? [] : text.slice(0, -1).split('\n');
+}
+
+/** Per-chunk verification: every row read back equals, as text, the row that was written. */
+export async function verifyLines(client: PoolClient, spec: TableSpec, lines: readonly string[]): Promise<void> {
+  // Rows are matched on their key prefix (the leading uuid columns, fixed width).
+  const keyWidth = spec.key.length * 37;
+  const expected = new Map(lines.map((line) => [line.slice(0, keyWidth), line]));
+  const actual = await readBackLines(client, spec, lines);
+  if (actual.length !== expected.size) {
+    throw new Error(`Per-chunk verification failed on ${spec.table}: wrote ${expected.size} rows, read back ${actual.length}`);
+  }
+  for (const line of actual) {
+    const written = expected.get(line.slice(0, keyWidth));
+    if (written !== line) {
+      const column = written === undefined ? 'key' : firstDifferentColumn(spec, written, line);
+      throw new Error(`Per-chunk verification failed on ${spec.table} row ${line.split('\t', 1)[0] ?? '?'}: column ${column} reads back differently`);
+    }
+  }
+}
+
+function firstDifferentColumn(spec: TableSpec, a: string, b: string): string {
+  const x = a.split('\t'), y = b.split('\t');
+  const i = x.findIndex((v, k) => v !== y[k]);
+  return spec.columns[i] ?? '?';
 }

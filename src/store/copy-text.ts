@@ -1,16 +1,63 @@
-// Encodes rows in Postgres COPY text format (tab-separated, \N for NULL, backslash escapes), the
-// fastest way into Postgres. Arrays become array literals and objects JSON, then both are escaped.
+// Postgres COPY text format, written exactly as Postgres itself prints each type (text arrays, jsonb),
+// so that a chunk read back with COPY TO equals, byte for byte, what was sent with COPY FROM: the
+// per-chunk verification is a string comparison.
 
 export type CopyValue = string | number | boolean | null | readonly string[] | Record<string, unknown>;
 
-function escapeCopy(text: string): string {
-  // Fast path: most values need no escaping.
-  if (!/[\\\t\n\r]/.test(text)) return text;
-  return text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+// COPY TO escapes backslash and these control characters; COPY FROM accepts the same escapes.
+const COPY_SPECIAL = /[\\\b\f\n\r\t\v]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' };
+
+export function escapeCopy(text: string): string {
+  if (!COPY_SPECIAL.test(text)) return text;
+  return text.replace(/[\\\b\f\n\r\t\v]/g, (c) => COPY_ESCAPES[c]!);
 }
 
-function arrayLiteral(items: readonly string[]): string {
-  return `{${items.map((item) => `"${item.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+// array_out quotes an element that is empty, reads NULL, or holds a delimiter, quote, brace, backslash or space.
+const NEEDS_QUOTES = /^$|^null$|["\\{},\s\v]/i;
+
+export function arrayLiteral(items: readonly string[]): string {
+  return `{${items.map((item) => (NEEDS_QUOTES.test(item) ? `"${item.replace(/[\\"]/g, (c) => `\\${c}`)}"` : item)).join(',')}}`;
+}
+
+const JSON_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function jsonbString(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return `"${s.replace(/["\\\u0000-\u001f]/g, (c) => JSON_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`;
+}
+
+function jsonbNumber(n: number): string {
+  const text = String(n);
+  if (!/e/i.test(text)) return text;
+  // Postgres prints numerics without exponents.
+  const [mantissa = '', exp = '0'] = text.toLowerCase().split('e');
+  const negative = mantissa.startsWith('-');
+  const [whole = '', frac = ''] = mantissa.replace('-', '').split('.');
+  const e = Number(exp);
+  const digits = whole + frac;
+  const point = whole.length + e;
+  const out = point <= 0 ? `0.${'0'.repeat(-point)}${digits}` : point >= digits.length ? digits + '0'.repeat(point - digits.length) : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return `${negative ? '-' : ''}${out}`;
+}
+
+// jsonb keeps object keys sorted by UTF-8 length, then bytewise (for ASCII keys, code-unit order is byte order).
+const ASCII = /^[\x00-\x7f]*$/;
+function compareKeys(a: string, b: string): number {
+  if (ASCII.test(a) && ASCII.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  const ba = Buffer.from(a), bb = Buffer.from(b);
+  return ba.length - bb.length || Buffer.compare(ba, bb);
+}
+
+/** The text Postgres prints for a jsonb value. */
+export function jsonbText(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'string') return jsonbString(value);
+  if (typeof value === 'number') return jsonbNumber(value);
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (Array.isArray(value)) return `[${value.map(jsonbText).join(', ')}]`;
+  const obj = value as Record<string, unknown>;
+  return `{${Object.keys(obj).sort(compareKeys).map((k) => `${jsonbString(k)}: ${jsonbText(obj[k])}`).join(', ')}}`;
 }
 
 export function encodeCopyValue(value: CopyValue): string {
@@ -18,17 +65,15 @@ export function encodeCopyValue(value: CopyValue): string {
   if (typeof value === 'string') return escapeCopy(value);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (Array.isArray(value)) return escapeCopy(arrayLiteral(value as readonly string[]));
-  return escapeCopy(JSON.stringify(value));
+  return escapeCopy(jsonbText(value));
 }
 
-export function encodeCopyRows(rows: readonly (readonly CopyValue[])[]): string {
+/** One COPY text line per row (no trailing newline). */
+export function encodeCopyLine(row: readonly CopyValue[]): string {
   let out = '';
-  for (const row of rows) {
-    for (let i = 0; i < row.length; i++) {
-      if (i > 0) out += '\t';
-      out += encodeCopyValue(row[i]!);
-    }
-    out += '\n';
+  for (let i = 0; i < row.length; i++) {
+    if (i > 0) out += '\t';
+    out += encodeCopyValue(row[i]!);
   }
   return out;
 }

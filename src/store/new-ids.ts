@@ -1,15 +1,41 @@
-// Deterministic new ids: UUIDv5 of (kind, legacy id). The same legacy record always gets the same id,
-// on any worker, in any run: this is what makes every write an idempotent upsert.
-import { v5 as uuidv5 } from 'uuid';
+// Deterministic new ids: UUIDv5 (RFC 9562) of (kind, legacy id). The same legacy record always gets
+// the same id, on any worker, in any run: this is what makes every write an idempotent upsert.
+// Computed with node:crypto directly (the uuid package re-parses the namespace on every call, 3x slower
+// on this hot path); test/new-ids.test.ts checks the result against the uuid package.
+import { createHash } from 'node:crypto';
 import type { EntityKind } from '../legacy/kinds.js';
 
 const NAMESPACE = '6f1c2a8e-5b7d-4c1e-9a3f-7d2b8e4c6a10';
-const KIND_NAMESPACES: Record<EntityKind, string> = {
-  projects: uuidv5('projects', NAMESPACE),
-  phases: uuidv5('phases', NAMESPACE),
-  tasks: uuidv5('tasks', NAMESPACE),
+
+function namespaceBytes(uuid: string): Buffer {
+  return Buffer.from(uuid.replace(/-/g, ''), 'hex');
+}
+
+export function uuidV5(name: string, namespace: Buffer): string {
+  const hash = createHash('sha1').update(namespace).update(name, 'utf8').digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.toString('hex', 0, 16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+const ROOT = namespaceBytes(NAMESPACE);
+const KIND_NAMESPACES: Record<EntityKind, Buffer> = {
+  projects: namespaceBytes(uuidV5('projects', ROOT)),
+  phases: namespaceBytes(uuidV5('phases', ROOT)),
+  tasks: namespaceBytes(uuidV5('tasks', ROOT)),
 };
 
 export function newId(kind: EntityKind, legacyId: string): string {
-  return uuidv5(legacyId, KIND_NAMESPACES[kind]);
+  return uuidV5(legacyId, KIND_NAMESPACES[kind]);
+}
+
+/** A per-chunk memo: parents repeat a lot within a chunk (every task of a project names it). */
+export function idMemo(kind: EntityKind): (legacyId: string) => string {
+  const memo = new Map<string, string>();
+  return (legacyId) => {
+    let id = memo.get(legacyId);
+    if (id === undefined) { id = newId(kind, legacyId); memo.set(legacyId, id); }
+    return id;
+  };
 }

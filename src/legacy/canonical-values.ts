@@ -1,0 +1,57 @@
+// Canonical text for timestamps and decimals: the exact form Postgres prints them in (UTC session).
+// Records are normalized to it once, so what is written and what is read back compare as text.
+// Only the representation changes (2021-03-04T10:00:00Z and 2021-03-04 10:00:00+00 are one instant).
+
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+
+/** "2021-03-04T12:00:00.120+02:00" -> "2021-03-04 10:00:00.12+00"; null when not a valid timestamp. */
+export function canonicalTimestamp(text: string): string | null {
+  const m = TIMESTAMP.exec(text.trim());
+  if (!m) return null;
+  const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] = m;
+  const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(s);
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
+  const base = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(Date.UTC(year, month - 1, day));
+  if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1) return null;
+  let offsetMinutes = 0;
+  if (zone !== 'Z') {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2)), om = Number(digits.slice(2) || '0');
+    if (oh > 15 || om > 59) return null;
+    offsetMinutes = sign * (oh * 60 + om);
+  }
+  const utc = new Date(base - offsetMinutes * 60_000);
+  if (Number.isNaN(utc.getTime()) || utc.getUTCFullYear() < 1 || utc.getUTCFullYear() > 9999) return null;
+  const iso = utc.toISOString(); // YYYY-MM-DDTHH:MM:SS.000Z (whole seconds: the fraction is kept apart)
+  const fraction = frac.padEnd(6, '0').replace(/0+$/, '');
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction ? `.${fraction}` : ''}+00`;
+}
+
+const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/** "+04.50" -> "4.50", ".5" -> "0.5", "1e3" -> "1000": Postgres numeric's own text; null if not a number. */
+export function canonicalDecimal(text: string): string | null {
+  const m = DECIMAL.exec(text.trim());
+  if (!m) return null;
+  const [, sign = '', intPart = '', fracPart = '', exp] = m;
+  if (intPart === '' && fracPart === '') return null;
+  let digits = intPart + fracPart;
+  let point = intPart.length; // position of the decimal point within digits
+  let scale = fracPart.length;
+  if (exp !== undefined) {
+    const e = Number(exp);
+    if (!Number.isSafeInteger(e) || Math.abs(e) > 1000) return null;
+    point += e;
+    scale = Math.max(0, scale - e);
+    if (point < 0) { digits = '0'.repeat(-point) + digits; point = 0; }
+    if (point > digits.length) digits = digits + '0'.repeat(point - digits.length);
+  }
+  let whole = digits.slice(0, point).replace(/^0+/, '') || '0';
+  let frac = digits.slice(point);
+  frac = frac.length > scale ? frac.slice(0, scale) : frac.padEnd(scale, '0');
+  const zero = /^0*$/.test(whole + frac);
+  if (whole === '') whole = '0';
+  return `${sign === '-' && !zero ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
+}
