@@ -11,6 +11,9 @@ export async function up(knex: Knex): Promise<void> {
       status       text NOT NULL CHECK (status IN ('planning', 'running', 'completed', 'failed')),
       legacy_dir   text NOT NULL,
       fingerprint  text NOT NULL,
+      -- Part of every job id of the run: a ledger rebuilt from scratch against the same Redis gets
+      -- new job ids, so finished jobs of an older ledger cannot shadow this one's.
+      queue_token  text NOT NULL,
       options      jsonb NOT NULL,
       created_at   timestamptz NOT NULL DEFAULT now(),
       started_at   timestamptz,

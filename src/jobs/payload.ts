@@ -11,7 +11,10 @@ export const chunkJobPayload = z.object({
 
 export type ChunkJobPayload = z.infer<typeof chunkJobPayload>;
 
-/** Deterministic BullMQ job id (no ':' and never all digits, as BullMQ requires). */
-export function chunkJobId(p: ChunkJobPayload): string {
-  return `${p.runId}.${p.stage}.${p.chunkNo}`;
+/**
+ * Deterministic BullMQ job id (no ':' and never all digits, as BullMQ requires). `queueToken` is the
+ * run's token from the ledger, so the same chunk always gets the same id within one ledger.
+ */
+export function chunkJobId(p: ChunkJobPayload, queueToken: string): string {
+  return `${p.runId}.${queueToken}.${p.stage}.${p.chunkNo}`;
 }

@@ -1,4 +1,5 @@
 // Ledger: migration runs and their planned files.
+import { randomBytes } from 'node:crypto';
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import type { LegacyFormat, LegacyKind, Stage } from '../legacy/kinds.js';
 import type { Pool, PoolClient } from '../store/pool.js';
@@ -18,6 +19,7 @@ export interface Run {
   status: RunStatus;
   legacyDir: string;
   fingerprint: string;
+  queueToken: string;
   options: RunOptions;
   createdAt: Date;
   startedAt: Date | null;
@@ -38,7 +40,7 @@ export interface RunFile {
 
 type Db = Pool | PoolClient;
 
-const RUN_COLUMNS = `id, status, legacy_dir AS "legacyDir", fingerprint, options, created_at AS "createdAt",
+const RUN_COLUMNS = `id, status, legacy_dir AS "legacyDir", fingerprint, queue_token AS "queueToken", options, created_at AS "createdAt",
   started_at AS "startedAt", finished_at AS "finishedAt", stage, error`;
 
 export async function findRun(db: Db, id: string): Promise<Run | null> {
@@ -53,8 +55,8 @@ export async function listRuns(db: Db): Promise<Run[]> {
 
 export async function insertRun(db: Db, run: { id: string; legacyDir: string; fingerprint: string; options: RunOptions }): Promise<void> {
   await db.query(
-    `INSERT INTO ledger.runs (id, status, legacy_dir, fingerprint, options) VALUES ($1, 'planning', $2, $3, $4)`,
-    [run.id, run.legacyDir, run.fingerprint, JSON.stringify(run.options)],
+    `INSERT INTO ledger.runs (id, status, legacy_dir, fingerprint, queue_token, options) VALUES ($1, 'planning', $2, $3, $4, $5)`,
+    [run.id, run.legacyDir, run.fingerprint, randomBytes(4).toString('hex'), JSON.stringify(run.options)],
   );
 }
 

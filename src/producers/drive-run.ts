@@ -32,7 +32,9 @@ export function chunkJobName(chunk: Chunk): string {
   return `${chunk.runId} · ${chunk.stage} #${chunk.chunkNo} · ${chunk.fileName ?? ''} lines ${chunk.lineStart}–${chunk.lineEnd}${ids}`;
 }
 
-export async function driveRun(db: Pool, queue: TransportQueue<ChunkJobPayload>, runId: string, logger: Logger, opts: DriveOptions): Promise<DriveOutcome> {
+export async function driveRun(db: Pool, queue: TransportQueue<ChunkJobPayload>, run: { id: string; queueToken: string }, logger: Logger, opts: DriveOptions): Promise<DriveOutcome> {
+  const runId = run.id;
+  const jobs = { ...opts, queueToken: run.queueToken };
   const wake = await listenForProgress(db, runId);
   const reconcileEveryMs = opts.reconcileEveryMs ?? 5000;
   try {
@@ -59,12 +61,12 @@ export async function driveRun(db: Pool, queue: TransportQueue<ChunkJobPayload>,
         const room = opts.maxWaitingJobs - inFlight.size;
         const next = pending.filter((c) => !inFlight.has(c.chunkNo)).slice(0, Math.max(0, room));
         if (next.length > 0) {
-          await addChunkJobs(queue, next, opts);
+          await addChunkJobs(queue, next, jobs);
           for (const c of next) inFlight.set(c.chunkNo, c);
         }
         if (Date.now() - lastReconcile >= reconcileEveryMs) {
           lastReconcile = Date.now();
-          const restored = await restoreMissingJobs(queue, [...inFlight.values()], opts);
+          const restored = await restoreMissingJobs(queue, [...inFlight.values()], jobs);
           if (restored > 0) logger.warn({ runId, stage, restored }, `Re-added ${restored} chunk jobs that were missing from the queue (rebuilt from the ledger)`);
         }
         await wake(IDLE_WAKE_MS);
@@ -78,9 +80,11 @@ export async function driveRun(db: Pool, queue: TransportQueue<ChunkJobPayload>,
   }
 }
 
-function jobOptions(chunk: Chunk, opts: DriveOptions) {
+type JobSettings = DriveOptions & { queueToken: string };
+
+function jobOptions(chunk: Chunk, opts: JobSettings) {
   return {
-    jobId: chunkJobId(chunk),
+    jobId: chunkJobId(chunk, opts.queueToken),
     attempts: opts.attempts,
     backoff: { type: 'exponential', delay: opts.backoffMs, jitter: 0.5 },
     // Done chunks live in the ledger; the queue only keeps a bounded tail for Bull Board.
@@ -89,7 +93,7 @@ function jobOptions(chunk: Chunk, opts: DriveOptions) {
   };
 }
 
-async function addChunkJobs(queue: TransportQueue<ChunkJobPayload>, chunks: readonly Chunk[], opts: DriveOptions): Promise<void> {
+async function addChunkJobs(queue: TransportQueue<ChunkJobPayload>, chunks: readonly Chunk[], opts: JobSettings): Promise<void> {
   await queue.addBulk(chunks.map((c) => ({
     name: chunkJobName(c),
     data: { runId: c.runId, stage: c.stage, chunkNo: c.chunkNo },
@@ -98,10 +102,10 @@ async function addChunkJobs(queue: TransportQueue<ChunkJobPayload>, chunks: read
 }
 
 /** Re-adds jobs of pending chunks that the queue no longer holds; returns how many. */
-async function restoreMissingJobs(queue: TransportQueue<ChunkJobPayload>, chunks: readonly Chunk[], opts: DriveOptions): Promise<number> {
+async function restoreMissingJobs(queue: TransportQueue<ChunkJobPayload>, chunks: readonly Chunk[], opts: JobSettings): Promise<number> {
   const missing: Chunk[] = [];
   for (const chunk of chunks) {
-    const job = await queue.getJob(chunkJobId(chunk));
+    const job = await queue.getJob(chunkJobId(chunk, opts.queueToken));
     if (!job) { missing.push(chunk); continue; }
     const state = await job.getState();
     // A finished job whose chunk is still pending (its result was lost): run it again.
