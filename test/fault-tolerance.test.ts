@@ -112,17 +112,20 @@ const tasksPartlyDone = async (db: TestDatabase, runId: string): Promise<boolean
 
 const queueKey = (prefix: string, suffix: string): string => `${prefix}:${QUEUE}:${suffix}`;
 
-/** chunk of a deterministic job id `<run>.<stage>.<chunkNo>` */
-function chunkOfJob(jobId: string): { runId: string; stage: string; chunkNo: number } {
-  const [runId, stage, chunkNo] = jobId.split('.');
-  return { runId: runId!, stage: stage!, chunkNo: Number(chunkNo) };
+interface ChunkRef { runId: string; stage: string; chunkNo: number }
+
+/** The chunk a job stands for, from the job's own payload in Redis (not from the job id's format). */
+async function jobChunk(prefix: string, jobId: string): Promise<ChunkRef> {
+  const data = await redis.hget(queueKey(prefix, jobId), 'data');
+  if (!data) throw new Error(`job ${jobId} has no data in Redis`);
+  const { runId, stage, chunkNo } = JSON.parse(data) as ChunkRef;
+  return { runId, stage, chunkNo };
 }
 
-async function chunkRow(db: TestDatabase, jobId: string): Promise<{ status: string; worker: string | null }> {
-  const c = chunkOfJob(jobId);
+async function chunkRow(db: TestDatabase, c: ChunkRef): Promise<{ status: string; worker: string | null }> {
   const { rows } = await db.pool.query<{ status: string; worker: string | null }>(
     'SELECT status, worker FROM ledger.chunks WHERE run_id = $1 AND stage = $2 AND chunk_no = $3', [c.runId, c.stage, c.chunkNo]);
-  if (!rows[0]) throw new Error(`job ${jobId} has no chunk in the ledger`);
+  if (!rows[0]) throw new Error(`chunk ${c.stage} #${c.chunkNo} of ${c.runId} is not in the ledger`);
   return rows[0];
 }
 
@@ -190,7 +193,9 @@ describe('fault tolerance (real worker processes, Redis, Postgres)', () => {
       const [active, waiting] = await Promise.all([redis.llen(queueKey(prefix, 'active')), redis.llen(queueKey(prefix, 'wait'))]);
       return active >= 3 && waiting >= 1;
     }, 'the tasks stage partly done with both workers busy', 90_000);
+    const activeAtKill = await redis.lrange(queueKey(prefix, 'active'), 0, -1);
     doomed.child.kill('SIGKILL');
+    const killedAt = [new Date().toISOString().slice(17), activeAtKill];
     const killed = await doomed.result;
     expect(killed.signal).toBe('SIGKILL');
     const atKill = await stageChunks(db, runId, 'tasks');
@@ -207,15 +212,25 @@ describe('fault tolerance (real worker processes, Redis, Postgres)', () => {
     expect(byWorker.find((w) => w.worker === doomedName)?.n ?? 0).toBeGreaterThan(0);
     expect(byWorker.find((w) => w.worker === survivorName)?.n ?? 0).toBeGreaterThan(0);
     expect(byWorker.every((w) => w.worker === doomedName || w.worker === survivorName)).toBe(true);
-    const { rows: jobs } = await db.pool.query<{ job: string }>(
-      `SELECT run_id || '.' || stage || '.' || chunk_no AS job FROM ledger.chunks WHERE run_id = $1`, [runId]);
-    const stalled: string[] = [];
-    for (const { job } of jobs) {
-      const stc = await redis.hget(queueKey(prefix, job), 'stc');
-      if (Number(stc ?? 0) > 0) stalled.push(job);
+    // Finished jobs stay in the queue (a bounded tail, larger than this run): BullMQ counts stalls in `stc`.
+    const finished = await redis.zrange(queueKey(prefix, 'completed'), 0, '-1');
+    expect(finished.length).toBeGreaterThan(0);
+    const stalled: ChunkRef[] = [];
+    for (const job of finished) {
+      if (Number((await redis.hget(queueKey(prefix, job), 'stc')) ?? 0) > 0) stalled.push(await jobChunk(prefix, job));
+    }
+    if (process.env.FT_DEBUG || stalled.length === 0) {
+      console.log('DEBUG byWorker', byWorker, doomedName, survivorName, 'completed', finished.length);
+      const ev = await redis.xrange(queueKey(prefix, 'events'), '-', '+');
+      console.log('DEBUG events', ev.length, ev.filter(([, f]) => !['completed', 'active', 'added', 'waiting', 'drained', 'progress'].includes(f[1]!)).map(([, f]) => f.join(' ')).slice(0, 40));
+      const { rows } = await db.pool.query(`SELECT stage, chunk_no, worker, attempts, done_at FROM ledger.chunks WHERE run_id = $1 AND stage='tasks' ORDER BY done_at`, [runId]);
+      console.log('DEBUG chunks', rows.map((r) => `${r.chunk_no}:${String(r.worker).split(':')[1]}:${r.attempts}:${(r.done_at as Date).toISOString().slice(17)}`).join(' '));
+      console.log('DEBUG killedAt', killedAt);
+      for (const j of killedAt[1] as string[]) { const h = await redis.hgetall(queueKey(prefix, j)); console.log('DEBUG job', j, h.stc, h.ats, h.atm, await redis.zscore(queueKey(prefix, 'completed'), j)); }
+      console.log('DEBUG stalled', stalled);
     }
     expect(stalled.length, 'jobs BullMQ moved back from the dead worker').toBeGreaterThan(0);
-    for (const job of stalled) expect(await chunkRow(db, job)).toEqual({ status: 'done', worker: survivorName });
+    for (const c of stalled) expect(await chunkRow(db, c)).toEqual({ status: 'done', worker: survivorName });
 
     expect(alive(survivor)).toBe(true);
     const stopped = await stopGracefully(survivor);
@@ -238,8 +253,9 @@ describe('fault tolerance (real worker processes, Redis, Postgres)', () => {
     draining.child.kill('SIGTERM');
     // The only worker: every active job is one it must finish.
     const activeAtSignal = await redis.lrange(activeKey, 0, -1);
-    const pendingAtSignal: string[] = [];
-    for (const job of activeAtSignal) if ((await chunkRow(db, job)).status === 'pending') pendingAtSignal.push(job);
+    const heldAtSignal = await Promise.all(activeAtSignal.map((job) => jobChunk(prefix, job)));
+    const pendingAtSignal: ChunkRef[] = [];
+    for (const c of heldAtSignal) if ((await chunkRow(db, c)).status === 'pending') pendingAtSignal.push(c);
 
     const exit = await draining.result;
     const drainMs = Date.now() - signalled;
@@ -251,8 +267,8 @@ describe('fault tolerance (real worker processes, Redis, Postgres)', () => {
 
     // Each job it held is done in the ledger by this very worker, and completed in the queue (not left to stall).
     const drainingName = `${hostname()}:${draining.child.pid}`;
-    for (const job of activeAtSignal) {
-      expect(await chunkRow(db, job), job).toEqual({ status: 'done', worker: drainingName });
+    for (const [i, job] of activeAtSignal.entries()) {
+      expect(await chunkRow(db, heldAtSignal[i]!), job).toEqual({ status: 'done', worker: drainingName });
       expect(await redis.zscore(queueKey(prefix, 'completed'), job), `${job} completed in the queue`).not.toBeNull();
     }
     expect(await redis.llen(activeKey)).toBe(0);
@@ -283,14 +299,15 @@ describe('fault tolerance (real worker processes, Redis, Postgres)', () => {
     const dead = await migrate.result;
     expect(dead.signal).toBe('SIGKILL');
     const waitingBefore = await redis.lrange(queueKey(prefix, 'wait'), 0, -1);
+    const waitingChunks = await Promise.all(waitingBefore.map((job) => jobChunk(prefix, job)));
     const deleted = await deleteQueueKeys(prefix);
     expect(deleted).toBeGreaterThan(5);
 
     // Jobs that existed only in Redis (waiting, their chunks still pending) are gone: the ledger alone knows them.
-    const lost: string[] = [];
-    for (const job of waitingBefore) if ((await chunkRow(db, job)).status === 'pending') lost.push(job);
+    const lost: ChunkRef[] = [];
+    for (const c of waitingChunks) if ((await chunkRow(db, c)).status === 'pending') lost.push(c);
     expect(lost.length, 'waiting jobs lost with the flush').toBeGreaterThan(0);
-    for (const job of lost) expect(await redis.exists(queueKey(prefix, job)), job).toBe(0);
+    for (const job of waitingBefore) expect(await redis.exists(queueKey(prefix, job)), job).toBe(0);
     const { rows: [run] } = await db.pool.query<{ status: string }>('SELECT status FROM ledger.runs WHERE id = $1', [runId]);
     expect(run?.status).toBe('running');
     expect((await stageChunks(db, runId, 'dependencies')).done).toBe(0);

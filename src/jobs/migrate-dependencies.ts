@@ -1,11 +1,11 @@
 // Job: migrate the dependency edges of one chunk — either a chunk of the tasks file (each task's
 // depends_on) or a chunk of task_dependencies. Runs after every task is in, so both ends of an edge
 // can be checked. Like every chunk job it is one transaction, verified before commit.
-import { getChunk, lockChunk, markChunkDone } from '../ledger/chunks.js';
+import { declaredEdgesAt, getChunk, lockChunk, markChunkDone } from '../ledger/chunks.js';
 import { insertRejects } from '../ledger/rejects.js';
 import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
-import { createNormalizer, parseList } from '../legacy/normalize.js';
+import { createNormalizer, legacyFieldName, parseList } from '../legacy/normalize.js';
 import { tryCopyFresh, upsertLines, verifyLines, type TableSpec } from '../store/copy-rows.js';
 import { encodeCopyLine, type CopyValue } from '../store/copy-text.js';
 import { idMemo } from '../store/new-ids.js';
@@ -49,6 +49,15 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
   const file = run.files.get(fromTasksFile ? 'tasks' : 'task_dependencies');
   if (!file) throw new PermanentJobError(`Run ${runId} has no file ${chunk.fileName ?? '?'}`);
 
+  if (fromTasksFile && (await declaredEdgesAt(ctx.db, runId, file.fileName, chunk.byteStart)) === 0) {
+    // The tasks stage saw no depends_on in these records: nothing to read again.
+    return inTransaction(ctx.db, async (client) => {
+      if ((await lockChunk(client, runId, stage, chunkNo)) === 'done') return { skipped: true, migrated: 0, rejected: 0 };
+      await markChunkDone(client, runId, stage, chunkNo, { legacyRecords: 0, migrated: 0, rejected: 0, worker: ctx.workerName, durationMs: performance.now() - started });
+      await notifyProgress(client, runId);
+      return { skipped: false, migrated: 0, rejected: 0 };
+    });
+  }
   const records = await readChunkRecords(run, chunk, file);
   const rejects: RecordRejection[] = [];
   const reject = (ref: string, line: number, legacyId: string | null, field: string | null, reason: string): void => {
@@ -59,10 +68,8 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
   if (fromTasksFile) {
     // Only the id and depends_on are needed: whether the task itself was migrated is read from the
     // tasks table (its row carries this very line), not re-derived by validating the record again.
-    const renames = run.mapping.fields.tasks ?? {};
-    const legacyName = (name: string) => Object.entries(renames).find(([, to]) => to === name)?.[0] ?? name;
-    const idField = legacyName('id');
-    const dependsOnField = legacyName('depends_on');
+    const idField = legacyFieldName(run.mapping, 'tasks', 'id');
+    const dependsOnField = legacyFieldName(run.mapping, 'tasks', 'depends_on');
     for (const record of records) {
       if (record.error !== null) continue; // an unparseable task declares no countable edge
       const rawId = record.fields[idField];
@@ -154,7 +161,7 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
       lines = rows.map(encodeCopyLine);
       await upsertLines(client, DEPENDENCY_TABLE, lines);
     }
-    await verifyLines(client, DEPENDENCY_TABLE, lines);
+    await verifyLines(client, DEPENDENCY_TABLE, rows, lines);
     const inserted = await insertRejects(client, runId, stage, chunkNo, rejects);
     const outcome = {
       legacyRecords: fromTasksFile ? edges.length : records.length,

@@ -7,7 +7,7 @@ import { insertRejects, rejectedRefs } from '../ledger/rejects.js';
 import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
 import type { EntityKind } from '../legacy/kinds.js';
-import { createNormalizer, type KindValues } from '../legacy/normalize.js';
+import { createNormalizer, declaredEdgeCount, legacyFieldName, type KindValues } from '../legacy/normalize.js';
 import { tryCopyFresh, upsertLines, verifyLines } from '../store/copy-rows.js';
 import { encodeCopyLine, type CopyValue } from '../store/copy-text.js';
 import { ENTITY_TABLES, phaseRow, projectRow, taskRow } from '../store/entity-tables.js';
@@ -44,8 +44,11 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
   const ownId = idMemo(kind);
   const candidates: Candidate<EntityKind>[] = [];
   const firstLine = new Map<string, number>();
+  const dependsOnField = legacyFieldName(run.mapping, 'tasks', 'depends_on');
+  let declaredEdges = 0;
   for (const record of records) {
     if (record.error !== null) { reject(record.line, null, null, record.error); continue; }
+    if (kind === 'tasks') declaredEdges += declaredEdgeCount(record.fields, dependsOnField);
     const result = normalize(record.fields);
     if (!result.ok) { reject(record.line, result.legacyId, result.field, result.reason); continue; }
     const legacyId = result.value.legacyId;
@@ -94,10 +97,11 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
       await upsertLines(client, spec, lines);
     }
 
-    await verifyLines(client, spec, lines);
+    await verifyLines(client, spec, rows, lines);
     const inserted = await insertRejects(client, runId, stage, chunkNo, rejects);
     const outcome = {
       legacyRecords: records.length,
+      declaredEdges: kind === 'tasks' ? declaredEdges : undefined,
       migrated: rows.length - movedToRejects,
       rejected: inserted,
       worker: ctx.workerName,
@@ -181,8 +185,7 @@ async function checkParents(
 }
 
 function buildRow(kind: EntityKind, c: Candidate<EntityKind>, runId: string, parents: Parents | null): CopyValue[] {
-  const base = { id: c.id, runId, line: c.line };
-  if (kind === 'projects') return projectRow(c.values as KindValues['projects'], base);
-  if (kind === 'phases') return phaseRow(c.values as KindValues['phases'], { ...base, projectId: parents!.projectId });
-  return taskRow(c.values as KindValues['tasks'], { ...base, projectId: parents!.projectId, phaseId: parents!.phaseId });
+  if (kind === 'projects') return projectRow(c.values as KindValues['projects'], c.id, runId, c.line);
+  if (kind === 'phases') return phaseRow(c.values as KindValues['phases'], c.id, runId, c.line, parents!.projectId);
+  return taskRow(c.values as KindValues['tasks'], c.id, runId, c.line, parents!.projectId, parents!.phaseId);
 }

@@ -29,6 +29,7 @@ export interface Chunk extends ChunkPlan {
 
 export interface ChunkOutcome {
   legacyRecords: number;
+  declaredEdges?: number;
   migrated: number;
   rejected: number;
   worker: string;
@@ -75,9 +76,9 @@ export async function lockChunk(client: PoolClient, runId: string, stage: Stage,
 export async function markChunkDone(client: PoolClient, runId: string, stage: Stage, chunkNo: number, outcome: ChunkOutcome): Promise<void> {
   await client.query(
     `UPDATE ledger.chunks SET status = 'done', legacy_records = $4, migrated = $5, rejected = $6, worker = $7,
-       duration_ms = $8, attempts = attempts + 1, error = NULL, done_at = now()
+       duration_ms = $8, declared_edges = $9, attempts = attempts + 1, error = NULL, done_at = now()
      WHERE run_id = $1 AND stage = $2 AND chunk_no = $3`,
-    [runId, stage, chunkNo, outcome.legacyRecords, outcome.migrated, outcome.rejected, outcome.worker, Math.round(outcome.durationMs)],
+    [runId, stage, chunkNo, outcome.legacyRecords, outcome.migrated, outcome.rejected, outcome.worker, Math.round(outcome.durationMs), outcome.declaredEdges ?? null],
   );
 }
 
@@ -101,6 +102,15 @@ export async function listChunks(db: Db, runId: string, stage: Stage, status: Ch
     [runId, stage, status],
   );
   return rows;
+}
+
+/** The edges declared by the tasks chunk over the same bytes, once that chunk is done (else null). */
+export async function declaredEdgesAt(db: Db, runId: string, fileName: string, byteStart: number): Promise<number | null> {
+  const { rows } = await db.query<{ declared_edges: number | null }>(
+    `SELECT declared_edges FROM ledger.chunks WHERE run_id = $1 AND stage = 'tasks' AND file_name = $2 AND byte_start = $3 AND status = 'done'`,
+    [runId, fileName, byteStart],
+  );
+  return rows[0]?.declared_edges ?? null;
 }
 
 export interface StageProgress {

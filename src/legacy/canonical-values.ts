@@ -4,8 +4,28 @@
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/;
 
+// The common shape (UTC, "Z"), converted without Date arithmetic.
+const UTC_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z$/;
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 /** "2021-03-04T12:00:00.120+02:00" -> "2021-03-04 10:00:00.12+00"; null when not a valid timestamp. */
 export function canonicalTimestamp(text: string): string | null {
+  const utc = UTC_TIMESTAMP.exec(text);
+  if (utc) {
+    const [, y, mo, d, h, mi, s, frac = ''] = utc;
+    const year = Number(y), month = Number(mo), day = Number(d);
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    if (year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= (month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1]!)
+      && Number(h) <= 23 && Number(mi) <= 59 && Number(s) <= 59) {
+      const fraction = frac.replace(/0+$/, '');
+      return `${y}-${mo}-${d} ${h}:${mi}:${s}${fraction ? `.${fraction}` : ''}+00`;
+    }
+    return null;
+  }
+  return canonicalTimestampSlow(text);
+}
+
+function canonicalTimestampSlow(text: string): string | null {
   const m = TIMESTAMP.exec(text.trim());
   if (!m) return null;
   const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] = m;

@@ -162,13 +162,19 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
   const idField = kind === 'task_dependencies' ? 'task_id' : 'id';
   const build = BUILDERS[kind] as (v: Record<string, unknown>, extra: Record<string, unknown> | null) => KindValues[K];
 
+  const names = checks.map(([name]) => name);
+  const fns = checks.map(([, check]) => check);
+  const defaultOf = new Map(defaults);
+  const hasRenames = Object.keys(renames).length > 0;
+
+  // Hot path (every legacy record): plain loops, no intermediate arrays.
   return (raw) => {
     const fields: Record<string, unknown> = {};
     let extra: Record<string, unknown> | null = null;
-    for (const [legacyName, value] of Object.entries(raw)) {
-      const name = renames[legacyName] ?? legacyName;
-      if (known.has(name)) fields[name] = value;
-      else (extra ??= {})[legacyName] = value;
+    for (const legacyName in raw) {
+      const name = hasRenames ? renames[legacyName] ?? legacyName : legacyName;
+      if (known.has(name)) fields[name] = raw[legacyName];
+      else (extra ??= {})[legacyName] = raw[legacyName];
     }
     for (const [field, table] of translations) {
       const value = fields[field];
@@ -177,19 +183,18 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
         if (translated !== undefined) fields[field] = translated;
       }
     }
-    // Absent fields are "no value" (null), like JSON null and empty CSV fields.
-    for (const name of known) if (fields[name] === undefined) fields[name] = null;
-    for (const [field, value] of defaults) {
-      if (fields[field] == null || fields[field] === '') fields[field] = value;
-    }
     const rawId = fields[idField];
     const legacyIdText = rawId == null || typeof rawId === 'object' ? null : String(rawId);
     if (extra && JSON.stringify(extra).includes('\\u0000')) {
       return { ok: false, field: Object.keys(extra)[0] ?? null, reason: 'contains a NUL character, which Postgres cannot store', legacyId: legacyIdText };
     }
     const checked: Record<string, unknown> = {};
-    for (const [name, check] of checks) {
-      const result = check(fields[name]);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      // Absent fields are "no value" (null), like JSON null and empty CSV fields; then the stated default.
+      let value = fields[name] ?? null;
+      if (value === null || value === '') value = defaultOf.get(name) ?? value;
+      const result = fns[i]!(value);
       if (result instanceof Invalid) {
         const legacyField = legacyNameOf(name, renames);
         return { ok: false, field: legacyField, reason: `${legacyField} ${result.message}`, legacyId: legacyIdText };
@@ -222,6 +227,16 @@ const BUILDERS: { [K in LegacyKind]: (v: Record<string, unknown>, extra: Record<
   }),
   task_dependencies: (v) => ({ taskLegacyId: s(v.task_id), dependsOnLegacyId: s(v.depends_on_id) }),
 };
+
+/** The name a taskfleet field has in the legacy files under this mapping. */
+export function legacyFieldName(mapping: LegacyMapping, kind: LegacyKind, field: string): string {
+  return legacyNameOf(field, mapping.fields[kind] ?? {});
+}
+
+/** How many dependency edges a task record declares (what the dependencies stage will count). */
+export function declaredEdgeCount(fields: Record<string, unknown>, dependsOnField: string): number {
+  return parseList(fields[dependsOnField])?.length ?? 0;
+}
 
 function legacyNameOf(field: string, renames: Record<string, string>): string {
   for (const [legacyName, name] of Object.entries(renames)) if (name === field) return legacyName;

@@ -23,7 +23,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 async function copyLines(client: PoolClient, table: string, columns: readonly string[], lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
   const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
-  await pipeline(Readable.from([`${lines.join('\n')}\n`]), stream);
+  await pipeline(Readable.from([Buffer.from(`${lines.join('\n')}\n`)]), stream);
 }
 
 /** COPYs rows that should all be new; false (and nothing written) if any of them already exists. */
@@ -58,23 +58,21 @@ export async function upsertLines(client: PoolClient, spec: TableSpec, lines: re
   await client.query(`TRUNCATE ${temp}`);
 }
 
-/** The key values of each line (its leading key columns). */
-function keysOf(spec: TableSpec, lines: readonly string[]): string[][] {
-  return spec.key.map((_, k) => lines.map((line) => {
-    const value = line.split('\t', k + 1)[k] ?? '';
-    if (!UUID.test(value)) throw new Error(`Key column ${spec.key[k]} of ${spec.table} is not a uuid: ${value}`);
-    return value;
-  }));
-}
-
-/** Reads the rows with these keys back as COPY text lines. */
-export async function readBackLines(client: PoolClient, spec: TableSpec, lines: readonly string[]): Promise<string[]> {
-  if (lines.length === 0) return [];
-  // COPY takes no bind parameters: the keys are checked uuids, inlined as array literals.
-  const arrays = keysOf(spec, lines).map((values) => `'{${values.join(',')}}'::uuid[]`);
-  const keyList = spec.key.join(', ');
-  const sql = `COPY (SELECT ${spec.columns.join(', ')} FROM ${spec.table}
-    WHERE (${keyList}) IN (SELECT * FROM unnest(${arrays.join(', ')}))) TO STDOUT`;
+/**
+ * Reads rows back by key, in the order given, as COPY text lines. `keys[k][i]` is key column k of
+ * row i: uuids (checked: COPY takes no bind parameters, so they are inlined as array literals).
+ */
+export async function readBackLines(client: PoolClient, spec: TableSpec, keys: readonly (readonly string[])[]): Promise<string[]> {
+  if ((keys[0]?.length ?? 0) === 0) return [];
+  const arrays = keys.map((values, k) => {
+    for (const value of values) if (!UUID.test(value)) throw new Error(`Key column ${spec.key[k]} of ${spec.table} is not a uuid: ${value}`);
+    return `'{${values.join(',')}}'::uuid[]`;
+  });
+  const keyNames = spec.key.map((_, k) => `k${k}`);
+  const join = spec.key.map((column, k) => `t.${column} = w.k${k}`).join(' AND ');
+  const sql = `COPY (SELECT ${spec.columns.map((c) => `t.${c}`).join(', ')}
+    FROM unnest(${arrays.join(', ')}) WITH ORDINALITY AS w(${keyNames.join(', ')}, n)
+    JOIN ${spec.table} t ON ${join} ORDER BY w.n) TO STDOUT`;
   const parts: Buffer[] = [];
   const stream = client.query(copyTo(sql));
   for await (const part of stream as AsyncIterable<Buffer>) parts.push(part);
@@ -82,20 +80,20 @@ export async function readBackLines(client: PoolClient, spec: TableSpec, lines: 
   return text === '' ? [] : text.slice(0, -1).split('\n');
 }
 
-/** Per-chunk verification: every row read back equals, as text, the row that was written. */
-export async function verifyLines(client: PoolClient, spec: TableSpec, lines: readonly string[]): Promise<void> {
-  // Rows are matched on their key prefix (the leading uuid columns, fixed width).
-  const keyWidth = spec.key.length * 37;
-  const expected = new Map(lines.map((line) => [line.slice(0, keyWidth), line]));
-  const actual = await readBackLines(client, spec, lines);
-  if (actual.length !== expected.size) {
-    throw new Error(`Per-chunk verification failed on ${spec.table}: wrote ${expected.size} rows, read back ${actual.length}`);
+/**
+ * Per-chunk verification: every row read back equals, as text, the row that was written.
+ * `rows` are the written values (their leading key columns locate them), `lines` their COPY text.
+ */
+export async function verifyLines(client: PoolClient, spec: TableSpec, rows: readonly (readonly unknown[])[], lines: readonly string[]): Promise<void> {
+  const keys = spec.key.map((_, k) => rows.map((row) => String(row[k])));
+  const actual = await readBackLines(client, spec, keys);
+  if (actual.length !== lines.length) {
+    throw new Error(`Per-chunk verification failed on ${spec.table}: wrote ${lines.length} rows, read back ${actual.length}`);
   }
-  for (const line of actual) {
-    const written = expected.get(line.slice(0, keyWidth));
-    if (written !== line) {
-      const column = written === undefined ? 'key' : firstDifferentColumn(spec, written, line);
-      throw new Error(`Per-chunk verification failed on ${spec.table} row ${line.split('\t', 1)[0] ?? '?'}: column ${column} reads back differently`);
+  for (let i = 0; i < lines.length; i++) {
+    if (actual[i] !== lines[i]) {
+      const column = firstDifferentColumn(spec, lines[i]!, actual[i]!);
+      throw new Error(`Per-chunk verification failed on ${spec.table} row ${keys[0]![i] ?? '?'}: column ${column} reads back differently`);
     }
   }
 }

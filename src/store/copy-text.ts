@@ -68,12 +68,9 @@ export function encodeCopyValue(value: CopyValue): string {
   return escapeCopy(jsonbText(value));
 }
 
-/** One COPY text line per row (no trailing newline). */
+/** One COPY text line per row (no trailing newline). join() gives a flat string, cheap to compare later. */
 export function encodeCopyLine(row: readonly CopyValue[]): string {
-  let out = '';
-  for (let i = 0; i < row.length; i++) {
-    if (i > 0) out += '\t';
-    out += encodeCopyValue(row[i]!);
-  }
-  return out;
+  const fields = new Array<string>(row.length);
+  for (let i = 0; i < row.length; i++) fields[i] = encodeCopyValue(row[i]!);
+  return fields.join('\t');
 }

@@ -28,19 +28,17 @@ export const ENTITY_TABLES: Record<EntityKind, TableSpec> = {
   ]),
 };
 
-export interface RowContext { id: string; runId: string; line: number }
-
-export function projectRow(v: ProjectValues, c: RowContext): CopyValue[] {
-  return [c.id, v.legacyId, v.key, v.name, v.description, v.owner, v.status, v.createdAt, v.updatedAt, v.extra, c.runId, c.line];
+export function projectRow(v: ProjectValues, id: string, runId: string, line: number): CopyValue[] {
+  return [id, v.legacyId, v.key, v.name, v.description, v.owner, v.status, v.createdAt, v.updatedAt, v.extra, runId, line];
 }
 
-export function phaseRow(v: PhaseValues, c: RowContext & { projectId: string }): CopyValue[] {
-  return [c.id, v.legacyId, c.projectId, v.name, v.position, v.status, v.startsOn, v.endsOn, v.createdAt, v.updatedAt, v.extra, c.runId, c.line];
+export function phaseRow(v: PhaseValues, id: string, runId: string, line: number, projectId: string): CopyValue[] {
+  return [id, v.legacyId, projectId, v.name, v.position, v.status, v.startsOn, v.endsOn, v.createdAt, v.updatedAt, v.extra, runId, line];
 }
 
-export function taskRow(v: TaskValues, c: RowContext & { projectId: string; phaseId: string | null }): CopyValue[] {
+export function taskRow(v: TaskValues, id: string, runId: string, line: number, projectId: string, phaseId: string | null): CopyValue[] {
   return [
-    c.id, v.legacyId, c.projectId, c.phaseId, v.title, v.description, v.status, v.priority, v.type, v.assignee,
-    v.reporter, v.estimateHours, v.dueOn, v.tags, v.createdAt, v.updatedAt, v.extra, c.runId, c.line,
+    id, v.legacyId, projectId, phaseId, v.title, v.description, v.status, v.priority, v.type, v.assignee,
+    v.reporter, v.estimateHours, v.dueOn, v.tags, v.createdAt, v.updatedAt, v.extra, runId, line,
   ];
 }

@@ -1,8 +1,8 @@
 // Deterministic new ids: UUIDv5 (RFC 9562) of (kind, legacy id). The same legacy record always gets
 // the same id, on any worker, in any run: this is what makes every write an idempotent upsert.
-// Computed with node:crypto directly (the uuid package re-parses the namespace on every call, 3x slower
-// on this hot path); test/new-ids.test.ts checks the result against the uuid package.
-import { createHash } from 'node:crypto';
+// Computed with node:crypto's one-shot hash (the uuid package re-parses the namespace on every call,
+// 3x slower on this hot path); test/new-ids.test.ts checks the result against the uuid package.
+import { hash } from 'node:crypto';
 import type { EntityKind } from '../legacy/kinds.js';
 
 const NAMESPACE = '6f1c2a8e-5b7d-4c1e-9a3f-7d2b8e4c6a10';
@@ -12,10 +12,10 @@ function namespaceBytes(uuid: string): Buffer {
 }
 
 export function uuidV5(name: string, namespace: Buffer): string {
-  const hash = createHash('sha1').update(namespace).update(name, 'utf8').digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.toString('hex', 0, 16);
+  const digest = hash('sha1', Buffer.concat([namespace, Buffer.from(name, 'utf8')]), 'buffer');
+  digest[6] = (digest[6]! & 0x0f) | 0x50;
+  digest[8] = (digest[8]! & 0x3f) | 0x80;
+  const hex = digest.toString('hex', 0, 16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
