@@ -1,0 +1,88 @@
+// `npm run demo`: the whole fleet on a machine with nothing but Node. Generates a sample legacy dump,
+// starts an embedded Postgres (real binaries from npm), uses Redis when one answers (REDIS_URL, or
+// 127.0.0.1:6379) and otherwise BullMQ's Postgres queue backend on the same embedded database, runs
+// workers, migrates, prints the summary, and serves Bull Board until Ctrl-C (or exits with --exit).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PACKAGE_ROOT } from './config/package-root.js';
+import { loadSettings } from './config/settings.js';
+import { startEmbeddedPostgres } from './embedded/postgres.js';
+import { generateLegacyData } from './generator/generate.js';
+import { MIGRATE_QUEUE } from './jobs/registry.js';
+import { redisAnswers } from './queue/index.js';
+import { startBoardServer } from './server/board.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    dir: { type: 'string', default: join(PACKAGE_ROOT, '.taskfleet', 'demo') },
+    tasks: { type: 'string', default: '20000' },
+    workers: { type: 'string', default: '2' },
+    'no-redis': { type: 'boolean', default: false },
+    exit: { type: 'boolean', default: false },
+    port: { type: 'string', default: '3000' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (flags.help) {
+  process.stdout.write(`npm run demo -- [--tasks 20000] [--workers 2] [--no-redis] [--exit] [--port 3000] [--dir .taskfleet/demo]
+  --no-redis  use BullMQ's Postgres queue backend even if a Redis answers
+  --exit      stop after the summary instead of serving Bull Board
+`);
+  process.exit(0);
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const dir = resolve(flags.dir);
+mkdirSync(dir, { recursive: true });
+
+const tasks = Number(flags.tasks);
+const dataDir = join(dir, `legacy-${tasks}`);
+if (!existsSync(join(dataDir, '_generator_manifest.json'))) {
+  say(`1. Generating a sample legacy dump: ${tasks} tasks, 2% bad records, in ${dataDir}`);
+  await generateLegacyData({ out: dataDir, projects: Math.max(1, Math.round(tasks / 100)), phasesPerProject: 4, tasks, format: 'jsonl', seed: 7, badRatio: 0.02 });
+} else {
+  say(`1. Using the sample legacy dump in ${dataDir}`);
+}
+
+say(`2. Starting an embedded Postgres in ${join(dir, 'postgres')}`);
+const pg = await startEmbeddedPostgres({ dataDir: join(dir, 'postgres') });
+let exitCode = 1;
+try {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+  const useRedis = !flags['no-redis'] && (await redisAnswers(redisUrl, 1000));
+  say(useRedis
+    ? `3. Queues: Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//')}`
+    : '3. Queues: no Redis used, BullMQ\'s Postgres backend in the embedded database');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: pg.url,
+    TASKFLEET_QUEUE_BACKEND: useRedis ? 'redis' : 'postgres',
+    TASKFLEET_PREFIX: '{taskfleet-demo}',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...(useRedis ? { REDIS_URL: redisUrl } : {}),
+  };
+  say(`4. Migrating with ${flags.workers} worker processes`);
+  const migrate = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'migrate', '--legacy-data', dataDir, '--workers', flags.workers], { env, stdio: 'inherit' });
+  exitCode = await new Promise<number>((done) => migrate.on('exit', (code) => done(code ?? 1)));
+  if (exitCode !== 0) {
+    say(`The migration exited with ${exitCode}.`);
+  } else if (!flags.exit) {
+    const settings = loadSettings({}, { env });
+    const board = await startBoardServer(settings, [MIGRATE_QUEUE], { port: Number(flags.port), host: '127.0.0.1' });
+    say(`5. Bull Board: ${board.url}`);
+    say('   Ctrl-C stops the board and the embedded Postgres.');
+    await new Promise<void>((done) => {
+      process.once('SIGINT', done);
+      process.once('SIGTERM', done);
+    });
+    await board.close();
+  } else {
+    say(`5. Bull Board: run \`npm run demo\` without --exit to serve it on http://127.0.0.1:${flags.port}/board`);
+  }
+} finally {
+  await pg.stop();
+}
+process.exitCode = exitCode;
