@@ -8,12 +8,33 @@
 //
 // The legacy files are read with this file's own parsing (test/helpers/legacy-files.ts) and the
 // database with its own SQL. Each format gets a database of its own, created and dropped here.
+//
+// FLEET BUGS these tests found (src/ is not ours to fix; the assertions stay, marked where they fail):
+// [race-dup]  Two chunks of one run holding the same legacy id, both on the upsert path at the same time
+//             (src/jobs/migrate-entities.ts: SELECT of existing rows, then src/store/copy-rows.ts
+//             upsertLines' INSERT … ON CONFLICT DO UPDATE, not atomic): the later duplicate is either
+//             neither rejected nor stored (counted as migrated: summary tasks migrated 20008 for 20000
+//             rows), or it overwrites the earlier record's row (legacy_line = the duplicate's line), whose
+//             depends_on edges are then rejected as "task rejected" (and a cycle they closed is missed).
+//             Timing-dependent: seen in most jsonl/csv runs, e.g. tasks.jsonl:11309 (T-00005076, first at
+//             line 5168) missing from ledger.rejects; tasks.jsonl:5035 overwrote T-00000193 (line 196).
+//             The same race in src/jobs/migrate-dependencies.ts lets a task_dependencies row that repeats
+//             an edge of a task's depends_on win: legacy_ref task_dependencies.jsonl:879 instead of
+//             tasks.jsonl:16697#depends_on[0], and the row is not rejected.
+// [dup-field] A task_dependencies row rejected as the later duplicate of a depends_on edge from the
+//             tasks file's chunk ("moved to rejects") is named field `depends_on` (the tasks file's
+//             field) instead of `depends_on_id`, e.g. task_dependencies.json:13 — every format.
+// [rerun-dup] A second run under another --run-id over the same bad data rewrites existing rows: each
+//             later duplicate in another chunk overwrites its original (T-00000193 becomes "(copy) …"
+//             with legacy_line 5035; 20 tasks of the jsonl set), because the same-run duplicate check
+//             compares run ids and the rows carry the first run's id.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLegacyData, type ExpectedReject } from '../src/generator/generate.js';
 import { connectionArgs } from './helpers/cli.js';
+import { rowVersions } from './helpers/ledger.js';
 import {
   asText, declaredEdges, firstOf, KIND_NAMES, readExpectedRejects, readLegacyDir, runFleet, summaryOf,
   type LegacyDir, type LegacyFormat, type SummaryEvent,
@@ -94,8 +115,12 @@ describe.each(FORMATS)('%s data with bad records (bad ratio 0.02)', (format) => 
     expect(actualByKey.size, 'one ledger reject per kind and ref').toBe(stored.length);
     const missing = expected.filter((e) => !actualByKey.has(key(e.kind, e.ref))).map((e) => `${e.kind} ${e.ref} (${e.class}, field ${String(e.field)})`);
     const unexpected = stored.filter((r) => !expectedByKey.has(key(r.kind, r.ref))).map((r) => `${r.kind} ${r.ref} ${r.field ?? '-'}: ${r.reason}`);
-    expect(firstOf(missing), `${missing.length} expected rejects are not in ledger.rejects`).toEqual([]);
-    expect(firstOf(unexpected), `${unexpected.length} rejects that _expected_rejects.jsonl does not list`).toEqual([]);
+    // FLEET BUG [race-dup]: duplicate_id (and duplicate_dependency) rejects go missing, and the
+    // cascade adds "task … was rejected" edge rejects, when chunks race (see the header).
+    expect(
+      { missing: firstOf(missing), unexpected: firstOf(unexpected) },
+      `${missing.length} expected rejects are not in ledger.rejects; ${unexpected.length} ledger rejects are not expected`,
+    ).toEqual({ missing: [], unexpected: [] });
 
     const wrong: string[] = [];
     for (const r of stored) {
@@ -118,7 +143,8 @@ describe.each(FORMATS)('%s data with bad records (bad ratio 0.02)', (format) => 
       if (r.field !== e.field) wrong.push(`${e.ref} (${e.class}): field expected ${String(e.field)}, got ${String(r.field)}`);
       if (r.legacy_id !== e.legacyId) wrong.push(`${e.ref} (${e.class}): legacy id expected ${String(e.legacyId)}, got ${String(r.legacy_id)}`);
     }
-    expect(firstOf(wrong)).toEqual([]);
+    // FLEET BUG [dup-field]: the row's field is named `depends_on` instead of `depends_on_id`.
+    expect(firstOf(wrong), `${wrong.length} rejects name another field or legacy id`).toEqual([]);
   });
 
   it('accounts for every record: legacy = migrated + rejected per kind, in the summary and in the test\'s own counts', async () => {
@@ -134,6 +160,8 @@ describe.each(FORMATS)('%s data with bad records (bad ratio 0.02)', (format) => 
 
     // The test's reading of the files agrees with what the generator says it wrote.
     expect(Object.fromEntries(KIND_NAMES.map((k) => [k, own[k]!.legacy]))).toEqual(legacy.summary.legacy);
+    // FLEET BUG [race-dup]: a dropped duplicate is neither a row nor a reject (tasks: legacy 20400 !=
+    // migrated 20000 + rejected 395), and the summary counts it as migrated.
     for (const kind of KIND_NAMES) {
       const o = own[kind]!;
       expect(o.legacy, `${kind}: legacy ${o.legacy} != migrated ${o.migrated} + rejected ${o.rejected}`).toBe(o.migrated + o.rejected);
@@ -193,60 +221,92 @@ describe.each(FORMATS)('%s data with bad records (bad ratio 0.02)', (format) => 
     }
     for (const [pair, ref] of goodEdges) if (!seen.has(pair)) problems.push(`good edge ${pair} (${ref}) is not in tms.task_dependencies`);
     expect(goodEdges.size).toBeGreaterThan(SIZE.tasks);
+    // FLEET BUG [race-dup]: a good task's row may hold its later duplicate's line, and a duplicate
+    // task_dependencies row may replace the earlier depends_on declaration.
     expect(firstOf(problems), `${problems.length} problems`).toEqual([]);
   });
 
   it('`taskfleet rejects RUN` prints kind, legacy id, file:line, field and reason of each', async () => {
+    // What is printed is compared with the ledger; that the ledger holds exactly the expected rejects
+    // is the test above, so together: every bad record is printed.
     const result = await runFleet(db.pool, ['rejects', run.summary.runId, ...connectionArgs(db, prefix, REDIS_URL), '--limit', '1000000']);
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stdout.split('\n').filter((l) => l !== '');
+    expect(lines.length).toBe(stored.length);
+    expect(lines.length).toBeGreaterThan(expected.length / 2);
     const printed = new Map<string, string[]>();
     for (const line of lines) {
       const cols = line.split('\t');
       printed.set(key(cols[0] ?? '', cols[2] ?? ''), cols);
     }
-    expect(lines.length).toBe(expected.length);
-    const actualByKey = new Map(stored.map((r) => [key(r.kind, r.ref), r]));
     const wrong: string[] = [];
-    for (const e of expected) {
-      const cols = printed.get(key(e.kind, e.ref));
-      const r = actualByKey.get(key(e.kind, e.ref));
-      if (!cols) { wrong.push(`${e.kind} ${e.ref} is not printed`); continue; }
-      const [kind, legacyId, ref, field, reason, ...rest] = cols;
-      if (rest.length > 0 || reason === undefined || reason.trim() === '') wrong.push(`${e.ref}: printed as ${JSON.stringify(cols)}`);
-      if (kind !== e.kind || !ref?.startsWith(`${e.file}:${e.line}`)) wrong.push(`${e.ref}: printed kind/ref ${String(kind)} ${String(ref)}`);
-      if (r && (legacyId !== (r.legacy_id ?? '-') || field !== (r.field ?? '-') || reason !== r.reason)) {
-        wrong.push(`${e.ref}: printed ${JSON.stringify(cols)}, ledger has ${JSON.stringify([r.legacy_id, r.field, r.reason])}`);
-      }
+    for (const r of stored) {
+      const cols = printed.get(key(r.kind, r.ref));
+      if (!cols) { wrong.push(`${r.kind} ${r.ref} is not printed`); continue; }
+      const want = [r.kind, r.legacy_id ?? '-', r.ref, r.field ?? '-', r.reason];
+      if (JSON.stringify(cols) !== JSON.stringify(want)) wrong.push(`${r.ref}: printed ${JSON.stringify(cols)}, ledger has ${JSON.stringify(want)}`);
+      if (!cols[2]?.startsWith(`${r.file_name}:${r.line}`)) wrong.push(`${r.ref}: printed ref does not start with ${r.file_name}:${r.line}`);
+      if ((cols[4] ?? '').trim() === '') wrong.push(`${r.ref}: no reason printed`);
+    }
+    // Spot check against the generator's list: a record of each kind, with its legacy id where it has one.
+    for (const kind of KIND_NAMES) {
+      const e = expected.find((x) => x.kind === kind && x.legacyId !== null && printed.has(key(x.kind, x.ref)));
+      if (!e) { wrong.push(`no expected ${kind} reject with a legacy id is printed`); continue; }
+      const cols = printed.get(key(e.kind, e.ref))!;
+      if (cols[1] !== e.legacyId || !cols[2]!.startsWith(`${e.file}:${e.line}`)) wrong.push(`${e.ref}: printed ${JSON.stringify(cols)}`);
     }
     expect(firstOf(wrong)).toEqual([]);
   });
 
   it('with --max-rejects 0 the command exits non-zero, naming the number of rejects', async () => {
+    // The same command with a limit: the run is the completed one, now judged against --max-rejects 0.
     const limited = await runFleet(db.pool, [...args, '--max-rejects', '0']);
     expect(limited.code).not.toBe(0);
     expect(limited.code).not.toBeNull();
     const summary = summaryOf(limited);
     expect(summary.runId).toBe(run.summary.runId);
-    expect(summary.rejected).toBe(expected.length);
-    expect(limited.stderr).toMatch(new RegExp(`\\b${expected.length}\\b.*max-rejects`));
+    expect(summary.status).toBe('completed');
+    expect(summary.rejected).toBe(stored.length);
+    expect(stored.length).toBeGreaterThan(0);
+    expect(limited.stderr).toMatch(new RegExp(`\\b${stored.length}\\b[^\\n]*max-rejects 0`));
   });
 });
 
-describe('a fresh run with --max-rejects 0 (jsonl)', () => {
-  it('migrates to the end, then exits non-zero naming the number of rejects', async () => {
-    const db = await createTestDatabase('bad_data_limit');
+describe('a fresh run with --max-rejects 0, then a second run under another --run-id (jsonl)', () => {
+  let db: TestDatabase;
+  let dir: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('bad_data_limit');
     databases.push(db);
-    const dir = join(root, 'jsonl');
-    const expected = await readExpectedRejects(dir);
+    dir = join(root, 'jsonl-again');
+    await generateLegacyData({ out: dir, format: 'jsonl', ...SIZE, badRatio: BAD_RATIO, dependencies: true, dependencyFile: true });
+  });
+
+  it('migrates to the end, then exits non-zero naming the number of rejects', async () => {
     const result = await runFleet(db.pool, ['migrate', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', '--json', '--max-rejects', '0']);
     expect(result.code).not.toBe(0);
     expect(result.code).not.toBeNull();
     const summary = summaryOf(result);
     expect(summary.status).toBe('completed');
-    expect(summary.rejected).toBe(expected.length);
-    expect(result.stderr).toMatch(new RegExp(`\\b${expected.length}\\b.*max-rejects`));
     const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.rejects WHERE run_id = $1', [summary.runId]);
-    expect(rows[0]!.n).toBe(expected.length);
+    expect(rows[0]!.n).toBeGreaterThan(0);
+    expect(summary.rejected).toBe(rows[0]!.n);
+    expect(result.stderr).toMatch(new RegExp(`\\b${rows[0]!.n}\\b[^\\n]*max-rejects 0`));
+    const { rows: [state] } = await db.pool.query<{ status: string }>('SELECT status FROM ledger.runs WHERE id = $1', [summary.runId]);
+    expect(state!.status).toBe('completed');
+  });
+
+  it('a second run under another --run-id leaves the rows already there as they are', async () => {
+    const before = await rowVersions(db.pool);
+    const second = await runFleet(db.pool, ['migrate', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', '--json', '--run-id', 'second-run']);
+    expect(second.code, second.stderr.slice(-3000)).toBe(0);
+    expect(summaryOf(second).status).toBe('completed');
+    const { rows } = await db.pool.query<{ legacy_id: string; legacy_line: number; title: string }>(
+      `SELECT legacy_id, legacy_line, title FROM tms.tasks WHERE title LIKE '(copy) %' ORDER BY legacy_line`);
+    // FLEET BUG [rerun-dup]: the second run's later duplicates overwrite their originals' rows
+    // (e.g. T-00000193 becomes "(copy) Design CSV import" from tasks.jsonl:5035).
+    expect(firstOf(rows.map((r) => `${r.legacy_id} now holds its duplicate from line ${r.legacy_line}: ${r.title}`)), 'rows rewritten from duplicate records').toEqual([]);
+    expect(await rowVersions(db.pool)).toBe(before);
   });
 });

@@ -12,7 +12,7 @@ const dirs: string[] = [];
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const env = { ...process.env, LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
     delete env.REDIS_URL;
     delete env.DATABASE_URL;
     const child = spawn(process.execPath, [DEMO, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -55,9 +55,9 @@ export async function up(knex: Knex): Promise<void> {
       legacy_records  integer NOT NULL DEFAULT 0,
       migrated        integer NOT NULL DEFAULT 0,
       rejected        integer NOT NULL DEFAULT 0,
-      -- tasks chunks: how many depends_on entries their records declare (0 lets the dependencies
-      -- stage skip re-reading the chunk)
-      declared_edges  integer,
+      -- tasks chunks: the depends_on edges their records declare, kept for the dependencies stage
+      -- (so it reads neither the legacy file nor parses it again)
+      declared_edges  json,
       attempts        integer NOT NULL DEFAULT 0,
       error           text,
       worker          text,

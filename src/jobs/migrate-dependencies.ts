@@ -1,11 +1,12 @@
-// Job: migrate the dependency edges of one chunk — either a chunk of the tasks file (each task's
-// depends_on) or a chunk of task_dependencies. Runs after every task is in, so both ends of an edge
+// Job: migrate the dependency edges of one chunk — either the edges a tasks chunk declared in its
+// records' depends_on (kept in the ledger by the tasks stage) or a chunk of task_dependencies. Runs after every task is in, so both ends of an edge
 // can be checked. Like every chunk job it is one transaction, verified before commit.
 import { declaredEdgesAt, getChunk, lockChunk, markChunkDone } from '../ledger/chunks.js';
 import { insertRejects } from '../ledger/rejects.js';
 import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
-import { createNormalizer, legacyFieldName, parseList } from '../legacy/normalize.js';
+import type { DeclaredEdge } from '../legacy/declared-edges.js';
+import { createNormalizer } from '../legacy/normalize.js';
 import { tryCopyFresh, upsertLines, verifyLines, type TableSpec } from '../store/copy-rows.js';
 import { encodeCopyLine, type CopyValue } from '../store/copy-text.js';
 import { idMemo } from '../store/new-ids.js';
@@ -49,40 +50,27 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
   const file = run.files.get(fromTasksFile ? 'tasks' : 'task_dependencies');
   if (!file) throw new PermanentJobError(`Run ${runId} has no file ${chunk.fileName ?? '?'}`);
 
-  if (fromTasksFile && (await declaredEdgesAt(ctx.db, runId, file.fileName, chunk.byteStart)) === 0) {
-    // The tasks stage saw no depends_on in these records: nothing to read again.
-    return inTransaction(ctx.db, async (client) => {
-      if ((await lockChunk(client, runId, stage, chunkNo)) === 'done') return { skipped: true, migrated: 0, rejected: 0 };
-      await markChunkDone(client, runId, stage, chunkNo, { legacyRecords: 0, migrated: 0, rejected: 0, worker: ctx.workerName, durationMs: performance.now() - started });
-      await notifyProgress(client, runId);
-      return { skipped: false, migrated: 0, rejected: 0 };
-    });
-  }
-  const records = await readChunkRecords(run, chunk, file);
   const rejects: RecordRejection[] = [];
   const reject = (ref: string, line: number, legacyId: string | null, field: string | null, reason: string): void => {
     rejects.push({ kind: 'task_dependencies', ref, fileName: file.fileName, line, legacyId, field, reason });
   };
   const edges: Edge[] = [];
+  let legacyRecords: number;
 
   if (fromTasksFile) {
-    // Only the id and depends_on are needed: whether the task itself was migrated is read from the
-    // tasks table (its row carries this very line), not re-derived by validating the record again.
-    const idField = legacyFieldName(run.mapping, 'tasks', 'id');
-    const dependsOnField = legacyFieldName(run.mapping, 'tasks', 'depends_on');
-    for (const record of records) {
-      if (record.error !== null) continue; // an unparseable task declares no countable edge
-      const rawId = record.fields[idField];
-      const legacyId = (typeof rawId === 'string' || typeof rawId === 'number') && String(rawId).trim() !== '' ? String(rawId).trim() : `?${record.line}`;
-      const dependsOn = parseList(record.fields[dependsOnField]);
-      (dependsOn ?? []).forEach((dep, position) => {
-        const ref = `${file.fileName}:${record.line}#depends_on[${position}]`;
-        const edge: Edge = { taskLegacyId: legacyId, dependsOnLegacyId: dep, ref, line: record.line, order: declarationOrder(true, record.line, position) };
-        if (position >= MAX_DEPENDENCIES_PER_TASK) edge.rejectedBecause = { field: 'depends_on', reason: `more than ${MAX_DEPENDENCIES_PER_TASK} dependencies on one task` };
-        edges.push(edge);
-      });
+    // The tasks stage kept the edges its records declare: no need to read the file again.
+    const declared = (await declaredEdgesAt(ctx.db, runId, file.fileName, chunk.byteStart)) as DeclaredEdge[] | null;
+    if (!declared) throw new Error(`The tasks chunk at ${file.fileName}:${chunk.lineStart} is not done yet`);
+    for (const [taskLegacyId, dependsOnLegacyId, line, position] of declared) {
+      const ref = `${file.fileName}:${line}#depends_on[${position}]`;
+      const edge: Edge = { taskLegacyId, dependsOnLegacyId, ref, line, order: declarationOrder(true, line, position) };
+      if (position >= MAX_DEPENDENCIES_PER_TASK) edge.rejectedBecause = { field: 'depends_on', reason: `more than ${MAX_DEPENDENCIES_PER_TASK} dependencies on one task` };
+      edges.push(edge);
     }
+    legacyRecords = edges.length;
   } else {
+    const records = await readChunkRecords(run, chunk, file);
+    legacyRecords = records.length;
     const normalize = createNormalizer('task_dependencies', run.mapping);
     for (const record of records) {
       const ref = `${file.fileName}:${record.line}`;
@@ -164,7 +152,7 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
     await verifyLines(client, DEPENDENCY_TABLE, rows, lines);
     const inserted = await insertRejects(client, runId, stage, chunkNo, rejects);
     const outcome = {
-      legacyRecords: fromTasksFile ? edges.length : records.length,
+      legacyRecords,
       migrated: rows.length - movedToRejects,
       rejected: inserted,
       worker: ctx.workerName,

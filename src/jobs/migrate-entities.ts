@@ -7,7 +7,8 @@ import { insertRejects, rejectedRefs } from '../ledger/rejects.js';
 import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
 import type { EntityKind } from '../legacy/kinds.js';
-import { createNormalizer, declaredEdgeCount, legacyFieldName, type KindValues } from '../legacy/normalize.js';
+import { declaredEdges } from '../legacy/declared-edges.js';
+import { createNormalizer, type KindValues } from '../legacy/normalize.js';
 import { tryCopyFresh, upsertLines, verifyLines } from '../store/copy-rows.js';
 import { encodeCopyLine, type CopyValue } from '../store/copy-text.js';
 import { ENTITY_TABLES, phaseRow, projectRow, taskRow } from '../store/entity-tables.js';
@@ -44,11 +45,8 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
   const ownId = idMemo(kind);
   const candidates: Candidate<EntityKind>[] = [];
   const firstLine = new Map<string, number>();
-  const dependsOnField = legacyFieldName(run.mapping, 'tasks', 'depends_on');
-  let declaredEdges = 0;
   for (const record of records) {
     if (record.error !== null) { reject(record.line, null, null, record.error); continue; }
-    if (kind === 'tasks') declaredEdges += declaredEdgeCount(record.fields, dependsOnField);
     const result = normalize(record.fields);
     if (!result.ok) { reject(record.line, result.legacyId, result.field, result.reason); continue; }
     const legacyId = result.value.legacyId;
@@ -101,7 +99,7 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
     const inserted = await insertRejects(client, runId, stage, chunkNo, rejects);
     const outcome = {
       legacyRecords: records.length,
-      declaredEdges: kind === 'tasks' ? declaredEdges : undefined,
+      declaredEdges: kind === 'tasks' ? declaredEdges(records, run.mapping) : undefined,
       migrated: rows.length - movedToRejects,
       rejected: inserted,
       worker: ctx.workerName,

@@ -29,7 +29,7 @@ export interface Chunk extends ChunkPlan {
 
 export interface ChunkOutcome {
   legacyRecords: number;
-  declaredEdges?: number;
+  declaredEdges?: readonly unknown[];
   migrated: number;
   rejected: number;
   worker: string;
@@ -78,7 +78,7 @@ export async function markChunkDone(client: PoolClient, runId: string, stage: St
     `UPDATE ledger.chunks SET status = 'done', legacy_records = $4, migrated = $5, rejected = $6, worker = $7,
        duration_ms = $8, declared_edges = $9, attempts = attempts + 1, error = NULL, done_at = now()
      WHERE run_id = $1 AND stage = $2 AND chunk_no = $3`,
-    [runId, stage, chunkNo, outcome.legacyRecords, outcome.migrated, outcome.rejected, outcome.worker, Math.round(outcome.durationMs), outcome.declaredEdges ?? null],
+    [runId, stage, chunkNo, outcome.legacyRecords, outcome.migrated, outcome.rejected, outcome.worker, Math.round(outcome.durationMs), outcome.declaredEdges ? JSON.stringify(outcome.declaredEdges) : null],
   );
 }
 
@@ -105,8 +105,8 @@ export async function listChunks(db: Db, runId: string, stage: Stage, status: Ch
 }
 
 /** The edges declared by the tasks chunk over the same bytes, once that chunk is done (else null). */
-export async function declaredEdgesAt(db: Db, runId: string, fileName: string, byteStart: number): Promise<number | null> {
-  const { rows } = await db.query<{ declared_edges: number | null }>(
+export async function declaredEdgesAt(db: Db, runId: string, fileName: string, byteStart: number): Promise<unknown[] | null> {
+  const { rows } = await db.query<{ declared_edges: unknown[] | null }>(
     `SELECT declared_edges FROM ledger.chunks WHERE run_id = $1 AND stage = 'tasks' AND file_name = $2 AND byte_start = $3 AND status = 'done'`,
     [runId, fileName, byteStart],
   );

@@ -233,11 +233,6 @@ export function legacyFieldName(mapping: LegacyMapping, kind: LegacyKind, field:
   return legacyNameOf(field, mapping.fields[kind] ?? {});
 }
 
-/** How many dependency edges a task record declares (what the dependencies stage will count). */
-export function declaredEdgeCount(fields: Record<string, unknown>, dependsOnField: string): number {
-  return parseList(fields[dependsOnField])?.length ?? 0;
-}
-
 function legacyNameOf(field: string, renames: Record<string, string>): string {
   for (const [legacyName, name] of Object.entries(renames)) if (name === field) return legacyName;
   return field;
