@@ -256,7 +256,6 @@ describe('fault tolerance (real worker processes, Redis, Postgres)', () => {
 
     const exit = await draining.result;
     const drainMs = Date.now() - signalled;
-    if (process.env.FT_DEBUG) console.log("DEBUG drainMs", drainMs, activeAtSignal.length, pendingAtSignal.length);
     expect(exit.code, describeResult(exit)).toBe(0);
     expect(exit.signal).toBeNull();
     expect(drainMs).toBeLessThan(LOCK_MS);

@@ -113,7 +113,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
     const run = await start({ db, logger });
     let status = run.status;
     if (run.status !== 'completed') {
-      if (flags.workers > 0) workers = spawnWorkers(flags.workers, settings, process.env);
+      if (flags.workers > 0) workers = spawnWorkers(flags.workers, settings);
       const mode = flags.json ? 'json' : !flags.progress ? 'none' : process.stderr.isTTY ? 'bars' : 'lines';
       const display = createProgressDisplay(mode, run.id);
       const outcome = await driveRun(db, queue, run, logger, {

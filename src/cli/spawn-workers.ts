@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../config/package-root.js';
-import type { Settings } from '../config/settings.js';
+import { inheritedEnvironment, type Settings } from '../config/settings.js';
 
 export interface SpawnedWorkers {
   processes: ChildProcess[];
@@ -24,10 +24,10 @@ export function settingsEnv(settings: Settings): Record<string, string> {
   return env;
 }
 
-export function spawnWorkers(count: number, settings: Settings, baseEnv: NodeJS.ProcessEnv): SpawnedWorkers {
+export function spawnWorkers(count: number, settings: Settings): SpawnedWorkers {
   const processes = Array.from({ length: count }, () =>
     spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'worker'], {
-      env: { ...baseEnv, ...settingsEnv(settings) },
+      env: { ...inheritedEnvironment(), ...settingsEnv(settings) },
       stdio: ['ignore', 'ignore', 'inherit'],
     }));
   return {

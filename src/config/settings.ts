@@ -129,3 +129,8 @@ export function loadSettings(flags: SettingsInput, opts: { env?: NodeJS.ProcessE
   }
   return Object.freeze(parsed.data);
 }
+
+/** The environment child processes (local workers) inherit: PATH and the like, plus the settings they get explicitly. */
+export function inheritedEnvironment(): NodeJS.ProcessEnv {
+  return { ...process.env };
+}

@@ -127,8 +127,10 @@ export async function scanLegacyFile(
   }
   buf = Buffer.alloc(0);
   splitter.end(track);
-  const last = lastSpan as RecordSpan | null;
-  if (last && (cur as OpenChunk | null)?.records) closeChunk(last, null);
+  // TypeScript narrows these closure-assigned variables to their initial null; read them as declared.
+  const last: RecordSpan | null = lastSpan;
+  const open: OpenChunk | null = cur;
+  if (last && open?.records) closeChunk(last, null);
   for (const chunk of ready.splice(0)) await onChunk(chunk, header);
   if (expectHeader && header === null && file.bytes > 0) {
     throw new LegacyDataError(`${file.fileName}:1: the CSV header row cannot be read`);
@@ -139,7 +141,7 @@ export async function scanLegacyFile(
 export function parseCsvHeader(bytes: Buffer, fileName: string): string[] {
   let rows: string[][];
   try {
-    rows = parseCsv(bytes, { relax_column_count: true, bom: true }) as string[][];
+    rows = parseCsv(bytes, { relax_column_count: true, bom: true });
   } catch (err) {
     throw new LegacyDataError(`${fileName}:1: the CSV header row cannot be parsed: ${(err as Error).message}`, { cause: err });
   }

@@ -7,7 +7,7 @@ export function sampleLegacyId(bytes: Buffer | null, format: LegacyFormat, heade
   try {
     let value: unknown;
     if (format === 'csv') {
-      const row = (parseCsv(bytes, { relax_column_count: true }) as string[][])[0];
+      const row = parseCsv(bytes, { relax_column_count: true })[0];
       const column = header?.indexOf(idField) ?? -1;
       value = column >= 0 ? row?.[column] : undefined;
     } else {

@@ -179,12 +179,12 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
     for (const [field, table] of translations) {
       const value = fields[field];
       if (value != null) {
-        const translated = table[String(value).trim()];
+        const translated = table[scalarText(value).trim()];
         if (translated !== undefined) fields[field] = translated;
       }
     }
     const rawId = fields[idField];
-    const legacyIdText = rawId == null || typeof rawId === 'object' ? null : String(rawId);
+    const legacyIdText = rawId == null || typeof rawId === 'object' ? null : scalarText(rawId);
     if (extra && JSON.stringify(extra).includes('\\u0000')) {
       return { ok: false, field: Object.keys(extra)[0] ?? null, reason: 'contains a NUL character, which Postgres cannot store', legacyId: legacyIdText };
     }
@@ -236,6 +236,11 @@ export function legacyFieldName(mapping: LegacyMapping, kind: LegacyKind, field:
 function legacyNameOf(field: string, renames: Record<string, string>): string {
   for (const [legacyName, name] of Object.entries(renames)) if (name === field) return legacyName;
   return field;
+}
+
+/** A JSON scalar as text (objects and arrays as JSON). */
+function scalarText(value: unknown): string {
+  return typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
 }
 
 function describe(value: unknown): string {

@@ -148,7 +148,7 @@ function parseCsvRecords(texts: readonly (string | RawRecord)[], spans: readonly
     if (typeof text !== 'string') return text;
     let rows: string[][];
     try {
-      rows = parseCsv(text, { relax_column_count: true, relax_quotes: false }) as string[][];
+      rows = parseCsv(text, { relax_column_count: true, relax_quotes: false });
     } catch (err) {
       return { line, fields: null, error: `not a valid CSV record: ${(err as Error).message}` };
     }

@@ -1,4 +1,5 @@
 // Bull Board over the taskfleet queues, mounted on an Express app.
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -27,7 +28,7 @@ export async function startBoardServer(settings: Settings, queueNames: readonly 
   const app = express();
   app.get('/', (_req, res) => res.redirect('/board'));
   app.use('/board', serverAdapter.getRouter() as express.Router);
-  const server = await new Promise<import('node:http').Server>((resolve, reject) => {
+  const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(opts.port, opts.host, () => resolve(s));
     s.once('error', reject);
   });

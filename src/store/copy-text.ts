@@ -42,6 +42,7 @@ function jsonbNumber(n: number): string {
 }
 
 // jsonb keeps object keys sorted by UTF-8 length, then bytewise (for ASCII keys, code-unit order is byte order).
+// eslint-disable-next-line no-control-regex
 const ASCII = /^[\x00-\x7f]*$/;
 function compareKeys(a: string, b: string): number {
   if (ASCII.test(a) && ASCII.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
