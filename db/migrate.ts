@@ -1,6 +1,7 @@
 // Applies the schema migrations in db/migrations with knex. The list is static (imported modules, not
 // a directory scan) so the compiled package and the TypeScript sources migrate identically.
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
 import * as newSystem from './migrations/001_new_system.js';
 import * as ledger from './migrations/002_ledger.js';
 
@@ -26,12 +27,21 @@ export function createKnex(databaseUrl: string): Knex {
 }
 
 /** Brings the database to the latest schema; returns the names of the migrations it applied. */
+// Any number of workers and producers may start at once on a fresh database; knex's own lock table
+// is created without a lock, so the whole step is serialised on a Postgres advisory lock first.
+const MIGRATION_LOCK = 7_346_012_019;
+
 export async function migrateToLatest(databaseUrl: string): Promise<string[]> {
+  const lock = new pg.Client({ connectionString: databaseUrl });
+  lock.on('error', () => undefined);
+  await lock.connect();
   const knex = createKnex(databaseUrl);
   try {
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     const [, applied] = (await knex.migrate.latest({ migrationSource, tableName: 'taskfleet_schema_migrations' })) as [number, string[]];
     return applied;
   } finally {
     await knex.destroy();
+    await lock.end(); // ends the session, which releases the lock
   }
 }

@@ -9,32 +9,16 @@
 // The legacy files are read with this file's own parsing (test/helpers/legacy-files.ts) and the
 // database with its own SQL. Each format gets a database of its own, created and dropped here.
 //
-// FLEET BUGS these tests found (src/ is not ours to fix; the assertions stay, marked where they fail):
-// [race-dup]  Two chunks of one run holding the same legacy id, both on the upsert path at the same time
-//             (src/jobs/migrate-entities.ts: SELECT of existing rows, then src/store/copy-rows.ts
-//             upsertLines' INSERT … ON CONFLICT DO UPDATE, not atomic): the later duplicate is either
-//             neither rejected nor stored (counted as migrated: summary tasks migrated 20008 for 20000
-//             rows), or it overwrites the earlier record's row (legacy_line = the duplicate's line), whose
-//             depends_on edges are then rejected as "task rejected" (and a cycle they closed is missed).
-//             Timing-dependent: seen in most jsonl/csv runs, e.g. tasks.jsonl:11309 (T-00005076, first at
-//             line 5168) missing from ledger.rejects; tasks.jsonl:5035 overwrote T-00000193 (line 196).
-//             The same race in src/jobs/migrate-dependencies.ts lets a task_dependencies row that repeats
-//             an edge of a task's depends_on win: legacy_ref task_dependencies.jsonl:879 instead of
-//             tasks.jsonl:16697#depends_on[0], and the row is not rejected.
-// [dup-field] A task_dependencies row rejected as the later duplicate of a depends_on edge from the
-//             tasks file's chunk ("moved to rejects") is named field `depends_on` (the tasks file's
-//             field) instead of `depends_on_id`, e.g. task_dependencies.json:13 — every format.
-// [rerun-dup] A second run under another --run-id over the same bad data rewrites existing rows: each
-//             later duplicate in another chunk overwrites its original (T-00000193 becomes "(copy) …"
-//             with legacy_line 5035; 20 tasks of the jsonl set), because the same-run duplicate check
-//             compares run ids and the rows carry the first run's id.
+// These tests caught, and now guard against: two chunks of one run holding the same legacy id racing
+// on the upsert path (the later duplicate lost or overwriting the original), a displaced duplicate edge
+// named with the wrong field, and a second run's duplicates overwriting rows (see src/store/claim-rows.ts).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLegacyData, type ExpectedReject } from '../src/generator/generate.js';
 import { connectionArgs } from './helpers/cli.js';
-import { rowVersions } from './helpers/ledger.js';
+import { rowContents } from './helpers/ledger.js';
 import {
   asText, declaredEdges, firstOf, KIND_NAMES, readExpectedRejects, readLegacyDir, runFleet, summaryOf,
   type LegacyDir, type LegacyFormat, type SummaryEvent,
@@ -115,8 +99,8 @@ describe.each(FORMATS)('%s data with bad records (bad ratio 0.02)', (format) => 
     expect(actualByKey.size, 'one ledger reject per kind and ref').toBe(stored.length);
     const missing = expected.filter((e) => !actualByKey.has(key(e.kind, e.ref))).map((e) => `${e.kind} ${e.ref} (${e.class}, field ${String(e.field)})`);
     const unexpected = stored.filter((r) => !expectedByKey.has(key(r.kind, r.ref))).map((r) => `${r.kind} ${r.ref} ${r.field ?? '-'}: ${r.reason}`);
-    // FLEET BUG [race-dup]: duplicate_id (and duplicate_dependency) rejects go missing, and the
-    // cascade adds "task … was rejected" edge rejects, when chunks race (see the header).
+    // Guards the duplicate race: duplicate rejects must not go missing, nor cascade into
+    // "task … was rejected" edge rejects.
     expect(
       { missing: firstOf(missing), unexpected: firstOf(unexpected) },
       `${missing.length} expected rejects are not in ledger.rejects; ${unexpected.length} ledger rejects are not expected`,
@@ -143,7 +127,7 @@ describe.each(FORMATS)('%s data with bad records (bad ratio 0.02)', (format) => 
       if (r.field !== e.field) wrong.push(`${e.ref} (${e.class}): field expected ${String(e.field)}, got ${String(r.field)}`);
       if (r.legacy_id !== e.legacyId) wrong.push(`${e.ref} (${e.class}): legacy id expected ${String(e.legacyId)}, got ${String(r.legacy_id)}`);
     }
-    // FLEET BUG [dup-field]: the row's field is named `depends_on` instead of `depends_on_id`.
+    // A displaced task_dependencies duplicate is named by its own field, depends_on_id.
     expect(firstOf(wrong), `${wrong.length} rejects name another field or legacy id`).toEqual([]);
   });
 
@@ -160,8 +144,7 @@ describe.each(FORMATS)('%s data with bad records (bad ratio 0.02)', (format) => 
 
     // The test's reading of the files agrees with what the generator says it wrote.
     expect(Object.fromEntries(KIND_NAMES.map((k) => [k, own[k]!.legacy]))).toEqual(legacy.summary.legacy);
-    // FLEET BUG [race-dup]: a dropped duplicate is neither a row nor a reject (tasks: legacy 20400 !=
-    // migrated 20000 + rejected 395), and the summary counts it as migrated.
+    // Guards the duplicate race: a dropped duplicate would be neither a row nor a reject.
     for (const kind of KIND_NAMES) {
       const o = own[kind]!;
       expect(o.legacy, `${kind}: legacy ${o.legacy} != migrated ${o.migrated} + rejected ${o.rejected}`).toBe(o.migrated + o.rejected);
@@ -221,8 +204,8 @@ describe.each(FORMATS)('%s data with bad records (bad ratio 0.02)', (format) => 
     }
     for (const [pair, ref] of goodEdges) if (!seen.has(pair)) problems.push(`good edge ${pair} (${ref}) is not in tms.task_dependencies`);
     expect(goodEdges.size).toBeGreaterThan(SIZE.tasks);
-    // FLEET BUG [race-dup]: a good task's row may hold its later duplicate's line, and a duplicate
-    // task_dependencies row may replace the earlier depends_on declaration.
+    // Guards the duplicate race: a good task's row must hold its own line, and an earlier depends_on
+    // declaration must not be replaced by a later task_dependencies row.
     expect(firstOf(problems), `${problems.length} problems`).toEqual([]);
   });
 
@@ -297,16 +280,20 @@ describe('a fresh run with --max-rejects 0, then a second run under another --ru
     expect(state!.status).toBe('completed');
   });
 
-  it('a second run under another --run-id leaves the rows already there as they are', async () => {
-    const before = await rowVersions(db.pool);
+  it('a second run under another --run-id leaves every value of the rows already there as it is', async () => {
+    const before = await rowContents(db.pool);
+    const { rows: [creator] } = await db.pool.query<{ run_id: string }>('SELECT DISTINCT run_id FROM tms.tasks');
     const second = await runFleet(db.pool, ['migrate', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', '--json', '--run-id', 'second-run']);
     expect(second.code, second.stderr.slice(-3000)).toBe(0);
     expect(summaryOf(second).status).toBe('completed');
     const { rows } = await db.pool.query<{ legacy_id: string; legacy_line: number; title: string }>(
       `SELECT legacy_id, legacy_line, title FROM tms.tasks WHERE title LIKE '(copy) %' ORDER BY legacy_line`);
-    // FLEET BUG [rerun-dup]: the second run's later duplicates overwrite their originals' rows
-    // (e.g. T-00000193 becomes "(copy) Design CSV import" from tasks.jsonl:5035).
+    // Later duplicates of the second run must not overwrite their originals' rows.
     expect(firstOf(rows.map((r) => `${r.legacy_id} now holds its duplicate from line ${r.legacy_line}: ${r.title}`)), 'rows rewritten from duplicate records').toEqual([]);
-    expect(await rowVersions(db.pool)).toBe(before);
+    expect(await rowContents(db.pool)).toBe(before);
+    // The rows keep the run that created them (what a rollback of that run removes); the second run
+    // marks them as last migrated by it.
+    const { rows: runs } = await db.pool.query<{ run_id: string; last_run_id: string }>('SELECT DISTINCT run_id, last_run_id FROM tms.tasks');
+    expect(runs).toEqual([{ run_id: creator!.run_id, last_run_id: 'second-run' }]);
   });
 });

@@ -4,8 +4,8 @@
 //    then EVERY legacy record is compared, field by field, with its new row through ledger.id_map, using
 //    this file's own reading of the legacy files (JSON.parse / csv-parse) and its own SQL — nothing of
 //    the fleet's normalizer or verifier. Dependency edges are compared as sets of legacy id pairs.
-// 2. Re-running is a no-op: the same command, `resume` on the completed run, and a second run under
-//    another --run-id write nothing / rewrite no row (pg_stat_user_tables and xmin/ctid fingerprints).
+// 2. Re-running is a no-op: the same command and `resume` on the completed run write nothing
+//    (pg_stat_user_tables and xmin/ctid fingerprints); a second run under another --run-id changes no value.
 //
 // Each format gets a database of its own (the generated legacy ids are the same in every format), all
 // created and dropped by this file; one queue prefix for the file.
@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { generateLegacyData } from '../src/generator/generate.js';
 import { connectionArgs } from './helpers/cli.js';
-import { entityCounts, rowVersions, writeCounters } from './helpers/ledger.js';
+import { entityCounts, rowContents, rowVersions, writeCounters } from './helpers/ledger.js';
 import {
   asText, declaredEdges, firstOf, jsonLines, listItems, readLegacyDir, runFleet, summaryOf,
   type LegacyDir, type LegacyFormat,
@@ -362,9 +362,9 @@ describe('re-running a completed migration (jsonl data set)', () => {
     expect(after.ledger).toBe(before.ledger);
   });
 
-  it('a second run under another --run-id over the same data completes and rewrites no row', async () => {
+  it('a second run under another --run-id over the same data completes and changes no value', async () => {
     const { db, args, runId } = subject();
-    const before = await snapshot(db.pool);
+    const contents = await rowContents(db.pool);
     const secondId = `second-${Date.now()}`;
     const second = await runFleet(db.pool, [...args, '--run-id', secondId]);
     expect(second.code, second.stderr.slice(-3000)).toBe(0);
@@ -379,8 +379,11 @@ describe('re-running a completed migration (jsonl data set)', () => {
     expect(summary.kinds.map((k) => [k.kind, k.legacy, k.rejected])).toEqual(first.summary.map((k) => [k.kind, k.legacy, 0]));
     for (const k of summary.kinds) expect(k.legacy, k.kind).toBe(k.migrated + k.rejected);
 
-    // No row of the new system was rewritten: same row versions, rows still carry the first run.
-    expect(await rowVersions(db.pool)).toBe(before.versions);
+    // No value of the new system changed; rows still carry the run that created them, and are marked
+    // as last migrated by the second run (last_run_id, for duplicate detection within a run).
+    expect(await rowContents(db.pool)).toBe(contents);
+    const { rows: marks } = await db.pool.query<{ last_run_id: string }>('SELECT DISTINCT last_run_id FROM tms.tasks');
+    expect(marks).toEqual([{ last_run_id: secondId }]);
     const { rows } = await db.pool.query<{ run_id: string; n: number }>('SELECT run_id, count(*)::int AS n FROM ledger.id_map GROUP BY run_id');
     expect(rows.map((r) => r.run_id)).toEqual([runId]);
     const { rows: [deps] } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM tms.task_dependencies WHERE run_id <> $1', [runId]);

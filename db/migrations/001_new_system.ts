@@ -1,5 +1,6 @@
 // The new Task Management System's schema `tms`. Every entity row carries its legacy id, the run that
-// created it and the legacy line it came from. Foreign keys and secondary indexes are deliberately
+// created it (run_id: what a rollback removes), the run that last migrated it (last_run_id: within one
+// run the earliest declaration of an id wins) and the legacy line it came from. Foreign keys and secondary indexes are deliberately
 // absent during the load (they double COPY time, measured); workers check parents per chunk and the
 // optimize phase adds the constraints and indexes afterwards.
 import type { Knex } from 'knex';
@@ -20,6 +21,7 @@ export async function up(knex: Knex): Promise<void> {
       updated_at    timestamptz,
       legacy_extra  jsonb,
       run_id        text NOT NULL,
+      last_run_id   text NOT NULL,
       legacy_line   integer NOT NULL
     );
 
@@ -36,6 +38,7 @@ export async function up(knex: Knex): Promise<void> {
       updated_at    timestamptz,
       legacy_extra  jsonb,
       run_id        text NOT NULL,
+      last_run_id   text NOT NULL,
       legacy_line   integer NOT NULL
     );
 
@@ -58,6 +61,7 @@ export async function up(knex: Knex): Promise<void> {
       updated_at     timestamptz,
       legacy_extra   jsonb,
       run_id         text NOT NULL,
+      last_run_id    text NOT NULL,
       legacy_line    integer NOT NULL
     );
 
@@ -70,6 +74,7 @@ export async function up(knex: Knex): Promise<void> {
       legacy_ref     text NOT NULL,
       legacy_order   bigint NOT NULL,
       run_id         text NOT NULL,
+      last_run_id    text NOT NULL,
       PRIMARY KEY (task_id, depends_on_id)
     );
 

@@ -1,5 +1,7 @@
 // `taskfleet generate`: deterministic synthetic legacy data, optionally with every class of bad record.
+import { mkdir } from 'node:fs/promises';
 import { type Command, Option, InvalidArgumentError } from 'commander';
+import { ConfigError } from '../config/errors.js';
 import { generateLegacyData } from '../generator/generate.js';
 import { positiveInt } from './common-options.js';
 
@@ -23,6 +25,11 @@ export function registerGenerateCommand(program: Command): void {
     .option('--no-dependencies', 'no depends_on and no task_dependencies file: projects, phases and tasks only')
     .action(async (flags: { out: string; projects: number; phasesPerProject: number; tasks: number; format: 'json' | 'jsonl' | 'csv'; seed: number; badRatio: number; dependencies: boolean; dependencyFile: boolean }) => {
       const started = performance.now();
+      try {
+        await mkdir(flags.out, { recursive: true });
+      } catch (err) {
+        throw new ConfigError(`Cannot create the output directory ${flags.out}: ${(err as NodeJS.ErrnoException).code === 'ENOTDIR' || (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'a file is in the way' : (err as Error).message}`, { cause: err });
+      }
       const summary = await generateLegacyData({
         out: flags.out, projects: flags.projects, phasesPerProject: flags.phasesPerProject, tasks: flags.tasks,
         format: flags.format, seed: flags.seed, badRatio: flags.badRatio,

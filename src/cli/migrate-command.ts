@@ -14,6 +14,7 @@ import { formatSummaryLines, isBalanced, runSummary } from '../ledger/summary.js
 import { createLogger, type Logger } from '../logger.js';
 import { driveRun } from '../producers/drive-run.js';
 import { planRun } from '../producers/plan-run.js';
+import { discoverLegacyFiles } from '../legacy/files.js';
 import { createQueue, ensureTransportReady } from '../queue/index.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
@@ -80,6 +81,8 @@ export function registerMigrateCommands(program: Command): void {
         const run = await findRun(db, runId);
         if (!run) throw new ConfigError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
         if (run.status === 'planning') throw new ConfigError(`Run ${runId} was never fully planned; run the same \`taskfleet migrate\` again`);
+        // The workers read the legacy files again: check they are still there before anything starts.
+        await discoverLegacyFiles(run.legacyDir);
         const retried = await resetFailedChunks(db, runId);
         if (retried > 0) note(flags, `Retrying ${retried} failed chunks.`);
         if (run.status !== 'completed') await updateRun(db, runId, { status: 'running', error: null });

@@ -7,8 +7,8 @@ import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
 import type { DeclaredEdge } from '../legacy/declared-edges.js';
 import { createNormalizer } from '../legacy/normalize.js';
-import { tryCopyFresh, upsertLines, verifyLines, type TableSpec } from '../store/copy-rows.js';
-import { encodeCopyLine, type CopyValue } from '../store/copy-text.js';
+import { claimRows, type ClaimSpec } from '../store/claim-rows.js';
+import type { CopyValue } from '../store/copy-text.js';
 import { idMemo } from '../store/new-ids.js';
 import { inTransaction } from '../store/pool.js';
 import { readChunkRecords } from './chunk-records.js';
@@ -16,11 +16,12 @@ import type { ChunkJobResult, JobContext } from './context.js';
 import { PermanentJobError } from './errors.js';
 import type { ChunkJobPayload } from './payload.js';
 
-export const DEPENDENCY_TABLE: TableSpec = {
+export const DEPENDENCY_TABLE: ClaimSpec = {
   table: 'tms.task_dependencies',
-  columns: ['task_id', 'depends_on_id', 'legacy_id', 'legacy_ref', 'legacy_order', 'run_id'],
+  columns: ['task_id', 'depends_on_id', 'legacy_id', 'legacy_ref', 'legacy_order', 'run_id', 'last_run_id'],
   key: ['task_id', 'depends_on_id'],
-  keep: ['run_id'],
+  orderColumn: 'legacy_order',
+  describeColumns: ['legacy_ref'],
 };
 
 /** Declaration order: tasks' depends_on (by line, then position), then task_dependencies (by line). */
@@ -117,43 +118,31 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
       candidates.push({ ...edge, taskId: from, dependsOnId: to });
     }
 
-    let rows: CopyValue[][] = candidates.map((c) => [c.taskId, c.dependsOnId, `${c.taskLegacyId}->${c.dependsOnLegacyId}`, c.ref, c.order, runId]);
-    let lines = rows.map(encodeCopyLine);
-    let movedToRejects = 0;
-    if (!(await tryCopyFresh(client, DEPENDENCY_TABLE, lines))) {
-      // Edges declared in other chunks or runs: within this run the earliest declaration wins.
-      const { rows: existing } = await client.query<{ task_id: string; depends_on_id: string; legacy_ref: string; legacy_order: string; run_id: string }>(
-        `SELECT d.task_id::text, d.depends_on_id::text, d.legacy_ref, d.legacy_order, d.run_id
-         FROM tms.task_dependencies d JOIN unnest($1::uuid[], $2::uuid[]) AS e(t, dep) ON d.task_id = e.t AND d.depends_on_id = e.dep`,
-        [candidates.map((c) => c.taskId), candidates.map((c) => c.dependsOnId)],
-      );
-      const existingByKey = new Map(existing.map((e) => [`${e.task_id}|${e.depends_on_id}`, e]));
-      const kept: CopyValue[][] = [];
-      candidates.forEach((c, i) => {
-        const row = rows[i]!;
-        const legacyId = row[2] as string;
-        const other = existingByKey.get(`${c.taskId}|${c.dependsOnId}`);
-        if (other && other.run_id === runId && other.legacy_ref !== c.ref) {
-          if (Number(other.legacy_order) < c.order) {
-            reject(c.ref, c.line, legacyId, targetField, `duplicate dependency ${legacyId} (first at ${other.legacy_ref})`);
-            return;
-          }
-          const [otherFile = '', otherLine = '0'] = other.legacy_ref.split('#')[0]!.split(':');
-          rejects.push({ kind: 'task_dependencies', ref: other.legacy_ref, fileName: otherFile, line: Number(otherLine), legacyId, field: targetField, reason: `duplicate dependency ${legacyId} (first at ${c.ref})` });
-          movedToRejects++;
-        }
-        if (other) row[5] = other.run_id;
-        kept.push(row);
-      });
-      rows = kept;
-      lines = rows.map(encodeCopyLine);
-      await upsertLines(client, DEPENDENCY_TABLE, lines);
+    const claimants = candidates.map((c) => ({
+      row: [c.taskId, c.dependsOnId, `${c.taskLegacyId}->${c.dependsOnLegacyId}`, c.ref, c.order, runId, runId] as CopyValue[],
+      order: c.order,
+      item: c,
+    }));
+    const { written, lost, displaced } = await claimRows(client, DEPENDENCY_TABLE, runId, claimants);
+    // Within a run the earliest declaration of an edge wins; later ones are rejected as duplicates.
+    for (const { claimant, holder } of lost) {
+      const legacyId = claimant.row[2] as string;
+      reject(claimant.item.ref, claimant.item.line, legacyId, targetField, `duplicate dependency ${legacyId} (first at ${String(holder.described.legacy_ref)})`);
     }
-    await verifyLines(client, DEPENDENCY_TABLE, rows, lines);
+    for (const { claimant, holder } of displaced) {
+      const legacyId = claimant.row[2] as string;
+      const ref = String(holder.described.legacy_ref);
+      const [otherFile = '', otherLine = '0'] = ref.split('#')[0]!.split(':');
+      rejects.push({
+        kind: 'task_dependencies', ref, fileName: otherFile, line: Number(otherLine), legacyId,
+        field: ref.includes('#') ? 'depends_on' : 'depends_on_id',
+        reason: `duplicate dependency ${legacyId} (first at ${claimant.item.ref})`,
+      });
+    }
     const inserted = await insertRejects(client, runId, stage, chunkNo, rejects);
     const outcome = {
       legacyRecords,
-      migrated: rows.length - movedToRejects,
+      migrated: written.length, // a delta, as in migrate-entities
       rejected: inserted,
       worker: ctx.workerName,
       durationMs: performance.now() - started,

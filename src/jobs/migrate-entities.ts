@@ -9,8 +9,8 @@ import type { RecordRejection } from '../legacy/errors.js';
 import type { EntityKind } from '../legacy/kinds.js';
 import { declaredEdges } from '../legacy/declared-edges.js';
 import { createNormalizer, type KindValues } from '../legacy/normalize.js';
-import { tryCopyFresh, upsertLines, verifyLines } from '../store/copy-rows.js';
-import { encodeCopyLine, type CopyValue } from '../store/copy-text.js';
+import { claimRows } from '../store/claim-rows.js';
+import type { CopyValue } from '../store/copy-text.js';
 import { ENTITY_TABLES, phaseRow, projectRow, taskRow } from '../store/entity-tables.js';
 import { idMemo } from '../store/new-ids.js';
 import { inTransaction, type PoolClient } from '../store/pool.js';
@@ -60,47 +60,24 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
     const status = await lockChunk(client, runId, stage, chunkNo);
     if (status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
     const accepted = await checkParents(client, runId, kind, candidates, reject);
-    const spec = ENTITY_TABLES[kind];
-    let rows = accepted.map((c) => buildRow(kind, c, runId, c.parents));
-    let lines = rows.map(encodeCopyLine);
-    let movedToRejects = 0;
-
-    if (!(await tryCopyFresh(client, spec, lines))) {
-      // Some rows exist: from another run (update them, keeping their creator), or a duplicate of this
-      // run in another chunk (the earliest line wins).
-      const { rows: existing } = await client.query<{ id: string; run_id: string; legacy_line: number }>(
-        `SELECT id::text, run_id, legacy_line FROM ${spec.table} WHERE id = ANY($1::uuid[])`,
-        [accepted.map((c) => c.id)],
-      );
-      const existingById = new Map(existing.map((e) => [e.id, e]));
-      const runIdColumn = spec.columns.indexOf('run_id');
-      const kept: CopyValue[][] = [];
-      accepted.forEach((candidate, i) => {
-        const row = rows[i]!;
-        const other = existingById.get(candidate.id);
-        if (other && other.run_id === runId && other.legacy_line !== candidate.line) {
-          const legacyId = candidate.values.legacyId;
-          if (other.legacy_line < candidate.line) {
-            reject(candidate.line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${other.legacy_line})`);
-            return;
-          }
-          reject(other.legacy_line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${candidate.line})`);
-          movedToRejects++;
-        }
-        if (other) row[runIdColumn] = other.run_id;
-        kept.push(row);
-      });
-      rows = kept;
-      lines = rows.map(encodeCopyLine);
-      await upsertLines(client, spec, lines);
+    const claimants = accepted.map((c) => ({ row: buildRow(kind, c, runId, c.parents), order: c.line, item: c }));
+    const { written, lost, displaced } = await claimRows(client, ENTITY_TABLES[kind], runId, claimants);
+    // Within a run the earliest line holding an id wins; the later ones are rejected as duplicates.
+    for (const { claimant, holder } of lost) {
+      const legacyId = claimant.item.values.legacyId;
+      reject(claimant.order, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${holder.order})`);
     }
-
-    await verifyLines(client, spec, rows, lines);
+    for (const { claimant, holder } of displaced) {
+      const legacyId = claimant.item.values.legacyId;
+      reject(holder.order, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${claimant.order})`);
+    }
     const inserted = await insertRejects(client, runId, stage, chunkNo, rejects);
     const outcome = {
       legacyRecords: records.length,
       declaredEdges: kind === 'tasks' ? declaredEdges(records, run.mapping) : undefined,
-      migrated: rows.length - movedToRejects,
+      // A delta: rows this chunk now holds (written + displaced.length), less the displaced records,
+      // which the chunks that wrote them counted as migrated.
+      migrated: written.length,
       rejected: inserted,
       worker: ctx.workerName,
       durationMs: performance.now() - started,

@@ -57,6 +57,7 @@ export interface EdgeGraph {
   to: Int32Array;
 }
 
+/** Every edge this run migrated (last_run_id: including edges an earlier run created and this one adopted). */
 async function loadGraph(client: PoolClient, runId: string, signal: AbortSignal): Promise<EdgeGraph> {
   const index = new Map<string, number>();
   const nodes: string[] = [];
@@ -70,7 +71,7 @@ async function loadGraph(client: PoolClient, runId: string, signal: AbortSignal)
   let n = 0;
   await client.query(
     `DECLARE run_edges NO SCROLL CURSOR FOR
-     SELECT task_id::text AS t, depends_on_id::text AS d FROM tms.task_dependencies WHERE run_id = $1 ORDER BY legacy_order`,
+     SELECT task_id::text AS t, depends_on_id::text AS d FROM tms.task_dependencies WHERE last_run_id = $1 ORDER BY legacy_order`,
     [runId],
   );
   for (;;) {

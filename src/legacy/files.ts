@@ -42,7 +42,9 @@ export async function discoverLegacyFiles(dir: string): Promise<LegacyFile[]> {
     }
     const fileName = `${kind}.${format}`;
     const path = join(root, fileName);
-    const info = await stat(path);
+    const info = await stat(path).catch((err: unknown) => {
+      throw new LegacyDataError(`Legacy file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it is a broken link or vanished' : (err as Error).message}`, { cause: err });
+    });
     if (!info.isFile()) throw new LegacyDataError(`Legacy file ${path} is not a regular file`);
     try {
       await access(path, constants.R_OK);

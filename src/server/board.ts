@@ -6,7 +6,8 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
 import type { Settings } from '../config/settings.js';
-import { createQueue } from '../queue/index.js';
+import { createQueue, ensureTransportReady } from '../queue/index.js';
+import { ConfigError } from '../config/errors.js';
 import { transportOf } from '../workers/chunk-worker.js';
 
 export interface BoardServer {
@@ -16,6 +17,7 @@ export interface BoardServer {
 
 export async function startBoardServer(settings: Settings, queueNames: readonly string[], opts: { port: number; host: string }): Promise<BoardServer> {
   const transport = transportOf(settings);
+  await ensureTransportReady(transport);
   const queues = queueNames.map((name) => createQueue(name, transport));
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath('/board');
@@ -28,10 +30,20 @@ export async function startBoardServer(settings: Settings, queueNames: readonly 
   const app = express();
   app.get('/', (_req, res) => res.redirect('/board'));
   app.use('/board', serverAdapter.getRouter() as express.Router);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(opts.port, opts.host, () => resolve(s));
-    s.once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      // Express 5 passes a listen error to this callback too.
+      const s = app.listen(opts.port, opts.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+      s.once('error', reject);
+    });
+  } catch (err) {
+    await Promise.all(queues.map((q) => q.close()));
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(code === 'EADDRINUSE'
+      ? `Cannot serve Bull Board on ${opts.host}:${opts.port}: the port is already in use (choose another with --port)`
+      : `Cannot serve Bull Board on ${opts.host}:${opts.port}: ${(err as Error).message}`, { cause: err });
+  }
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${opts.host}:${port}/board`,

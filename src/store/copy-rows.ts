@@ -1,9 +1,8 @@
 // Writing rows with COPY, and reading them back with COPY to verify them.
 // - tryCopyFresh: a straight COPY under a savepoint — the common case (none of the rows exists yet),
 //   as fast as Postgres loads data. A unique violation rolls back to the savepoint and says so.
-// - upsertLines: COPY into a temporary table, then an upsert that only touches rows whose values differ,
-//   so writing the same chunk again changes nothing.
 // - verifyLines: COPY the rows back out and compare them with what was sent, as text.
+// (claim-rows.ts handles rows that already exist.)
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -13,14 +12,12 @@ export interface TableSpec {
   table: string;            // schema-qualified
   columns: readonly string[];
   key: readonly string[];   // primary key columns, first in `columns`, uuid-typed
-  /** Columns an upsert must not change (who created the row). */
-  keep: readonly string[];
 }
 
 const UNIQUE_VIOLATION = '23505';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-async function copyLines(client: PoolClient, table: string, columns: readonly string[], lines: readonly string[]): Promise<void> {
+export async function copyLines(client: PoolClient, table: string, columns: readonly string[], lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
   const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
   await pipeline(Readable.from([Buffer.from(`${lines.join('\n')}\n`)]), stream);
@@ -39,23 +36,6 @@ export async function tryCopyFresh(client: PoolClient, spec: TableSpec, lines: r
     if ((err as { code?: string }).code === UNIQUE_VIOLATION) return false;
     throw err;
   }
-}
-
-export async function upsertLines(client: PoolClient, spec: TableSpec, lines: readonly string[]): Promise<void> {
-  if (lines.length === 0) return;
-  const temp = `incoming_${spec.table.replace(/\W/g, '_')}`;
-  await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${temp} (LIKE ${spec.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
-  await copyLines(client, temp, spec.columns, lines);
-  const updatable = spec.columns.filter((c) => !spec.key.includes(c) && !spec.keep.includes(c));
-  const target = updatable.map((c) => `t.${c}`).join(', ');
-  const incoming = updatable.map((c) => `excluded.${c}`).join(', ');
-  await client.query(
-    `INSERT INTO ${spec.table} AS t (${spec.columns.join(', ')})
-     SELECT ${spec.columns.join(', ')} FROM ${temp}
-     ON CONFLICT (${spec.key.join(', ')}) DO UPDATE SET (${updatable.join(', ')}) = ROW(${incoming})
-     WHERE (${target}) IS DISTINCT FROM (${incoming})`,
-  );
-  await client.query(`TRUNCATE ${temp}`);
 }
 
 /**

@@ -49,3 +49,17 @@ export async function rowVersions(pool: pg.Pool): Promise<string> {
   }
   return parts.join(' ');
 }
+
+/**
+ * A fingerprint of every row's values in the new system, without last_run_id (the marker a later run
+ * sets on the rows it adopts): changes if any value of any row changes.
+ */
+export async function rowContents(pool: pg.Pool): Promise<string> {
+  const parts: string[] = [];
+  for (const table of ['projects', 'phases', 'tasks', 'task_dependencies']) {
+    const { rows } = await pool.query<{ v: string }>(
+      `SELECT md5(string_agg((to_jsonb(t) - 'last_run_id')::text, ',' ORDER BY (to_jsonb(t) - 'last_run_id')::text))::text AS v FROM tms.${table} t`);
+    parts.push(`${table}=${rows[0]?.v ?? ''}`);
+  }
+  return parts.join(' ');
+}

@@ -1,0 +1,344 @@
+// scanLegacyFile: chunk planning over real temp files, and the round trip a worker makes
+// (readChunkBytes + splitChunk must find exactly the records, and the hash, the planner saw).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashRecords, parseCsvHeader, scanLegacyFile, type ChunkSpan } from '../../src/legacy/chunk-scanner.js';
+import { LegacyDataError } from '../../src/legacy/errors.js';
+import type { LegacyFile } from '../../src/legacy/files.js';
+import type { LegacyFormat } from '../../src/legacy/kinds.js';
+import { readChunkBytes, splitChunk } from '../../src/legacy/read-chunk.js';
+import type { RecordSpan } from '../../src/legacy/record-splitter.js';
+import { chunkLocation, prng, scanAll, splitBytes, tempDir, type TempDir } from './support.js';
+
+const MiB = 1024 * 1024;
+const HUGE = { chunkSize: 1_000_000, chunkMaxBytes: 1024 * MiB };
+
+let dir: TempDir;
+beforeAll(() => {
+  dir = tempDir('scanner');
+});
+afterAll(() => dir.remove());
+
+/** The file's records as the splitter finds them in one pass (CSV: without the header). */
+function modelSpans(file: LegacyFile): { bytes: Buffer; spans: RecordSpan[] } {
+  const bytes = readFileSync(file.path);
+  const spans = splitBytes(file.format, bytes);
+  return { bytes, spans: file.format === 'csv' ? spans.slice(1) : spans };
+}
+
+/** Reads every chunk back as a worker does; returns the spans found, chunk by chunk. */
+async function readBack(file: LegacyFile, chunks: ChunkSpan[], headers: (string[] | null)[]): Promise<RecordSpan[][]> {
+  const out: RecordSpan[][] = [];
+  for (let i = 0; i < chunks.length; i++) {
+    const loc = chunkLocation(file, chunks[i]!, headers[i]!);
+    const buf = await readChunkBytes(loc);
+    const spans = splitChunk(buf, loc);
+    expect(hashRecords(buf, spans, loc.byteStart)).toBe(chunks[i]!.sha256);
+    out.push(spans);
+  }
+  return out;
+}
+
+// ---- big seeded files (> 2 MiB, records straddling the scanner's 1 MiB read buffers) ------------------
+
+function bigJsonl(seed: number): string {
+  const r = prng(seed);
+  const lines: string[] = [];
+  for (let i = 0; i < 1500; i++) {
+    if (r.next() < 0.05) lines.push(r.pick(['', '   ', '\t']));
+    const pad = i === 700 ? 'L'.repeat(Math.floor(1.5 * MiB)) : 'x'.repeat(r.int(0, 4000));
+    lines.push(JSON.stringify({ id: `t-${i}`, s: '中文 "q" {[', pad }));
+  }
+  return lines.join(r.next() < 0.5 ? '\n' : '\r\n') + '\n';
+}
+
+function bigCsv(seed: number): string {
+  const r = prng(seed);
+  const rows = ['id,notes,pad'];
+  for (let i = 0; i < 1500; i++) {
+    if (r.next() < 0.05) rows.push('');
+    const pad = i === 900 ? 'Q'.repeat(Math.floor(1.2 * MiB)) : 'y'.repeat(r.int(0, 4000));
+    rows.push(`c-${i},"a, b ""quoted""\nsecond line",${pad}`);
+  }
+  return rows.join('\n'); // no final newline
+}
+
+function bigJson(seed: number): string {
+  const r = prng(seed);
+  const items: string[] = [];
+  for (let i = 0; i < 1500; i++) {
+    const pad = i === 1100 ? 'J'.repeat(Math.floor(1.1 * MiB)) : 'z'.repeat(r.int(0, 4000));
+    items.push(JSON.stringify({ id: `j-${i}`, tricky: '}]{["\\', nested: { list: [1, [2, { a: '"]' }]] }, pad }, null, r.next() < 0.5 ? 2 : undefined));
+  }
+  return `[\n${items.join(',\n  ')}\n]\n`;
+}
+
+const BIG: Record<LegacyFormat, () => string> = { jsonl: () => bigJsonl(7), csv: () => bigCsv(8), json: () => bigJson(9) };
+
+describe.each(['jsonl', 'csv', 'json'] as const)('scanLegacyFile round trip, %s file > 2 MiB', (format) => {
+  let file: LegacyFile;
+  let model: { bytes: Buffer; spans: RecordSpan[] };
+  beforeAll(() => {
+    file = dir.legacyFile('tasks', format, BIG[format]());
+    model = modelSpans(file);
+  });
+
+  it('is big enough, and has records straddling 1 MiB buffer boundaries', () => {
+    expect(file.bytes).toBeGreaterThan(2 * MiB);
+    const straddling = model.spans.filter((s) => Math.floor(s.start / MiB) !== Math.floor((s.end - 1) / MiB));
+    expect(straddling.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('chunks by chunkSize: full chunks, counts summing to the total, read back with identical spans and hashes', async () => {
+    const { chunks, headers, scan } = await scanAll(file, { chunkSize: 97, chunkMaxBytes: 1024 * MiB });
+    expect(scan.records).toBe(model.spans.length);
+    expect(chunks.reduce((n, c) => n + c.records, 0)).toBe(scan.records);
+    expect(chunks.length).toBe(Math.ceil(scan.records / 97));
+    chunks.slice(0, -1).forEach((c) => expect(c.records).toBe(97));
+    expect(scan.sha256).toBe(createHash('sha256').update(model.bytes).digest('hex'));
+    expect(scan.header).toEqual(format === 'csv' ? ['id', 'notes', 'pad'] : null);
+
+    const back = await readBack(file, chunks, headers);
+    expect(back.flat()).toEqual(model.spans);
+    chunks.forEach((c, i) => {
+      const spans = back[i]!;
+      expect(spans).toHaveLength(c.records);
+      expect(c.byteStart).toBe(spans[0]!.start);
+      expect(c.byteEnd).toBe(spans.at(-1)!.end);
+      expect(c.lineStart).toBe(spans[0]!.line);
+      expect(c.lineEnd).toBe(spans.at(-1)!.line);
+      if (i > 0) expect(c.byteStart).toBeGreaterThan(chunks[i - 1]!.byteEnd);
+    });
+    // At least one chunk spans a read-buffer (1 MiB) boundary.
+    expect(chunks.some((c) => Math.floor(c.byteStart / MiB) !== Math.floor(c.byteEnd / MiB))).toBe(true);
+  });
+
+  it('chunks by chunkMaxBytes: a chunk closes at the first record that reaches the limit', async () => {
+    const max = 200 * 1024;
+    const { chunks, headers, scan } = await scanAll(file, { chunkSize: 1_000_000, chunkMaxBytes: max });
+    expect(chunks.reduce((n, c) => n + c.records, 0)).toBe(scan.records);
+    const back = await readBack(file, chunks, headers);
+    expect(back.flat()).toEqual(model.spans);
+    chunks.forEach((c, i) => {
+      const spans = back[i]!;
+      if (i < chunks.length - 1) expect(c.byteEnd - c.byteStart).toBeGreaterThanOrEqual(max);
+      if (spans.length > 1) expect(spans.at(-2)!.end - c.byteStart).toBeLessThan(max);
+    });
+    // The oversized record sits in a chunk that closes right at it.
+    const huge = model.spans.find((s) => s.end - s.start > MiB)!;
+    const holder = chunks.find((c) => c.byteStart <= huge.start && huge.end <= c.byteEnd)!;
+    expect(holder.byteEnd).toBe(huge.end);
+  });
+
+  it('samples firstRecord/lastRecord: exact bytes, or null only for records straddling a read buffer or over 64 KiB', async () => {
+    const { chunks, headers } = await scanAll(file, { chunkSize: 50, chunkMaxBytes: 1024 * MiB });
+    const back = await readBack(file, chunks, headers);
+    const sampleable = (s: RecordSpan) => s.end - s.start <= 64 * 1024 && Math.floor(s.start / MiB) === Math.floor((s.end - 1) / MiB);
+    let checked = 0;
+    chunks.forEach((c, i) => {
+      const first = back[i]![0]!;
+      const last = back[i]!.at(-1)!;
+      if (c.firstRecord) expect(c.firstRecord.equals(model.bytes.subarray(first.start, first.end))).toBe(true);
+      else expect(sampleable(first)).toBe(false);
+      if (c.lastRecord) expect(c.lastRecord.equals(model.bytes.subarray(last.start, last.end))).toBe(true);
+      else if (i < chunks.length - 1) expect(sampleable(last)).toBe(false);
+      if (c.firstRecord && c.lastRecord) checked++;
+    });
+    expect(checked).toBeGreaterThan(chunks.length / 2);
+  });
+});
+
+// ---- small files ----------------------------------------------------------------------------------
+
+describe('scanLegacyFile: small files', () => {
+  const jsonl = Array.from({ length: 7 }, (_, i) => `{"id":"p${i + 1}"}`);
+
+  it('JSONL: chunk boundaries, lines and counts', async () => {
+    const file = dir.legacyFile('projects', 'jsonl', `${jsonl.slice(0, 3).join('\n')}\n\n${jsonl.slice(3).join('\n')}\n`);
+    const { chunks, scan } = await scanAll(file, { chunkSize: 3, chunkMaxBytes: MiB });
+    expect(scan.records).toBe(7);
+    expect(chunks.map((c) => [c.records, c.lineStart, c.lineEnd])).toEqual([[3, 1, 3], [3, 5, 7], [1, 8, 8]]);
+    expect(chunks[0]!.byteStart).toBe(0);
+    expect(chunks[0]!.byteEnd).toBe(`${jsonl.slice(0, 3).join('\n')}`.length);
+  });
+
+  it('hashes each chunk over its records only (separators and blank lines excluded)', async () => {
+    const file = dir.legacyFile('projects', 'jsonl', '{"id":"a"}\n\n\n{"id":"b"}\n{"id":"c"}');
+    const { chunks } = await scanAll(file, { chunkSize: 2, chunkMaxBytes: MiB });
+    const sha = (...parts: string[]) => createHash('sha256').update(parts.join('')).digest('hex');
+    expect(chunks.map((c) => c.sha256)).toEqual([sha('{"id":"a"}', '{"id":"b"}'), sha('{"id":"c"}')]);
+  });
+
+  it('samples the first and last records of a chunk', async () => {
+    const file = dir.legacyFile('projects', 'jsonl', `${jsonl.join('\n')}\n`);
+    const { chunks } = await scanAll(file, { chunkSize: 3, chunkMaxBytes: MiB });
+    expect(chunks.map((c) => c.firstRecord?.toString())).toEqual([jsonl[0], jsonl[3], jsonl[6]]);
+    expect(chunks.slice(0, 2).map((c) => c.lastRecord?.toString())).toEqual([jsonl[2], jsonl[5]]);
+  });
+
+  // BUG (minor, src/legacy/chunk-scanner.ts): the last, partly filled chunk of a file always has
+  // lastRecord = null (closeChunk(last, null) after the buffer is dropped), although the record is
+  // small and in no way straddles a buffer (the ChunkSpan doc says null only then). Effect: the last
+  // chunk of every file gets no lastLegacyId label in plan-run. Repro: 7 records, chunkSize 3 ->
+  // chunk 3 (record 7) has lastRecord null; expected the bytes of record 7.
+  it.fails('samples the last record of the final, partly filled chunk too', async () => {
+    const file = dir.legacyFile('projects', 'jsonl', `${jsonl.join('\n')}\n`);
+    const { chunks } = await scanAll(file, { chunkSize: 3, chunkMaxBytes: MiB });
+    expect(chunks[2]!.lastRecord?.toString()).toBe(jsonl[6]);
+  });
+
+  it('CSV: parses the header, excludes it from the records, and hands it to every chunk', async () => {
+    const file = dir.legacyFile('projects', 'csv', 'id , name,notes\n1,a,"x\ny"\n2,b,\n3,c,z\n');
+    const { chunks, headers, scan } = await scanAll(file, { chunkSize: 2, chunkMaxBytes: MiB });
+    expect(scan.header).toEqual(['id', 'name', 'notes']);
+    expect(scan.records).toBe(3);
+    expect(chunks.map((c) => [c.records, c.lineStart, c.lineEnd])).toEqual([[2, 2, 4], [1, 5, 5]]);
+    expect(headers).toEqual([['id', 'name', 'notes'], ['id', 'name', 'notes']]);
+    expect(chunks[0]!.byteStart).toBe('id , name,notes\n'.length);
+  });
+
+  it('CSV: a header with a quoted newline', async () => {
+    const file = dir.legacyFile('projects', 'csv', '"i\nd",name\n1,a\n');
+    const { chunks, scan } = await scanAll(file, HUGE);
+    expect(scan.header).toEqual(['i\nd', 'name']);
+    expect(chunks.map((c) => [c.records, c.lineStart])).toEqual([[1, 3]]);
+  });
+
+  it('CSV: a BOM is not part of the first column name (plain or quoted)', async () => {
+    for (const text of ['\uFEFFid,name\n1,a\n', '\uFEFF"id","name"\n1,a\n']) {
+      const { chunks, scan } = await scanAll(dir.legacyFile('projects', 'csv', text), HUGE);
+      expect(scan.header).toEqual(['id', 'name']);
+      expect(chunks.map((c) => [c.records, c.lineStart])).toEqual([[1, 2]]);
+    }
+  });
+
+  // BUG (edge case, src/legacy/record-splitter.ts pushCsv): after a UTF-8 BOM the first byte of the
+  // file is not "at field start", so a quoted first header field is read as unquoted; a newline inside
+  // it then ends the header record early. Repro: '\uFEFF"i\nd",name\n1,a\n' -> LegacyDataError "the
+  // CSV header row cannot be parsed: Quote Not Closed"; without the BOM the header is ['i\nd', 'name'].
+  it.fails('CSV: a BOM followed by a quoted header field holding a newline', async () => {
+    const { scan } = await scanAll(dir.legacyFile('projects', 'csv', '\uFEFF"i\nd",name\n1,a\n'), HUGE);
+    expect(scan.header).toEqual(['i\nd', 'name']);
+  });
+
+  it('CSV: a header larger than a read buffer is put together from its pieces', async () => {
+    const long = 'h'.repeat(MiB + 1000);
+    const file = dir.legacyFile('projects', 'csv', `id,${long}\n1,2\n`);
+    const { chunks, headers, scan } = await scanAll(file, HUGE);
+    expect(scan.header).toEqual(['id', long]);
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]!.lineStart).toBe(2);
+    const back = await readBack(file, chunks, headers);
+    expect(back[0]).toHaveLength(1);
+  });
+
+  it('CSV: a header-only file has the header and no records; an empty file has neither', async () => {
+    const headerOnly = await scanAll(dir.legacyFile('phases', 'csv', 'id,name\n'), HUGE);
+    expect([headerOnly.scan.header, headerOnly.scan.records, headerOnly.chunks.length]).toEqual([['id', 'name'], 0, 0]);
+    const empty = await scanAll(dir.legacyFile('phases', 'csv', ''), HUGE);
+    expect([empty.scan.header, empty.scan.records, empty.chunks.length]).toEqual([null, 0, 0]);
+  });
+
+  it('CSV: a non-empty file with no header row is refused', async () => {
+    await expect(scanAll(dir.legacyFile('phases', 'csv', '\n\n\r\n'), HUGE)).rejects.toThrow(/phases\.csv:1: the CSV header row cannot be read/);
+  });
+
+  it('CSV header errors name the problem: empty column, duplicate column', () => {
+    expect(() => parseCsvHeader(Buffer.from('id,,name'), 'x.csv')).toThrow(/x\.csv:1: .*empty column name/);
+    expect(() => parseCsvHeader(Buffer.from('id, name ,name'), 'x.csv')).toThrow(/names column "name" twice/);
+    expect(() => parseCsvHeader(Buffer.from('id,"open'), 'x.csv')).toThrow(LegacyDataError);
+  });
+
+  it('JSON: elements, lines and samples', async () => {
+    const file = dir.legacyFile('phases', 'json', '[\n  {"id": "a"},\n  {"id": "b",\n   "x": 1},\n  {"id": "c"}\n]\n');
+    const { chunks, headers, scan } = await scanAll(file, { chunkSize: 2, chunkMaxBytes: MiB });
+    expect(scan.records).toBe(3);
+    expect(chunks.map((c) => [c.records, c.lineStart, c.lineEnd])).toEqual([[2, 2, 3], [1, 5, 5]]);
+    expect(chunks[0]!.firstRecord?.toString()).toBe('{"id": "a"}');
+    expect(chunks[0]!.lastRecord?.toString()).toBe('{"id": "b",\n   "x": 1}');
+    const back = await readBack(file, chunks, headers);
+    expect(back.map((s) => s.length)).toEqual([2, 1]);
+  });
+
+  it('JSON: an empty array has no records; a non-array file is refused', async () => {
+    expect((await scanAll(dir.legacyFile('phases', 'json', ' [ ] \n'), HUGE)).scan.records).toBe(0);
+    await expect(scanAll(dir.legacyFile('phases', 'json', '{"id": 1}'), HUGE)).rejects.toThrow(LegacyDataError);
+  });
+
+  it('JSONL: a last line without a newline is counted and read back', async () => {
+    const file = dir.legacyFile('tasks', 'jsonl', '{"id":"1"}\n{"id":"2"}');
+    const { chunks, headers, scan } = await scanAll(file, HUGE);
+    expect(scan.records).toBe(2);
+    const back = await readBack(file, chunks, headers);
+    expect(back.flat().map((s) => s.line)).toEqual([1, 2]);
+  });
+
+  it('an unreadable file is a LegacyDataError naming the path', async () => {
+    const file: LegacyFile = { kind: 'tasks', fileName: 'tasks.jsonl', path: `${dir.path}/missing.jsonl`, format: 'jsonl', bytes: 0, mtimeMs: 0 };
+    await expect(scanLegacyFile(file, HUGE, () => undefined)).rejects.toThrow(/Cannot read legacy file .*missing\.jsonl/);
+  });
+
+  it('calls onChunk in file order and waits for it', async () => {
+    const file = dir.legacyFile('tasks', 'jsonl', Array.from({ length: 20 }, (_, i) => `{"id":${i}}`).join('\n'));
+    const seen: number[] = [];
+    await scanLegacyFile(file, { chunkSize: 3, chunkMaxBytes: MiB }, async (chunk) => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      seen.push(chunk.lineStart);
+    });
+    expect(seen).toEqual([1, 4, 7, 10, 13, 16, 19]);
+  });
+
+  // BUG (src/legacy/chunk-scanner.ts): onChunk is awaited inside the try/catch that wraps read errors,
+  // so an error thrown by the caller's callback (in plan-run: the ledger INSERT, e.g. a lost database
+  // connection) comes out as LegacyDataError "Cannot read legacy file <path>: <message>" -- reported
+  // to the operator as a problem with the legacy data. Chunks emitted after the loop are not wrapped,
+  // so the same failure is classified differently depending on where the chunk closes.
+  // Repro: 5 JSONL records, chunkSize 1, onChunk throws Error('database is down') -> rejects with
+  // LegacyDataError('Cannot read legacy file ...: database is down'); expected the original error.
+  it.fails('lets an error thrown by onChunk through unchanged (not as a LegacyDataError)', async () => {
+    const file = dir.legacyFile('tasks', 'jsonl', '{"id":1}\n{"id":2}\n{"id":3}\n{"id":4}\n{"id":5}\n');
+    const failure = new Error('database is down');
+    const outcome = await scanLegacyFile(file, { chunkSize: 1, chunkMaxBytes: MiB }, () => {
+      throw failure;
+    }).catch((err: unknown) => err);
+    expect(outcome).toBe(failure);
+  });
+});
+
+// BUG (src/legacy/record-splitter.ts, see record-splitter.test.ts): a CSV file with CRLF line ends in
+// which a record's CR is the last byte of a 1 MiB read buffer (offset 1048575) is planned with that CR
+// inside the record's hashed bytes; reading the chunk back (one buffer) drops the CR, so splitChunk
+// throws "the file changed since the run was planned" for an unchanged file -- every retry of the
+// chunk fails the same way. Repro below: header 'id,name\r\n', a first row padded so that a later
+// row's CR lands on offset 1048575.
+describe('scanLegacyFile: CSV with CRLF across a read-buffer boundary', () => {
+  function crlfCsvWithCrAtBufferEnd(): string {
+    const header = 'id,name\r\n';
+    const row = (i: number) => `${String(i).padStart(6, '0')},${'n'.repeat(91)}\r\n`; // 100 bytes
+    // First row length L0 so that header + L0 + k*100 + 98 == MiB - 1 for some k.
+    const rest = (MiB - 1 - header.length - 98) % 100;
+    const first = `first,${'p'.repeat(rest + 100 - 8)}\r\n`;
+    const text = header + first + Array.from({ length: 12_000 }, (_, i) => row(i)).join('');
+    return text;
+  }
+
+  it('the repro file has a CR exactly at the end of the first 1 MiB buffer', () => {
+    const text = crlfCsvWithCrAtBufferEnd();
+    expect(text.charCodeAt(MiB - 1)).toBe(0x0d);
+    expect(text.charCodeAt(MiB)).toBe(0x0a);
+  });
+
+  it.fails('reads every chunk back without a false "file changed" error', async () => {
+    const file = dir.legacyFile('tasks', 'csv', crlfCsvWithCrAtBufferEnd());
+    const { chunks, headers } = await scanAll(file, HUGE);
+    await readBack(file, chunks, headers);
+  });
+
+  it('LF-only CSV of the same shape reads back fine', async () => {
+    const file = dir.legacyFile('tasks', 'csv', crlfCsvWithCrAtBufferEnd().replace(/\r\n/g, '\n'));
+    const { chunks, headers, scan } = await scanAll(file, HUGE);
+    const back = await readBack(file, chunks, headers);
+    expect(back.flat()).toHaveLength(scan.records);
+  });
+});

@@ -1,0 +1,221 @@
+// loadSettings (flags > env > config file > defaults), the legacy mapping's validation, and
+// withoutPassword.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/errors.js';
+import { DEFAULT_MAPPING_FILE, loadLegacyMapping, parseLegacyMapping } from '../../src/config/legacy-mapping.js';
+import { DEFAULT_SETTINGS, loadSettings } from '../../src/config/settings.js';
+import { withoutPassword } from '../../src/logger.js';
+import { tempDir, type TempDir } from './support.js';
+
+let dir: TempDir;
+beforeAll(() => {
+  dir = tempDir('settings');
+});
+afterAll(() => dir.remove());
+
+const yaml = (name: string, text: string) => dir.file(name, text);
+/** The ConfigError message loadSettings throws (fails the test if it does not throw one). */
+function configError(run: () => unknown): string {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadSettings: precedence', () => {
+  it('defaults when nothing is set', () => {
+    const s = loadSettings({}, { env: {} });
+    expect(s).toEqual(DEFAULT_SETTINGS);
+    expect(Object.isFrozen(s)).toBe(true);
+  });
+
+  it('config file > defaults', () => {
+    const file = yaml('a.yaml', 'chunkSize: 100\nprefix: cfg\nconcurrency: 3\n');
+    expect(loadSettings({}, { env: {}, configFile: file })).toMatchObject({ chunkSize: 100, prefix: 'cfg', concurrency: 3, attempts: DEFAULT_SETTINGS.attempts });
+  });
+
+  it('env > config file', () => {
+    const file = yaml('b.yaml', 'chunkSize: 100\nprefix: cfg\n');
+    expect(loadSettings({}, { env: { TASKFLEET_CHUNK_SIZE: '200' }, configFile: file })).toMatchObject({ chunkSize: 200, prefix: 'cfg' });
+  });
+
+  it('flags > env > config file', () => {
+    const file = yaml('c.yaml', 'chunkSize: 100\nprefix: cfg\nconcurrency: 2\n');
+    const s = loadSettings({ chunkSize: 300 }, { env: { TASKFLEET_CHUNK_SIZE: '200', TASKFLEET_PREFIX: 'env' }, configFile: file });
+    expect(s).toMatchObject({ chunkSize: 300, prefix: 'env', concurrency: 2 });
+  });
+
+  it('an undefined flag and an empty env variable override nothing', () => {
+    const file = yaml('d.yaml', 'prefix: cfg\n');
+    expect(loadSettings({ prefix: undefined }, { env: { TASKFLEET_PREFIX: '' }, configFile: file }).prefix).toBe('cfg');
+  });
+
+  it('every documented env variable feeds its setting', () => {
+    const s = loadSettings({}, {
+      env: {
+        DATABASE_URL: 'postgresql://u@h/db', REDIS_URL: 'rediss://h:6380/2', TASKFLEET_QUEUE_BACKEND: 'postgres', TASKFLEET_PREFIX: 'p',
+        TASKFLEET_CHUNK_SIZE: '10', TASKFLEET_CHUNK_MAX_BYTES: '2048', TASKFLEET_MAX_WAITING_JOBS: '5', TASKFLEET_CONCURRENCY: '6',
+        TASKFLEET_LOCK_DURATION_MS: '5000', TASKFLEET_STALLED_INTERVAL_MS: '6000', TASKFLEET_ATTEMPTS: '3', TASKFLEET_BACKOFF_MS: '20',
+        TASKFLEET_HEALTH_PORT: '8080', LOG_LEVEL: 'debug',
+      },
+    });
+    expect(s).toEqual({
+      databaseUrl: 'postgresql://u@h/db', redisUrl: 'rediss://h:6380/2', queueBackend: 'postgres', prefix: 'p', chunkSize: 10, chunkMaxBytes: 2048,
+      maxWaitingJobs: 5, concurrency: 6, lockDurationMs: 5000, stalledIntervalMs: 6000, attempts: 3, backoffMs: 20, healthPort: 8080, logLevel: 'debug',
+    });
+  });
+
+  it('TASKFLEET_CONFIG names the config file; the configFile option wins over it', () => {
+    const viaEnv = yaml('e.yaml', 'chunkSize: 11\n');
+    const viaOpt = yaml('f.yaml', 'chunkSize: 22\n');
+    expect(loadSettings({}, { env: { TASKFLEET_CONFIG: viaEnv } }).chunkSize).toBe(11);
+    expect(loadSettings({}, { env: { TASKFLEET_CONFIG: viaEnv }, configFile: viaOpt }).chunkSize).toBe(22);
+  });
+
+  it('numbers may be quoted strings in the config file', () => {
+    expect(loadSettings({}, { env: {}, configFile: yaml('g.yaml', 'chunkSize: "250"\n') }).chunkSize).toBe(250);
+  });
+
+  it('an empty config file means defaults', () => {
+    expect(loadSettings({}, { env: {}, configFile: yaml('empty.yaml', '') })).toEqual(DEFAULT_SETTINGS);
+  });
+});
+
+describe('loadSettings: errors name the setting', () => {
+  it('a non-numeric TASKFLEET_CHUNK_SIZE names the variable and the setting', () => {
+    const msg = configError(() => loadSettings({}, { env: { TASKFLEET_CHUNK_SIZE: 'abc' } }));
+    expect(msg).toContain('TASKFLEET_CHUNK_SIZE');
+    expect(msg).toContain('chunkSize');
+    expect(msg).toContain('"abc"');
+  });
+
+  it.each([['0'], ['1.5'], ['100001'], ['-3']])('TASKFLEET_CHUNK_SIZE=%s is out of range: names chunkSize (TASKFLEET_CHUNK_SIZE)', (value) => {
+    expect(configError(() => loadSettings({}, { env: { TASKFLEET_CHUNK_SIZE: value } }))).toMatch(/^Invalid setting chunkSize \(TASKFLEET_CHUNK_SIZE\): /);
+  });
+
+  it('a whitespace-only number is refused', () => {
+    expect(configError(() => loadSettings({}, { env: { TASKFLEET_ATTEMPTS: '  ' } }))).toContain('attempts must be a number');
+  });
+
+  it.each([
+    [{ DATABASE_URL: 'mysql://h/db' }, 'databaseUrl (DATABASE_URL)', 'must be a postgres:// URL'],
+    [{ REDIS_URL: 'http://h' }, 'redisUrl (REDIS_URL)', 'must be a redis:// URL'],
+    [{ TASKFLEET_QUEUE_BACKEND: 'kafka' }, 'queueBackend (TASKFLEET_QUEUE_BACKEND)', ''],
+    [{ TASKFLEET_PREFIX: 'has space' }, 'prefix (TASKFLEET_PREFIX)', 'may only hold letters'],
+    [{ TASKFLEET_CHUNK_MAX_BYTES: '100' }, 'chunkMaxBytes (TASKFLEET_CHUNK_MAX_BYTES)', ''],
+    [{ TASKFLEET_CONCURRENCY: '1000' }, 'concurrency (TASKFLEET_CONCURRENCY)', ''],
+    [{ TASKFLEET_HEALTH_PORT: '70000' }, 'healthPort (TASKFLEET_HEALTH_PORT)', ''],
+    [{ LOG_LEVEL: 'loud' }, 'logLevel (LOG_LEVEL)', ''],
+  ])('%j names %s', (env, names, detail) => {
+    const msg = configError(() => loadSettings({}, { env }));
+    expect(msg).toContain(`Invalid setting ${names}`);
+    expect(msg).toContain(detail);
+  });
+
+  it('a bad flag value names the setting', () => {
+    expect(configError(() => loadSettings({ concurrency: 0 }, { env: {} }))).toMatch(/^Invalid setting concurrency \(TASKFLEET_CONCURRENCY\)/);
+  });
+
+  it('a bad config file value names the file and the setting', () => {
+    const file = yaml('bad-number.yaml', 'chunkSize: lots\n');
+    const msg = configError(() => loadSettings({}, { env: {}, configFile: file }));
+    expect(msg).toContain(file);
+    expect(msg).toContain('chunkSize must be a number');
+    const file2 = yaml('bad-range.yaml', 'attempts: 0\n');
+    expect(configError(() => loadSettings({}, { env: {}, configFile: file2 }))).toMatch(/Invalid setting attempts/);
+  });
+
+  it('unknown keys in the config file are refused, naming the key', () => {
+    const file = yaml('unknown.yaml', 'chunkSize: 5\nchunk_size: 5\n');
+    const msg = configError(() => loadSettings({}, { env: {}, configFile: file }));
+    expect(msg).toContain('unknown setting "chunk_size"');
+    expect(msg).toContain(file);
+  });
+
+  it('a config file that is not YAML, not a mapping, or missing', () => {
+    expect(configError(() => loadSettings({}, { env: {}, configFile: yaml('broken.yaml', 'chunkSize: [1,\n') }))).toMatch(/is not valid YAML/);
+    expect(configError(() => loadSettings({}, { env: {}, configFile: yaml('list.yaml', '- 1\n- 2\n') }))).toMatch(/must hold a mapping of settings/);
+    expect(configError(() => loadSettings({}, { env: {}, configFile: yaml('scalar.yaml', '42\n') }))).toMatch(/must hold a mapping of settings/);
+    expect(configError(() => loadSettings({}, { env: {}, configFile: `${dir.path}/nope.yaml` }))).toMatch(/Cannot read config file .*nope\.yaml/);
+  });
+});
+
+describe('legacy mapping validation', () => {
+  it('the shipped mapping loads, with priority 1-4 and the stated defaults', () => {
+    const m = loadLegacyMapping(DEFAULT_MAPPING_FILE);
+    expect(m.values.tasks?.priority).toEqual({ '1': 'low', '2': 'medium', '3': 'high', '4': 'critical' });
+    expect(m.defaults).toMatchObject({ projects: { status: 'active' }, phases: { status: 'planned' }, tasks: { status: 'todo', priority: 'medium', type: 'default' } });
+    expect(m.maxRecordBytes).toBe(1024 * 1024);
+    expect(m.timezone).toBe('UTC');
+  });
+
+  it('an empty mapping gets the defaults of the schema', () => {
+    expect(parseLegacyMapping(null, 'x')).toEqual({ fields: {}, values: {}, defaults: {}, timezone: 'UTC', maxRecordBytes: 1024 * 1024 });
+  });
+
+  it.each([
+    [{ fields: { tasks: { summary: 5 } } }, 'fields.tasks.summary'],
+    [{ values: { tasks: { priority: { '1': ['low'] } } } }, 'values.tasks.priority.1'],
+    [{ defaults: { phases: { status: true } } }, 'defaults.phases.status'],
+    [{ timezone: 'Europe/Paris' }, 'timezone'],
+    [{ maxRecordBytes: 10 }, 'maxRecordBytes'],
+    [{ maxRecordBytes: 1.5e3 + 0.5 }, 'maxRecordBytes'],
+    [{ fields: 'none' }, 'fields'],
+  ])('%j is rejected naming %s', (doc, path) => {
+    const msg = configError(() => parseLegacyMapping(doc, 'my-mapping.yaml'));
+    expect(msg).toMatch(new RegExp(`^Mapping my-mapping\\.yaml: ${path.replace(/\./g, '\\.')}: `));
+  });
+
+  it('unknown kinds and unknown top-level keys are rejected, naming them', () => {
+    expect(configError(() => parseLegacyMapping({ fields: { bugs: {} } }, 'm.yaml'))).toMatch(/^Mapping m\.yaml: fields: .*bugs/);
+    expect(configError(() => parseLegacyMapping({ renames: {} }, 'm.yaml'))).toMatch(/^Mapping m\.yaml: \(top level\): .*renames/);
+  });
+
+  it('loadLegacyMapping: a bad file names the file and the path', () => {
+    const file = yaml('mapping.yaml', 'fields:\n  tasks:\n    summary: [title]\n');
+    const msg = configError(() => loadLegacyMapping(file));
+    expect(msg).toContain(file);
+    expect(msg).toContain('fields.tasks.summary');
+    expect(configError(() => loadLegacyMapping(yaml('m2.yaml', 'fields: {')))).toMatch(/is not valid YAML/);
+    expect(configError(() => loadLegacyMapping(`${dir.path}/absent.yaml`))).toMatch(/Cannot read mapping file/);
+  });
+
+  it('a custom mapping file with renames loads', () => {
+    const m = loadLegacyMapping(yaml('ok.yaml', 'fields:\n  tasks:\n    summary: title\ndefaults:\n  tasks: { type: story }\nmaxRecordBytes: 4096\n'));
+    expect(m.fields.tasks).toEqual({ summary: 'title' });
+    expect(m.defaults.tasks).toEqual({ type: 'story' });
+    expect(m.maxRecordBytes).toBe(4096);
+  });
+});
+
+describe('withoutPassword', () => {
+  it.each([
+    ['postgres://user:secret@host:5432/db', 'postgres://user:***@host:5432/db'],
+    ['postgresql://u:p%40ss%2Fw@h/db?sslmode=require', 'postgresql://u:***@h/db?sslmode=require'],
+    ['redis://:secret@127.0.0.1:6379/0', 'redis://:***@127.0.0.1:6379/0'],
+    ['rediss://default:s3cr3t@cache.example.com:6380', 'rediss://default:***@cache.example.com:6380'],
+    ['postgres://u:a:b:c@h/db', 'postgres://u:***@h/db'],
+    ['POSTGRES://U:X@H/D', 'POSTGRES://U:***@H/D'],
+  ])('%s -> %s', (url, expected) => {
+    expect(withoutPassword(url)).toBe(expected);
+  });
+
+  it.each(['postgres://user@host/db', 'postgres://host:5432/db', 'redis://127.0.0.1:6379', 'not a url', ''])('%j has no password: unchanged', (url) => {
+    expect(withoutPassword(url)).toBe(url);
+  });
+
+  it('does not touch an @ in the path or query', () => {
+    expect(withoutPassword('postgres://host/db?application_name=a@b')).toBe('postgres://host/db?application_name=a@b');
+  });
+
+  // BUG (src/logger.ts withoutPassword): a password with an unencoded '@' is only partly masked: the
+  // regex stops at the first '@'. node-postgres parses 'postgres://u:p@ss@host/db' with password
+  // 'p@ss' (WHATWG URL takes the last '@'), and withoutPassword gives 'postgres://u:***@ss@host/db',
+  // printing the rest of the password in the "Cannot reach Postgres at ..." error.
+  it.fails('masks a password that contains an unencoded @', () => {
+    expect(withoutPassword('postgres://u:p@ss@host/db')).toBe('postgres://u:***@host/db');
+  });
+});
