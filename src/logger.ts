@@ -20,8 +20,3 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
     pino.destination({ fd: 2, sync: true }),
   );
 }
-
-/** Removes the password from a connection URL before it is shown or logged. */
-export function withoutPassword(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
-}

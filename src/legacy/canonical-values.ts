@@ -31,8 +31,8 @@ function canonicalTimestampSlow(text: string): string | null {
   const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] = m;
   const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(s);
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
-  const base = Date.UTC(year, month - 1, day, hour, minute, second);
-  const check = new Date(Date.UTC(year, month - 1, day));
+  const base = utcMillis(year, month, day, hour, minute, second);
+  const check = new Date(utcMillis(year, month, day, 0, 0, 0));
   if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1) return null;
   let offsetMinutes = 0;
   if (zone !== 'Z') {
@@ -74,4 +74,12 @@ export function canonicalDecimal(text: string): string | null {
   const zero = /^0*$/.test(whole + frac);
   if (whole === '') whole = '0';
   return `${sign === '-' && !zero ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
+}
+
+/** Epoch milliseconds of a UTC date-time; unlike Date.UTC, years 0–99 stay years 0–99. */
+export function utcMillis(year: number, month: number, day: number, hour: number, minute: number, second: number): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, 0);
+  return date.getTime();
 }

@@ -34,6 +34,7 @@ export interface ChunkLimits {
 }
 
 const ID_SAMPLE_BYTES = 64 * 1024;
+const CR_BYTE = Buffer.from([0x0d]);
 
 interface OpenChunk {
   start: number;
@@ -71,7 +72,14 @@ export async function scanLegacyFile(
       ? Buffer.from(buf.subarray(span.start - bufOffset, span.end - bufOffset))
       : null;
   // The part of [from, to) that lies in the current buffer.
-  const inBuffer = (from: number, to: number): Buffer => buf.subarray(Math.max(from, bufOffset) - bufOffset, to - bufOffset);
+  const inBuffer = (from: number, to: number): Buffer => buf.subarray(Math.max(from, bufOffset) - bufOffset, Math.max(to - bufOffset, 0));
+  // A CR ending a buffer inside a pending record is held back: if an LF follows, it is not part of
+  // the record (CRLF); otherwise it is, and is hashed in front of the record's next bytes.
+  let heldCr = -1;
+  const hashPart = (hash: Hash, from: number, to: number): void => {
+    if (heldCr >= 0 && heldCr >= from && heldCr < to) hash.update(CR_BYTE);
+    hash.update(inBuffer(from, to));
+  };
 
   const onRecord = (span: RecordSpan): void => {
     if (expectHeader && header === null) {
@@ -80,7 +88,7 @@ export async function scanLegacyFile(
       return;
     }
     cur ??= { start: span.start, lineStart: span.line, records: 0, hash: createHash('sha256'), first: null };
-    cur.hash.update(inBuffer(span.start, span.end));
+    hashPart(cur.hash, span.start, span.end);
     if (cur.records === 0) {
       cur.lineStart = span.line;
       cur.first = sample(span);
@@ -103,6 +111,7 @@ export async function scanLegacyFile(
     cur = null;
   };
 
+  let callerFailed = false;
   try {
     for await (const piece of createReadStream(file.path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
       buf = piece;
@@ -110,19 +119,25 @@ export async function scanLegacyFile(
       splitter.push(buf, track);
       // A record still open at the end of this buffer: keep the bytes it has so far.
       const pending = splitter.pendingStart;
+      let nextHeldCr = -1;
       if (pending >= 0) {
-        const tail = inBuffer(pending, bufOffset + buf.length);
-        if (expectHeader && header === null) headerParts.push(Buffer.from(tail));
+        const bufEnd = bufOffset + buf.length;
+        if (expectHeader && header === null) headerParts.push(Buffer.from(inBuffer(pending, bufEnd)));
         else {
           cur ??= { start: pending, lineStart: 0, records: 0, hash: createHash('sha256'), first: null };
-          cur.hash.update(tail);
+          const endsWithCr = buf[buf.length - 1] === 0x0d && bufEnd - 1 >= pending;
+          hashPart(cur.hash, pending, endsWithCr ? bufEnd - 1 : bufEnd);
+          if (endsWithCr) nextHeldCr = bufEnd - 1;
         }
       }
+      heldCr = nextHeldCr;
       bufOffset += buf.length;
+      callerFailed = true; // an error from here on is the caller's, not a read error
       for (const chunk of ready.splice(0)) await onChunk(chunk, header);
+      callerFailed = false;
     }
   } catch (err) {
-    if (err instanceof LegacyDataError) throw err;
+    if (err instanceof LegacyDataError || callerFailed) throw err;
     throw new LegacyDataError(`Cannot read legacy file ${file.path}: ${(err as Error).message}`, { cause: err });
   }
   buf = Buffer.alloc(0);

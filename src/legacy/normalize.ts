@@ -2,7 +2,7 @@
 // translations, stated defaults), checks every field, and keeps unknown fields as extras.
 // A bad record yields the first failing field and a reason; nothing is coerced silently.
 import type { LegacyMapping } from '../config/legacy-mapping.js';
-import { canonicalDecimal, canonicalTimestamp } from './canonical-values.js';
+import { canonicalDecimal, canonicalTimestamp, utcMillis } from './canonical-values.js';
 import type { LegacyKind } from './kinds.js';
 
 export interface ProjectValues {
@@ -41,24 +41,45 @@ const field = <T>(check: FieldCheck<T>): FieldCheck<T> => check;
 
 const NUL = '\u0000';
 const NUL_MESSAGE = 'contains a NUL character, which Postgres text cannot store';
+const SURROGATE_MESSAGE = 'contains an unpaired UTF-16 surrogate (a character cut in half), which is not valid Unicode';
 const isBlank = (v: unknown) => v === undefined || v === null;
+
+/** Why a text cannot be stored as it is, or null. */
+function textProblem(s: string): string | null {
+  if (s.includes(NUL)) return NUL_MESSAGE;
+  return s.isWellFormed() ? null : SURROGATE_MESSAGE;
+}
+
+/** The first extra value (walking into objects and arrays) that cannot be stored, with the reason. */
+function extraProblem(value: unknown): string | null {
+  if (typeof value === 'string') return textProblem(value);
+  if (Array.isArray(value)) {
+    for (const item of value) { const p = extraProblem(item); if (p) return p; }
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) { const p = textProblem(key) ?? extraProblem(item); if (p) return p; }
+  }
+  return null;
+}
 
 const optionalText = field((v) => {
   if (isBlank(v)) return null;
   if (typeof v !== 'string') return invalid(`must be text, got ${describe(v)}`);
-  return v.includes(NUL) ? invalid(NUL_MESSAGE) : v;
+  const problem = textProblem(v);
+  return problem ? invalid(problem) : v;
 });
 const requiredText = field((v) => {
   if (isBlank(v)) return invalid('is required');
   if (typeof v !== 'string') return invalid(`must be text, got ${describe(v)}`);
   if (v.trim() === '') return invalid('is required (it is empty)');
-  return v.includes(NUL) ? invalid(NUL_MESSAGE) : v;
+  const problem = textProblem(v);
+  return problem ? invalid(problem) : v;
 });
 function idText(v: unknown): string | Invalid | null {
   if (isBlank(v)) return null;
   if (typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v))) return invalid(`must be a string id, got ${describe(v)}`);
   const id = String(v).trim();
-  if (id.includes(NUL)) return invalid(NUL_MESSAGE);
+  const problem = textProblem(id);
+  if (problem) return invalid(problem);
   return id === '' ? null : id;
 }
 const legacyId = field((v) => {
@@ -104,7 +125,8 @@ const stringList = (what: string) => field((v) => {
   if (isBlank(v)) return null;
   const list = parseList(v);
   if (list === null) return invalid(`must be a list of ${what}, got ${describe(v)}`);
-  return list.some((item) => item.includes(NUL)) ? invalid(NUL_MESSAGE) : list;
+  for (const item of list) { const problem = textProblem(item); if (problem) return invalid(problem); }
+  return list;
 });
 
 /** A list field as items: an array of strings or ids, or a ';'-separated text. Null if neither. */
@@ -185,8 +207,11 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
     }
     const rawId = fields[idField];
     const legacyIdText = rawId == null || typeof rawId === 'object' ? null : scalarText(rawId);
-    if (extra && JSON.stringify(extra).includes('\\u0000')) {
-      return { ok: false, field: Object.keys(extra)[0] ?? null, reason: 'contains a NUL character, which Postgres cannot store', legacyId: legacyIdText };
+    if (extra) {
+      for (const [name, value] of Object.entries(extra)) {
+        const problem = textProblem(name) ?? extraProblem(value);
+        if (problem) return { ok: false, field: name, reason: `${name} ${problem}`, legacyId: legacyIdText };
+      }
     }
     const checked: Record<string, unknown> = {};
     for (let i = 0; i < names.length; i++) {
@@ -253,6 +278,6 @@ function isCalendarDate(value: string): boolean {
   const m = DATE.exec(value);
   if (!m) return false;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const dt = new Date(Date.UTC(y, mo - 1, d));
+  const dt = new Date(utcMillis(y, mo, d, 0, 0, 0));
   return dt.getUTCFullYear() === y && dt.getUTCMonth() === mo - 1 && dt.getUTCDate() === d;
 }

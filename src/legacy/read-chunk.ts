@@ -92,9 +92,33 @@ const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const isSpace = (b: number | undefined) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** True when bytes [start, end) are '{' … '}' with braces balanced outside strings, closing only at the end. */
+function isOneObject(buf: Buffer, start: number, end: number): boolean {
+  if (buf[start] !== OPEN_BRACE || buf[end - 1] !== CLOSE_BRACE) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < end; i++) {
+    const b = buf[i];
+    if (inString) {
+      if (b === BACKSLASH) i++;
+      else if (b === QUOTE) inString = false;
+    } else if (b === QUOTE) inString = true;
+    else if (b === OPEN_BRACE || b === 0x5b) depth++;
+    else if (b === CLOSE_BRACE || b === 0x5d) {
+      depth--;
+      if (depth === 0 && i !== end - 1) return false;
+      if (depth < 0) return false;
+    }
+  }
+  return depth === 0 && !inString;
+}
+
 /**
  * One JSON.parse for the whole chunk (a quarter cheaper than one per record, and no string per
- * record). Only when every record starts with '{', ends with '}' and fits the size limit, and the
+ * record). Only when every record is one brace-balanced object within the size limit, and the
  * array has exactly one object per record; otherwise null, and the records are parsed one by one,
  * so a bad record is rejected alone.
  */
@@ -106,7 +130,8 @@ function parseJsonBatch(buf: Buffer, ranges: readonly (readonly [number, number]
     if (end - start > maxRecordBytes) return null;
     while (start < end && isSpace(buf[start])) start++;
     while (end > start && isSpace(buf[end - 1])) end--;
-    if (buf[start] !== OPEN_BRACE || buf[end - 1] !== CLOSE_BRACE) return null;
+    // Each record must be one complete object on its own, so records cannot pair up across the joins.
+    if (!isOneObject(buf, start, end)) return null;
     if (i > 0) parts.push(comma);
     parts.push(buf.subarray(start, end));
   }

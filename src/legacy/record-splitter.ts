@@ -47,6 +47,8 @@ export class RecordSplitter {
   // CSV
   private quoteState = UNQUOTED;
   private atFieldStart = true;
+  /** Absolute offset of an unquoted CR just seen (a CRLF may straddle two buffers), or -1. */
+  private crAt = -1;
   // JSON
   private depth: number;
   private inString = false;
@@ -60,10 +62,15 @@ export class RecordSplitter {
   }
 
   push(buf: Uint8Array, emit: (span: RecordSpan) => void): void {
-    if (this.format === 'jsonl') this.pushJsonl(buf, emit);
-    else if (this.format === 'csv') this.pushCsv(buf, emit);
-    else this.pushJson(buf, emit);
-    this.offset += buf.length;
+    // A UTF-8 byte-order mark at the very start of a file is not part of any record.
+    let from = 0;
+    if (this.offset === 0 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) from = 3;
+    const part = from > 0 ? buf.subarray(from) : buf;
+    this.offset += from;
+    if (this.format === 'jsonl') this.pushJsonl(part, emit);
+    else if (this.format === 'csv') this.pushCsv(part, emit);
+    else this.pushJson(part, emit);
+    this.offset += part.length;
   }
 
   /** Absolute start of a record begun but not yet ended, or -1. */
@@ -119,12 +126,15 @@ export class RecordSplitter {
         if (b === QUOTE) { this.quoteState = QUOTED; continue; } // an escaped quote ("")
         this.quoteState = UNQUOTED; // the quoted field ended; read b as an unquoted byte
       }
+      const at = this.offset + i;
       if (b === NL) {
-        let end = this.offset + i;
-        if (i > 0 && buf[i - 1] === CR) end--;
+        // The record ends before a CRLF's CR, wherever the buffers were cut.
+        const end = this.crAt === at - 1 ? this.crAt : at;
         emit({ start: this.recStart, end, line: this.recLine });
         this.recStart = -1;
         this.line++;
+      } else if (b === CR) {
+        this.crAt = at;
       } else if (b === COMMA) {
         this.atFieldStart = true;
       } else if (b === QUOTE && this.atFieldStart) {

@@ -9,5 +9,5 @@ export { ensureTransportReady, redisAnswers } from './readiness.js';
 export { queueDepth } from './depth.js';
 export type { CountsJobs, QueueDepth } from './depth.js';
 export { obliterateQueues } from './obliterate.js';
-export { redactUrl } from './redact-url.js';
+export { redactUrl } from '../redact-url.js';
 export { TransportUnavailableError } from './errors.js';

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { runMigrations } from 'bullmq';
 import { TransportUnavailableError } from './errors.js';
-import { redactUrl } from './redact-url.js';
+import { redactUrl } from '../redact-url.js';
 import type { QueueTransport } from './transport.js';
 import { postgresSchemaForPrefix } from './transport.js';
 

@@ -14,7 +14,8 @@ export function escapeCopy(text: string): string {
 }
 
 // array_out quotes an element that is empty, reads NULL, or holds a delimiter, quote, brace, backslash or space.
-const NEEDS_QUOTES = /^$|^null$|["\\{},\s\v]/i;
+// Only ASCII whitespace counts (array_isspace), not JavaScript's wider \s.
+const NEEDS_QUOTES = /^$|^null$|["\\{}, \t\n\r\v\f]/i;
 
 export function arrayLiteral(items: readonly string[]): string {
   return `{${items.map((item) => (NEEDS_QUOTES.test(item) ? `"${item.replace(/[\\"]/g, (c) => `\\${c}`)}"` : item)).join(',')}}`;

@@ -2,7 +2,7 @@
 // migrations applied on first use.
 import pg from 'pg';
 import { migrateToLatest } from '../../db/migrate.js';
-import { withoutPassword } from '../logger.js';
+import { redactUrl } from '../redact-url.js';
 
 export class DatabaseUnavailableError extends Error {
   override name = 'DatabaseUnavailableError';
@@ -16,7 +16,7 @@ export async function checkDatabase(url: string, timeoutMs = 5000): Promise<void
     await client.query('SELECT 1');
   } catch (err) {
     const e = err as Error & { code?: string };
-    throw new DatabaseUnavailableError(`Cannot reach Postgres at ${withoutPassword(url)}: ${e.message || e.code || 'connection failed'}`, { cause: err });
+    throw new DatabaseUnavailableError(`Cannot reach Postgres at ${redactUrl(url)}: ${e.message || e.code || 'connection failed'}`, { cause: err });
   } finally {
     await client.end().catch(() => undefined);
   }

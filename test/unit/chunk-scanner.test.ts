@@ -213,11 +213,11 @@ describe('scanLegacyFile: small files', () => {
     }
   });
 
-  // BUG (edge case, src/legacy/record-splitter.ts pushCsv): after a UTF-8 BOM the first byte of the
+  // Fixed bug (regression test): after a UTF-8 BOM the first byte of the
   // file is not "at field start", so a quoted first header field is read as unquoted; a newline inside
   // it then ends the header record early. Repro: '\uFEFF"i\nd",name\n1,a\n' -> LegacyDataError "the
   // CSV header row cannot be parsed: Quote Not Closed"; without the BOM the header is ['i\nd', 'name'].
-  it.fails('CSV: a BOM followed by a quoted header field holding a newline', async () => {
+  it('CSV: a BOM followed by a quoted header field holding a newline', async () => {
     const { scan } = await scanAll(dir.legacyFile('projects', 'csv', '\uFEFF"i\nd",name\n1,a\n'), HUGE);
     expect(scan.header).toEqual(['i\nd', 'name']);
   });
@@ -289,14 +289,14 @@ describe('scanLegacyFile: small files', () => {
     expect(seen).toEqual([1, 4, 7, 10, 13, 16, 19]);
   });
 
-  // BUG (src/legacy/chunk-scanner.ts): onChunk is awaited inside the try/catch that wraps read errors,
+  // Fixed bug (regression test): onChunk is awaited inside the try/catch that wraps read errors,
   // so an error thrown by the caller's callback (in plan-run: the ledger INSERT, e.g. a lost database
   // connection) comes out as LegacyDataError "Cannot read legacy file <path>: <message>" -- reported
   // to the operator as a problem with the legacy data. Chunks emitted after the loop are not wrapped,
   // so the same failure is classified differently depending on where the chunk closes.
   // Repro: 5 JSONL records, chunkSize 1, onChunk throws Error('database is down') -> rejects with
   // LegacyDataError('Cannot read legacy file ...: database is down'); expected the original error.
-  it.fails('lets an error thrown by onChunk through unchanged (not as a LegacyDataError)', async () => {
+  it('lets an error thrown by onChunk through unchanged (not as a LegacyDataError)', async () => {
     const file = dir.legacyFile('tasks', 'jsonl', '{"id":1}\n{"id":2}\n{"id":3}\n{"id":4}\n{"id":5}\n');
     const failure = new Error('database is down');
     const outcome = await scanLegacyFile(file, { chunkSize: 1, chunkMaxBytes: MiB }, () => {
@@ -329,7 +329,7 @@ describe('scanLegacyFile: CSV with CRLF across a read-buffer boundary', () => {
     expect(text.charCodeAt(MiB)).toBe(0x0a);
   });
 
-  it.fails('reads every chunk back without a false "file changed" error', async () => {
+  it('reads every chunk back without a false "file changed" error', async () => {
     const file = dir.legacyFile('tasks', 'csv', crlfCsvWithCrAtBufferEnd());
     const { chunks, headers } = await scanAll(file, HUGE);
     await readBack(file, chunks, headers);

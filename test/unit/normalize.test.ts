@@ -193,30 +193,30 @@ describe('normalize: every failure names its field with a readable reason', () =
     expect(rejected(projects({ ...PROJECT, meta: { deep: ['\u0000'] } })).reason).toMatch(/NUL/);
   });
 
-  // BUG (src/legacy/normalize.ts): a NUL inside an extra field is reported on the FIRST extra field,
+  // Fixed bug (regression test): a NUL inside an extra field is reported on the FIRST extra field,
   // not the one that holds it, and the reason does not name the field (every other reason starts with
   // it). Repro: projects {id:'p1', name:'n', color:'red', notes:'a\u0000b'} -> field 'color',
   // reason 'contains a NUL character, which Postgres cannot store'. Expected field 'notes'.
-  it.fails('names the extra field that holds the NUL character', () => {
+  it('names the extra field that holds the NUL character', () => {
     const r = rejected(projects({ ...PROJECT, color: 'red', notes: 'a\u0000b' }));
     expect(r.field).toBe('notes');
     expect(r.reason).toMatch(/^notes /);
   });
 
-  // BUG (src/legacy/normalize.ts): the NUL test on extras is JSON.stringify(extra).includes('\\u0000'),
+  // Fixed bug (regression test): the NUL test on extras is JSON.stringify(extra).includes('\\u0000'),
   // which also matches the six literal characters backslash-u-0-0-0-0 in ordinary text (JSON.stringify
   // escapes the backslash as '\\\\', followed by 'u0000'). A record whose extra field is, e.g., a code
   // snippet or a Windows path 'C:\\u0000data' (no NUL at all) is wrongly rejected.
   // Repro: projects {id:'p1', name:'n', notes:'printf("\\\\u0000")'} -> reject "contains a NUL character".
-  it.fails('does not reject an extra field holding the literal text \\u0000 (no NUL)', () => {
+  it('does not reject an extra field holding the literal text \\u0000 (no NUL)', () => {
     const value = ok(projects({ ...PROJECT, notes: 'escape sequence \\u0000 in text' }));
     expect(value.extra).toEqual({ notes: 'escape sequence \\u0000 in text' });
   });
 
-  // BUG (minor, src/legacy/normalize.ts isCalendarDate): dates with years 0000-0099 go through Date.UTC,
+  // Fixed bug (regression test): dates with years 0000-0099 go through Date.UTC,
   // which maps them to 1900-1999, so '0099-12-31' is rejected as "must be a date YYYY-MM-DD" although it
   // is a valid date (Postgres date accepts it). Same root cause as the canonicalTimestamp year bug.
-  it.fails('accepts a valid date in the years 0001-0099', () => {
+  it('accepts a valid date in the years 0001-0099', () => {
     expect(ok(tasks({ ...TASK, due_on: '0099-12-31' })).dueOn).toBe('0099-12-31');
   });
 });

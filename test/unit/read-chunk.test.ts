@@ -139,13 +139,13 @@ describe('parseChunk: the JSON batch path and the per-record path agree', () => 
     expect(single.at(-1)!.error).toMatch(/maxRecordBytes/);
   });
 
-  // BUG (src/legacy/read-chunk.ts parseJsonBatch): the batch path joins the JSONL records with ',' and
+  // Fixed bug (regression test): the batch path joins the JSONL records with ',' and
   // parses them as one array; it only checks that each record starts with '{' and ends with '}' and
   // that the element count matches. Malformed lines can re-pair across the joins and still give the
   // right count, so three malformed lines are MIGRATED with invented fields instead of rejected.
   // Repro (tasks.jsonl):   line 1: {"a":"}     line 2: {"}     line 3: {"x":1},{"y":2}
   // Expected: three rejects "not valid JSON". Actual: line 1 -> {a: '},{'}, line 2 -> {x: 1}, line 3 -> {y: 2}.
-  it.fails('never turns malformed JSONL lines into records (re-pairing across the batch join)', async () => {
+  it('never turns malformed JSONL lines into records (re-pairing across the batch join)', async () => {
     const records = await parseAll('jsonl', '{"a":"}\n{"}\n{"x":1},{"y":2}\n');
     expect(records.map((r) => r.error === null)).toEqual([false, false, false]);
   });
@@ -171,11 +171,11 @@ describe('parseChunk: JSON arrays', () => {
     expect(summary(await parseAll('json', content))).toEqual([[1, { id: '1' }], [2, 'record is not valid UTF-8'], [3, { id: '3' }]]);
   });
 
-  // BUG (src/legacy/record-splitter.ts pushJson): a .json file that starts with a UTF-8 BOM (as written
+  // Fixed bug (regression test): a .json file that starts with a UTF-8 BOM (as written
   // by e.g. Windows PowerShell 5 `Out-File -Encoding utf8`) is refused outright with LegacyDataError
   // "tasks.json:1: a .json legacy file must hold one JSON array of records", whereas .jsonl and .csv
   // files with a BOM are read (parseChunk strips it). Repro: bytes EF BB BF then '[{"id":"1"}]'.
-  it.fails('reads a .json file that starts with a BOM', async () => {
+  it('reads a .json file that starts with a BOM', async () => {
     expect(summary(await parseAll('json', '\uFEFF[{"id":"1"}]'))).toEqual([[1, { id: '1' }]]);
   });
 });

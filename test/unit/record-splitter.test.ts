@@ -359,17 +359,17 @@ describe('RecordSplitter: identical spans whatever the buffer sizes (seeded)', (
     for (let seed = 1; seed <= 40; seed++) checkAgainstModel('csv', csvDoc(seed, false), seed);
   });
 
-  // BUG (src/legacy/record-splitter.ts pushCsv): the CR of a CRLF record end is dropped only when the CR
+  // Fixed bug (regression test): the CR of a CRLF record end is dropped only when the CR
   // is in the same buffer as the LF (`i > 0 && buf[i - 1] === CR`). When a buffer ends right after the
   // CR, the span keeps it. Repro: 'a,b\r\nc,d\r\n' pushed whole gives {0,3},{5,8}; pushed byte by byte
   // gives {0,4},{5,9}. In the scanner this makes splitChunk report "the file changed" for a CSV file
   // with CRLF line ends whenever a CR falls on the last byte of a 1 MiB read buffer (see
   // chunk-scanner.test.ts).
-  it.fails('CSV with CRLF line ends', () => {
+  it('CSV with CRLF line ends', () => {
     for (let seed = 1; seed <= 40; seed++) checkAgainstModel('csv', csvDoc(seed, true), seed);
   });
 
-  it.fails('CSV CRLF minimal repro: a buffer boundary between CR and LF', () => {
+  it('CSV CRLF minimal repro: a buffer boundary between CR and LF', () => {
     const bytes = enc('a,b\r\nc,d\r\n');
     expect(splitBytes('csv', bytes, () => 4)).toEqual(splitBytes('csv', bytes));
   });
