@@ -59,7 +59,7 @@ export async function claimRows<T>(client: PoolClient, spec: ClaimSpec, runId: s
   );
 
   // Every key is now locked by this transaction: what we read is what will commit.
-  const arrays = spec.key.map((_, k) => claimants.map((c) => String(c.row[k])));
+  const arrays = spec.key.map((_, k) => claimants.map((c) => c.row[k] as string));
   const { rows: held } = await client.query<Record<string, unknown>>(
     `SELECT ${spec.key.map((c) => `t.${c}::text AS ${c}`).join(', ')}, t.run_id, t.last_run_id, t.${spec.orderColumn} AS held_order
        ${spec.describeColumns.map((c) => `, t.${c}`).join('')}
@@ -86,7 +86,7 @@ export async function claimRows<T>(client: PoolClient, spec: ClaimSpec, runId: s
     else outcome.displaced.push({ claimant, holder });
   }
   if (outcome.displaced.length > 0) {
-    const winners = spec.key.map((_, k) => outcome.displaced.map((d) => String(d.claimant.row[k])));
+    const winners = spec.key.map((_, k) => outcome.displaced.map((d) => d.claimant.row[k] as string));
     await client.query(
       `UPDATE ${spec.table} AS t SET (${updatable.join(', ')}) = ROW(${updatable.map((c) => `i.${c}`).join(', ')})
        FROM ${temp} i, unnest(${spec.key.map((_, k) => `$${k + 1}::uuid[]`).join(', ')}) AS w(${spec.key.map((_, k) => `k${k}`).join(', ')})
