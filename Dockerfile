@@ -20,5 +20,5 @@ COPY bin ./bin
 COPY config ./config
 USER node
 # The process handles SIGTERM itself (workers drain); no shell in between.
-ENTRYPOINT ["node", "bin/taskfleet.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=64", "bin/taskfleet.js"]
 CMD ["worker", "--health-port", "9464"]

@@ -164,7 +164,8 @@ async function runSize(tasks: number): Promise<Figures> {
     await runToEnd(spawn(process.execPath, [BIN, 'db', 'migrate'], { env, stdio: 'ignore' }));
     // Workers are a standing fleet: started (and warmed) before the run is timed.
     for (let i = 0; i < Number(args.workers); i++) {
-      const w = spawn(process.execPath, [BIN, 'worker', '--concurrency', args.concurrency], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      // As `npx taskfleet worker` runs them (bin/taskfleet.js's shebang flags).
+      const w = spawn(process.execPath, ['--max-semi-space-size=64', BIN, 'worker', '--concurrency', args.concurrency], { env, stdio: ['ignore', 'ignore', 'pipe'] });
       workers.push(w);
       await waitForLine(w, /Worker started/, 30_000);
     }

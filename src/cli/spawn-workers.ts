@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../config/package-root.js';
 import { inheritedEnvironment, type Settings } from '../config/settings.js';
 
+/** Node flags for worker processes: a larger young generation, less GC per record (see bin/taskfleet.js). */
+export const WORKER_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 export interface SpawnedWorkers {
   processes: ChildProcess[];
   stop(): Promise<void>;
@@ -26,7 +29,7 @@ export function settingsEnv(settings: Settings): Record<string, string> {
 
 export function spawnWorkers(count: number, settings: Settings): SpawnedWorkers {
   const processes = Array.from({ length: count }, () =>
-    spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'worker'], {
+    spawn(process.execPath, [...WORKER_NODE_FLAGS, join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'worker'], {
       env: { ...inheritedEnvironment(), ...settingsEnv(settings) },
       stdio: ['ignore', 'ignore', 'inherit'],
     }));
