@@ -1,6 +1,6 @@
 // Applies the schema migrations in db/migrations with knex. The list is static (imported modules, not
 // a directory scan) so the compiled package and the TypeScript sources migrate identically.
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import pg from 'pg';
 import * as newSystem from './migrations/001_new_system.js';
 import * as ledger from './migrations/002_ledger.js';
@@ -22,8 +22,19 @@ const migrationSource: Knex.MigrationSource<string> = {
   },
 };
 
-export function createKnex(databaseUrl: string): Knex {
+/** knex is loaded only when a schema change is due: the common path (already migrated) never needs it. */
+export async function createKnex(databaseUrl: string): Promise<Knex> {
+  const { default: knexFactory } = await import('knex');
   return knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 2 } });
+}
+
+/** Whether every migration is already applied (a plain query: no knex needed). */
+async function upToDate(client: pg.Client): Promise<boolean> {
+  const { rows: [table] } = await client.query<{ t: string | null }>(`SELECT to_regclass('public.taskfleet_schema_migrations')::text AS t`);
+  if (!table?.t) return false;
+  const { rows } = await client.query<{ name: string }>('SELECT name FROM public.taskfleet_schema_migrations');
+  const applied = new Set(rows.map((r) => r.name));
+  return Object.keys(MIGRATIONS).every((name) => applied.has(name));
 }
 
 /** Brings the database to the latest schema; returns the names of the migrations it applied. */
@@ -35,13 +46,15 @@ export async function migrateToLatest(databaseUrl: string): Promise<string[]> {
   const lock = new pg.Client({ connectionString: databaseUrl });
   lock.on('error', () => undefined);
   await lock.connect();
-  const knex = createKnex(databaseUrl);
+  let knex: Knex | null = null;
   try {
+    if (await upToDate(lock)) return [];
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    knex = await createKnex(databaseUrl);
     const [, applied] = (await knex.migrate.latest({ migrationSource, tableName: 'taskfleet_schema_migrations' })) as [number, string[]];
     return applied;
   } finally {
-    await knex.destroy();
+    await knex?.destroy();
     await lock.end(); // ends the session, which releases the lock
   }
 }

@@ -10,7 +10,7 @@ import { PACKAGE_ROOT } from './config/package-root.js';
 import { loadSettings } from './config/settings.js';
 import { startEmbeddedPostgres } from './embedded/postgres.js';
 import { generateLegacyData } from './generator/generate.js';
-import { MIGRATE_QUEUE } from './jobs/registry.js';
+import { MIGRATE_QUEUE } from './queue/queue-names.js';
 import { redisAnswers } from './queue/index.js';
 import { startBoardServer } from './server/board.js';
 

@@ -1,8 +1,7 @@
 // `taskfleet board`: Bull Board over every taskfleet queue (authentication comes with `taskfleet server`).
 import type { Command } from 'commander';
 import { createLogger } from '../logger.js';
-import { MIGRATE_QUEUE } from '../jobs/registry.js';
-import { startBoardServer } from '../server/board.js';
+import { MIGRATE_QUEUE } from '../queue/queue-names.js';
 import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
 
 export function registerBoardCommand(program: Command): void {
@@ -13,6 +12,8 @@ export function registerBoardCommand(program: Command): void {
     .action(async (flags: ConnectionFlags & { port: number; host: string }) => {
       const settings = settingsFrom(flags);
       const logger = createLogger(settings.logLevel, { role: 'board' });
+      // Loaded on use: Express and Bull Board are heavy, and other commands (the producer) stay lean.
+      const { startBoardServer } = await import('../server/board.js');
       const board = await startBoardServer(settings, [MIGRATE_QUEUE], { port: flags.port, host: flags.host });
       process.stdout.write(`Bull Board: ${board.url}\n`);
       logger.info({ url: board.url }, 'Bull Board is up');

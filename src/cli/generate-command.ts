@@ -2,7 +2,6 @@
 import { mkdir } from 'node:fs/promises';
 import { type Command, Option, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config/errors.js';
-import { generateLegacyData } from '../generator/generate.js';
 import { positiveInt } from './common-options.js';
 
 function ratio(value: string): number {
@@ -30,6 +29,7 @@ export function registerGenerateCommand(program: Command): void {
       } catch (err) {
         throw new ConfigError(`Cannot create the output directory ${flags.out}: ${(err as NodeJS.ErrnoException).code === 'ENOTDIR' || (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'a file is in the way' : (err as Error).message}`, { cause: err });
       }
+      const { generateLegacyData } = await import('../generator/generate.js');
       const summary = await generateLegacyData({
         out: flags.out, projects: flags.projects, phasesPerProject: flags.phasesPerProject, tasks: flags.tasks,
         format: flags.format, seed: flags.seed, badRatio: flags.badRatio,

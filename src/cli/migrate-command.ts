@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { loadLegacyMapping } from '../config/legacy-mapping.js';
 import type { Settings } from '../config/settings.js';
 import { ConfigError } from '../config/errors.js';
-import { MIGRATE_QUEUE } from '../jobs/registry.js';
 import type { ChunkJobPayload } from '../jobs/payload.js';
 import { resetFailedChunks } from '../ledger/chunks.js';
 import { findRun, updateRun, type Run } from '../ledger/runs.js';
@@ -18,7 +17,7 @@ import { discoverLegacyFiles } from '../legacy/files.js';
 import { createQueue, ensureTransportReady } from '../queue/index.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
-import { transportOf } from '../workers/chunk-worker.js';
+import { MIGRATE_QUEUE, transportOf } from '../queue/queue-names.js';
 import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
 import { createProgressDisplay } from './progress-display.js';
 import { spawnWorkers, type SpawnedWorkers } from './spawn-workers.js';
@@ -118,7 +117,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
     if (run.status !== 'completed') {
       if (flags.workers > 0) workers = spawnWorkers(flags.workers, settings);
       const mode = flags.json ? 'json' : !flags.progress ? 'none' : process.stderr.isTTY ? 'bars' : 'lines';
-      const display = createProgressDisplay(mode, run.id);
+      const display = await createProgressDisplay(mode, run.id);
       const outcome = await driveRun(db, queue, run, logger, {
         maxWaitingJobs: settings.maxWaitingJobs, attempts: settings.attempts, backoffMs: settings.backoffMs,
         onProgress: (p) => display.update(p), signal: interrupted.signal,

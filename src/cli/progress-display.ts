@@ -1,6 +1,6 @@
 // Shows a run's progress: a bar per stage on a terminal (done/total records, rate, ETA), a line every
 // few seconds when output is not a terminal, or JSON lines with --json.
-import cliProgress from 'cli-progress';
+import type cliProgressModule from 'cli-progress';
 import type { StageProgress } from '../ledger/chunks.js';
 import { STAGES, type Stage } from '../legacy/kinds.js';
 
@@ -11,7 +11,7 @@ export interface ProgressDisplay {
 
 const LINE_EVERY_MS = 5000;
 
-export function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'none', runId: string): ProgressDisplay {
+export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'none', runId: string): Promise<ProgressDisplay> {
   if (mode === 'none') return { update: () => undefined, stop: () => undefined };
   if (mode === 'json') {
     return {
@@ -49,13 +49,15 @@ export function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'none', 
     };
   }
 
+  // Loaded only for a terminal: the producer stays lean otherwise.
+  const { default: cliProgress } = await import('cli-progress');
   const multibar = new cliProgress.MultiBar({
     format: '{stage} |{bar}| {value}/{total} records | {rate}/s | ETA {etaText}',
     hideCursor: true,
     clearOnComplete: false,
     stopOnComplete: false,
   }, cliProgress.Presets.shades_classic);
-  const bars = new Map<Stage, cliProgress.SingleBar>();
+  const bars = new Map<Stage, cliProgressModule.SingleBar>();
   return {
     update(progress) {
       for (const p of progress) {

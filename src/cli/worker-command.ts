@@ -2,7 +2,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../logger.js';
 import { prepareDatabase } from '../store/database.js';
-import { startChunkWorker, WORKER_QUEUES } from '../workers/chunk-worker.js';
+import { WORKER_QUEUES } from '../queue/queue-names.js';
+import { startChunkWorker } from '../workers/chunk-worker.js';
 import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
 
 interface WorkerFlags extends ConnectionFlags {

@@ -15,6 +15,3 @@ export const CHUNK_HANDLERS: Record<Stage, ChunkHandler> = {
   dependencies: migrateDependencyChunk,
   dependency_cycles: rejectDependencyCycles,
 };
-
-/** The queue that carries migration chunk jobs. */
-export const MIGRATE_QUEUE = 'migrate';

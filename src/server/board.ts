@@ -8,7 +8,7 @@ import express from 'express';
 import type { Settings } from '../config/settings.js';
 import { createQueue, ensureTransportReady } from '../queue/index.js';
 import { ConfigError } from '../config/errors.js';
-import { transportOf } from '../workers/chunk-worker.js';
+import { transportOf } from '../queue/queue-names.js';
 
 export interface BoardServer {
   url: string;

@@ -8,11 +8,12 @@ import type { Settings } from '../config/settings.js';
 import type { ChunkJobResult, JobContext } from '../jobs/context.js';
 import { PermanentJobError } from '../jobs/errors.js';
 import { chunkJobPayload, type ChunkJobPayload } from '../jobs/payload.js';
-import { CHUNK_HANDLERS, MIGRATE_QUEUE } from '../jobs/registry.js';
+import { CHUNK_HANDLERS } from '../jobs/registry.js';
+import { transportOf, WORKER_QUEUES } from '../queue/queue-names.js';
 import { RunContextCache } from '../jobs/run-context.js';
 import { markChunkFailed } from '../ledger/chunks.js';
 import type { Logger } from '../logger.js';
-import { createWorker, ensureTransportReady, type QueueTransport, type TransportWorker } from '../queue/index.js';
+import { createWorker, ensureTransportReady, type TransportWorker } from '../queue/index.js';
 import { createPool } from '../store/pool.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 
@@ -22,12 +23,6 @@ export interface ChunkWorker {
   close(): Promise<void>;
 }
 
-export const WORKER_QUEUES = [MIGRATE_QUEUE] as const;
-
-export function transportOf(settings: Settings): QueueTransport {
-  if (settings.queueBackend === 'postgres') return { kind: 'postgres', url: settings.databaseUrl, prefix: settings.prefix };
-  return { kind: 'redis', url: settings.redisUrl ?? 'redis://127.0.0.1:6379/0', prefix: settings.prefix };
-}
 
 export async function startChunkWorker(settings: Settings, logger: Logger, opts: { healthPort?: number | null } = {}): Promise<ChunkWorker> {
   const transport = transportOf(settings);

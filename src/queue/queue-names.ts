@@ -1,0 +1,15 @@
+// The taskfleet queues, and which transport the settings choose. Kept free of heavy imports: the
+// producer, the board and the workers all need these.
+import type { Settings } from '../config/settings.js';
+import type { QueueTransport } from './transport.js';
+
+/** The queue that carries migration chunk jobs. */
+export const MIGRATE_QUEUE = 'migrate';
+
+/** Every queue a worker serves. */
+export const WORKER_QUEUES = [MIGRATE_QUEUE] as const;
+
+export function transportOf(settings: Settings): QueueTransport {
+  if (settings.queueBackend === 'postgres') return { kind: 'postgres', url: settings.databaseUrl, prefix: settings.prefix };
+  return { kind: 'redis', url: settings.redisUrl ?? 'redis://127.0.0.1:6379/0', prefix: settings.prefix };
+}
