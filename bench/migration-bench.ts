@@ -12,8 +12,15 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { loadLegacyMapping } from '../src/config/legacy-mapping.js';
 import { PACKAGE_ROOT } from '../src/config/package-root.js';
 import { generateLegacyData } from '../src/generator/generate.js';
+import { createNormalizer, type PhaseValues, type ProjectValues, type TaskValues } from '../src/legacy/normalize.js';
+import { encodeCopyLine } from '../src/store/copy-text.js';
+import { ENTITY_TABLES as TABLE_SPECS, phaseRow, projectRow, taskRow } from '../src/store/entity-tables.js';
+import { newId } from '../src/store/new-ids.js';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,6 +57,8 @@ interface Figures {
   copySeconds: number;
   copyRowsPerSecond: number;
   ratio: number;
+  naiveRowsPerSecond: number | null;
+  naiveRatio: number | null;
   producerPeakRssMb: number;
   redisPeakUsedMemoryMb: number;
   redisBaselineUsedMemoryMb: number;
@@ -146,6 +155,52 @@ async function copyBaseline(url: string): Promise<{ rows: number; seconds: numbe
   }
 }
 
+/**
+ * The second, looser baseline: the simplest loader a person would write — one process, one stream,
+ * reading the legacy JSONL, mapping each record with the fleet's own normalizer and row encoding, and
+ * COPYing into scratch tables. No queue, no ledger, no parent checks, no verification, no retries.
+ */
+async function naiveLoader(url: string, dir: string): Promise<{ rows: number; seconds: number }> {
+  const client = new pg.Client({ connectionString: url, options: '-c TimeZone=UTC' });
+  await client.connect();
+  const mapping = loadLegacyMapping();
+  let rows = 0;
+  try {
+    await client.query('DROP SCHEMA IF EXISTS scratch CASCADE; CREATE SCHEMA scratch');
+    for (const kind of ['projects', 'phases', 'tasks'] as const) await client.query(`CREATE TABLE scratch.${kind} (LIKE tms.${kind} INCLUDING ALL)`);
+    await client.query('CHECKPOINT');
+    const started = performance.now();
+    for (const kind of ['projects', 'phases', 'tasks'] as const) {
+      const normalize = createNormalizer(kind, mapping);
+      let line = 0;
+      async function* encoded(): AsyncGenerator<string> {
+        let batch: string[] = [];
+        for await (const text of createInterface({ input: createReadStream(join(dir, `${kind}.jsonl`)), crlfDelay: Infinity })) {
+          line++;
+          if (text.trim() === '') continue;
+          const result = normalize(JSON.parse(text) as Record<string, unknown>);
+          if (!result.ok) continue;
+          const v = result.value;
+          const id = newId(kind, v.legacyId);
+          const row = kind === 'projects' ? projectRow(v as ProjectValues, id, 'naive', line)
+            : kind === 'phases' ? phaseRow(v as PhaseValues, id, 'naive', line, newId('projects', (v as PhaseValues).projectLegacyId))
+            : taskRow(v as TaskValues, id, 'naive', line, newId('projects', (v as TaskValues).projectLegacyId), (v as TaskValues).phaseLegacyId ? newId('phases', (v as TaskValues).phaseLegacyId!) : null);
+          batch.push(encodeCopyLine(row));
+          rows++;
+          if (batch.length >= 1000) { yield `${batch.join('\n')}\n`; batch = []; }
+        }
+        if (batch.length > 0) yield `${batch.join('\n')}\n`;
+      }
+      await pipeline(Readable.from(encoded()), client.query(copyFrom(`COPY scratch.${kind} (${TABLE_SPECS[kind].columns.join(', ')}) FROM STDIN`)));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    await client.query('DROP SCHEMA scratch CASCADE');
+    return { rows, seconds };
+  } finally {
+    await client.end();
+  }
+}
+
 async function runSize(tasks: number): Promise<Figures> {
   const dir = await dataset(tasks);
   const dbName = `taskfleet_bench_${randomBytes(4).toString('hex')}`;
@@ -203,6 +258,8 @@ async function runSize(tasks: number): Promise<Figures> {
     log('COPY baseline');
     const copy = await copyBaseline(url);
     if (copy.rows !== migrated) throw new Error(`COPY baseline saw ${copy.rows} rows, the fleet migrated ${migrated}`);
+    log('naive single-stream loader');
+    const naive = args.format === 'jsonl' && !args.dependencies ? await naiveLoader(url, dir) : null;
     const otherCpu = Math.max(0, busy - workerCpu - producerCpu);
     return {
       tasks,
@@ -212,6 +269,8 @@ async function runSize(tasks: number): Promise<Figures> {
       copySeconds: copy.seconds,
       copyRowsPerSecond: copy.rows / copy.seconds,
       ratio: (migrated / run.seconds) / (copy.rows / copy.seconds),
+      naiveRowsPerSecond: naive ? naive.rows / naive.seconds : null,
+      naiveRatio: naive ? (migrated / run.seconds) / (naive.rows / naive.seconds) : null,
       producerPeakRssMb: producerPeak,
       redisPeakUsedMemoryMb: redisPeak / 1024 / 1024,
       redisBaselineUsedMemoryMb: redisBaseline / 1024 / 1024,
@@ -222,6 +281,13 @@ async function runSize(tasks: number): Promise<Figures> {
     };
   } finally {
     for (const w of workers) w.kill('SIGKILL');
+    // The run's queue keys (a bounded tail of finished jobs) go with its database.
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
     redis.disconnect();
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
     await admin.end();
@@ -246,6 +312,8 @@ function report(all: Figures[]): void {
     row('fleet: rows/s', (x) => x.fleetRowsPerSecond.toFixed(0)),
     row('baseline COPY of the same rows: rows/s', (x) => x.copyRowsPerSecond.toFixed(0)),
     row('ratio fleet / COPY (target >= 0.6)', (x) => x.ratio.toFixed(2)),
+    row('naive 1-stream loader (parse+map+COPY): rows/s', (x) => x.naiveRowsPerSecond?.toFixed(0) ?? '-'),
+    row('ratio fleet / naive loader', (x) => x.naiveRatio?.toFixed(2) ?? '-'),
     row('producer peak RSS, MB (target <= 150)', (x) => x.producerPeakRssMb.toFixed(1)),
     row('Redis peak used_memory, MB (target <= 256)', (x) => x.redisPeakUsedMemoryMb.toFixed(1)),
     row('Redis used_memory before the run, MB', (x) => x.redisBaselineUsedMemoryMb.toFixed(1)),
