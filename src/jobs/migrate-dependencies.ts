@@ -1,6 +1,7 @@
 // Job: migrate the dependency edges of one chunk — either the edges a tasks chunk declared in its
-// records' depends_on (kept in the ledger by the tasks stage) or a chunk of task_dependencies. Runs after every task is in, so both ends of an edge
-// can be checked. Like every chunk job it is one transaction, verified before commit.
+// records' depends_on (kept in the ledger by the tasks stage) or a chunk of task_dependencies. Runs
+// after every task is in, so both ends of an edge can be checked. Like every chunk job it is one
+// transaction, verified before commit.
 import { declaredEdgesAt, getChunk, lockChunk, markChunkDone } from '../ledger/chunks.js';
 import { insertRejects } from '../ledger/rejects.js';
 import { notifyProgress } from '../ledger/runs.js';

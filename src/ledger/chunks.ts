@@ -96,6 +96,28 @@ export async function resetFailedChunks(db: Db, runId: string): Promise<number> 
   return result.rowCount ?? 0;
 }
 
+/** Of these chunks, the ones no longer pending (done or failed). */
+export async function settledChunkNumbers(db: Db, runId: string, stage: Stage, chunkNos: readonly number[]): Promise<number[]> {
+  if (chunkNos.length === 0) return [];
+  const { rows } = await db.query<{ chunk_no: number }>(
+    `SELECT chunk_no FROM ledger.chunks WHERE run_id = $1 AND stage = $2 AND chunk_no = ANY($3::int[]) AND status <> 'pending'`,
+    [runId, stage, chunkNos],
+  );
+  return rows.map((r) => r.chunk_no);
+}
+
+/** Up to `limit` pending chunks, in order, leaving out those already handed to the queue. */
+export async function nextPendingChunks(db: Db, runId: string, stage: Stage, exclude: readonly number[], limit: number): Promise<Chunk[]> {
+  if (limit <= 0) return [];
+  const { rows } = await db.query<Chunk>(
+    `SELECT ${CHUNK_COLUMNS} FROM ledger.chunks
+     WHERE run_id = $1 AND stage = $2 AND status = 'pending' AND NOT (chunk_no = ANY($3::int[]))
+     ORDER BY chunk_no LIMIT $4`,
+    [runId, stage, exclude, limit],
+  );
+  return rows;
+}
+
 export async function listChunks(db: Db, runId: string, stage: Stage, status: ChunkStatus): Promise<Chunk[]> {
   const { rows } = await db.query<Chunk>(
     `SELECT ${CHUNK_COLUMNS} FROM ledger.chunks WHERE run_id = $1 AND stage = $2 AND status = $3 ORDER BY chunk_no`,

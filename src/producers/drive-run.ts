@@ -4,7 +4,7 @@
 // vanished from the queue (Redis flushed, producer restarted) is simply added again — `resume` is this
 // same loop.
 import type pg from 'pg';
-import { listChunks, stageProgress, type Chunk, type StageProgress } from '../ledger/chunks.js';
+import { listChunks, nextPendingChunks, settledChunkNumbers, stageProgress, type Chunk, type StageProgress } from '../ledger/chunks.js';
 import { updateRun } from '../ledger/runs.js';
 import { STAGES, type Stage } from '../legacy/kinds.js';
 import type { Logger } from '../logger.js';
@@ -54,12 +54,9 @@ export async function driveRun(db: Pool, queue: TransportQueue<ChunkJobPayload>,
           await updateRun(db, runId, { status: 'failed', error, finished: true });
           return { status: 'failed', stage, error };
         }
-        // Forget chunks that are done; top the window up with pending ones.
-        const pending = await listChunks(db, runId, stage, 'pending');
-        const pendingNos = new Set(pending.map((c) => c.chunkNo));
-        for (const no of inFlight.keys()) if (!pendingNos.has(no)) inFlight.delete(no);
-        const room = opts.maxWaitingJobs - inFlight.size;
-        const next = pending.filter((c) => !inFlight.has(c.chunkNo)).slice(0, Math.max(0, room));
+        // Forget chunks that are done; top the window up with pending ones (reads stay bounded by the window).
+        for (const no of await settledChunkNumbers(db, runId, stage, [...inFlight.keys()])) inFlight.delete(no);
+        const next = await nextPendingChunks(db, runId, stage, [...inFlight.keys()], opts.maxWaitingJobs - inFlight.size);
         if (next.length > 0) {
           await addChunkJobs(queue, next, jobs);
           for (const c of next) inFlight.set(c.chunkNo, c);
@@ -88,7 +85,7 @@ function jobOptions(chunk: Chunk, opts: JobSettings) {
     attempts: opts.attempts,
     backoff: { type: 'exponential', delay: opts.backoffMs, jitter: 0.5 },
     // Done chunks live in the ledger; the queue only keeps a bounded tail for Bull Board.
-    removeOnComplete: { count: 1000 },
+    removeOnComplete: { count: 200 },
     removeOnFail: { count: 5000 },
   };
 }
