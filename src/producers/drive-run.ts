@@ -63,7 +63,7 @@ export async function driveRun(db: Pool, queue: TransportQueue<ChunkJobPayload>,
         }
         if (Date.now() - lastReconcile >= reconcileEveryMs) {
           lastReconcile = Date.now();
-          const restored = await restoreMissingJobs(queue, [...inFlight.values()], jobs);
+          const restored = await restoreMissingJobs(db, queue, [...inFlight.values()], jobs);
           if (restored > 0) logger.warn({ runId, stage, restored }, `Re-added ${restored} chunk jobs that were missing from the queue (rebuilt from the ledger)`);
         }
         await wake(IDLE_WAKE_MS);
@@ -99,17 +99,20 @@ async function addChunkJobs(queue: TransportQueue<ChunkJobPayload>, chunks: read
 }
 
 /** Re-adds jobs of pending chunks that the queue no longer holds; returns how many. */
-async function restoreMissingJobs(queue: TransportQueue<ChunkJobPayload>, chunks: readonly Chunk[], opts: JobSettings): Promise<number> {
-  const missing: Chunk[] = [];
+async function restoreMissingJobs(db: Pool, queue: TransportQueue<ChunkJobPayload>, chunks: readonly Chunk[], opts: JobSettings): Promise<number> {
+  const suspects: Chunk[] = [];
   for (const chunk of chunks) {
     const job = await queue.getJob(chunkJobId(chunk, opts.queueToken));
-    if (!job) { missing.push(chunk); continue; }
+    if (!job) { suspects.push(chunk); continue; }
     const state = await job.getState();
-    // A finished job whose chunk is still pending (its result was lost): run it again.
-    if (state === 'completed' || state === 'failed') {
-      await job.remove().catch(() => undefined);
-      missing.push(chunk);
-    }
+    if (state === 'completed' || state === 'failed') suspects.push(chunk);
+  }
+  // The ledger decides: a chunk that finished meanwhile is not missing.
+  const settled = new Set(await settledChunkNumbers(db, chunks[0]?.runId ?? '', chunks[0]?.stage ?? 'projects', suspects.map((c) => c.chunkNo)));
+  const missing = suspects.filter((c) => !settled.has(c.chunkNo));
+  for (const chunk of missing) {
+    // A finished job whose chunk is still pending (its result was lost) must go before it can be added again.
+    await (await queue.getJob(chunkJobId(chunk, opts.queueToken)))?.remove().catch(() => undefined);
   }
   if (missing.length > 0) await addChunkJobs(queue, missing, opts);
   return missing.length;
