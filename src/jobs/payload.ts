@@ -2,9 +2,10 @@
 // (jobs stay tiny, so Redis memory does not grow with the data).
 import { z } from 'zod';
 import { STAGES } from '../legacy/kinds.js';
+import { RUN_ID_PATTERN } from '../ledger/runs.js';
 
 export const chunkJobPayload = z.object({
-  runId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  runId: z.string().regex(RUN_ID_PATTERN),
   stage: z.enum(STAGES),
   chunkNo: z.number().int().min(0),
 });

@@ -1,6 +1,6 @@
 // Ledger: chunks, the unit of work. A chunk is a byte range of one legacy file; its row says whether
 // it is done, with delta counters whose sum per kind is the run's total.
-import type { LegacyKind, Stage } from '../legacy/kinds.js';
+import { STAGES, type LegacyKind, type Stage } from '../legacy/kinds.js';
 import type { Pool, PoolClient } from '../store/pool.js';
 
 export type ChunkStatus = 'pending' | 'done' | 'failed';
@@ -161,5 +161,5 @@ export async function stageProgress(db: Db, runId: string): Promise<StageProgres
      FROM ledger.chunks WHERE run_id = $1 GROUP BY stage`,
     [runId],
   );
-  return rows;
+  return rows.sort((a, b) => STAGES.indexOf(a.stage) - STAGES.indexOf(b.stage));
 }

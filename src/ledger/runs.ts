@@ -6,6 +6,9 @@ import type { Pool, PoolClient } from '../store/pool.js';
 
 export type RunStatus = 'planning' | 'running' | 'completed' | 'failed';
 
+/** Run ids appear in job ids and names: letters, digits, _ and - only (BullMQ forbids ':'). */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** What every worker needs to process a run's chunks identically, stored with the run. */
 export interface RunOptions {
   mapping: LegacyMapping;

@@ -1,5 +1,5 @@
 // The run's accounting per kind: legacy records = migrated + rejected, computed from the ledger.
-import { LEGACY_KINDS, STAGE_KIND, type LegacyKind, type Stage } from '../legacy/kinds.js';
+import { LEGACY_KINDS, STAGE_KIND, type LegacyKind } from '../legacy/kinds.js';
 import type { Pool, PoolClient } from '../store/pool.js';
 import { stageProgress } from './chunks.js';
 
@@ -33,4 +33,3 @@ export function formatSummaryLines(summary: readonly KindSummary[]): string[] {
     `${k.kind.padEnd(width)}  legacy ${String(k.legacy).padStart(9)}  migrated ${String(k.migrated).padStart(9)}  rejected ${String(k.rejected).padStart(7)}`);
 }
 
-export type { Stage };

@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import { insertChunks, type ChunkPlan } from '../ledger/chunks.js';
-import { findRun, insertRun, insertRunFile, updateRun, type Run } from '../ledger/runs.js';
+import { findRun, insertRun, insertRunFile, RUN_ID_PATTERN, updateRun, type Run } from '../ledger/runs.js';
 import { scanLegacyFile } from '../legacy/chunk-scanner.js';
+import { ConfigError } from '../config/errors.js';
 import { LegacyDataError } from '../legacy/errors.js';
 import { discoverLegacyFiles, type LegacyFile } from '../legacy/files.js';
 import { sampleLegacyId } from '../legacy/legacy-id-sample.js';
@@ -31,7 +32,6 @@ export interface PlanResult {
 
 const INSERT_BATCH = 500;
 
-export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A fingerprint of the data and the settings that shape the chunks: same input, same run. */
 function fingerprintOf(dir: string, files: readonly LegacyFile[], input: PlanInput): string {
@@ -45,7 +45,7 @@ export async function planRun(db: Pool, input: PlanInput, logger: Logger): Promi
   const files = await discoverLegacyFiles(legacyDir);
   const fingerprint = fingerprintOf(legacyDir, files, input);
   const runId = input.runId ?? `run-${fingerprint.slice(0, 12)}`;
-  if (!RUN_ID_PATTERN.test(runId)) throw new LegacyDataError(`Run id "${runId}" may only hold letters, digits, _ and - (at most 64)`);
+  if (!RUN_ID_PATTERN.test(runId)) throw new ConfigError(`--run-id "${runId}" may only hold letters, digits, _ and - (at most 64)`);
 
   const existing = await findRun(db, runId);
   if (existing && existing.status !== 'planning') {
