@@ -96,10 +96,10 @@ describe('worker health endpoints', () => {
   it('answers /healthz and /readyz, and stops on SIGTERM', async () => {
     const worker = startCli(['worker', ...connectionArgs(db, prefix, REDIS_URL), '--health-port', '0'], { env: { LOG_LEVEL: 'info' } });
     let port = 0;
-    await waitFor(async () => {
+    await waitFor(() => {
       const m = /"healthPort":(\d+)/.exec(worker.output().stderr);
       port = m ? Number(m[1]) : 0;
-      return port > 0;
+      return Promise.resolve(port > 0);
     }, 'the worker to report its health port', 30_000);
     const healthz = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(healthz.status).toBe(200);
