@@ -97,10 +97,13 @@ export async function scanLegacyFile(
     total++;
     if (cur.records >= limits.chunkSize || span.end - cur.start >= limits.chunkMaxBytes) closeChunk(span, sample(span));
   };
-  let lastSpan: RecordSpan | null = null;
+  // The latest record and the buffer holding it (a reference, no copy), to sample a final chunk's last record.
+  const latest: { span: RecordSpan | null; buf: Buffer; bufOffset: number } = { span: null, buf, bufOffset: 0 };
   const track = (span: RecordSpan): void => {
     onRecord(span);
-    lastSpan = span;
+    latest.span = span;
+    latest.buf = buf;
+    latest.bufOffset = bufOffset;
   };
   const closeChunk = (last: RecordSpan, lastRecord: Buffer | null): void => {
     if (!cur) return;
@@ -142,10 +145,14 @@ export async function scanLegacyFile(
   }
   buf = Buffer.alloc(0);
   splitter.end(track);
-  // TypeScript narrows these closure-assigned variables to their initial null; read them as declared.
-  const last: RecordSpan | null = lastSpan;
+  // TypeScript narrows the closure-assigned `cur` to its initial null; read it as declared.
   const open: OpenChunk | null = cur;
-  if (last && open?.records) closeChunk(last, null);
+  const last = latest.span;
+  const within = last !== null && last.start >= latest.bufOffset && last.end - latest.bufOffset <= latest.buf.length;
+  const lastSample = last && within && last.end - last.start <= ID_SAMPLE_BYTES
+    ? Buffer.from(latest.buf.subarray(last.start - latest.bufOffset, last.end - latest.bufOffset))
+    : null;
+  if (last && open?.records) closeChunk(last, lastSample);
   for (const chunk of ready.splice(0)) await onChunk(chunk, header);
   if (expectHeader && header === null && file.bytes > 0) {
     throw new LegacyDataError(`${file.fileName}:1: the CSV header row cannot be read`);

@@ -177,12 +177,12 @@ describe('scanLegacyFile: small files', () => {
     expect(chunks.slice(0, 2).map((c) => c.lastRecord?.toString())).toEqual([jsonl[2], jsonl[5]]);
   });
 
-  // BUG (minor, src/legacy/chunk-scanner.ts): the last, partly filled chunk of a file always has
+  // Fixed bug (regression test): the last, partly filled chunk of a file always had
   // lastRecord = null (closeChunk(last, null) after the buffer is dropped), although the record is
   // small and in no way straddles a buffer (the ChunkSpan doc says null only then). Effect: the last
   // chunk of every file gets no lastLegacyId label in plan-run. Repro: 7 records, chunkSize 3 ->
   // chunk 3 (record 7) has lastRecord null; expected the bytes of record 7.
-  it.fails('samples the last record of the final, partly filled chunk too', async () => {
+  it('samples the last record of the final, partly filled chunk too', async () => {
     const file = dir.legacyFile('projects', 'jsonl', `${jsonl.join('\n')}\n`);
     const { chunks } = await scanAll(file, { chunkSize: 3, chunkMaxBytes: MiB });
     expect(chunks[2]!.lastRecord?.toString()).toBe(jsonl[6]);
