@@ -19,17 +19,23 @@ export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'n
       stop: () => undefined,
     };
   }
-  const started = new Map<Stage, { at: number; done: number }>();
-  const rateOf = (p: StageProgress): { rate: number; eta: string } => {
-    const first = started.get(p.stage);
-    if (!first) { started.set(p.stage, { at: Date.now(), done: p.doneRecords }); return { rate: 0, eta: '?' }; }
-    const seconds = (Date.now() - first.at) / 1000;
-    const rate = seconds > 0 ? (p.doneRecords - first.done) / seconds : 0;
-    const left = p.records - p.doneRecords;
-    return { rate, eta: left === 0 ? '0s' : rate > 0 ? `${Math.ceil(left / rate)}s` : '?' };
-  };
   const unit = (p: StageProgress) => (p.stage === 'dependency_cycles' ? p.chunks : p.records);
   const doneOf = (p: StageProgress) => (p.stage === 'dependency_cycles' ? p.done : p.doneRecords);
+  // A stage's rate runs from the last moment it had nothing done to the moment it finished.
+  const timings = new Map<Stage, { idleUntil: number; finishedAt: number | null }>();
+  const rateOf = (p: StageProgress): { rate: number; eta: string } => {
+    const now = Date.now();
+    const t = timings.get(p.stage) ?? { idleUntil: now, finishedAt: null };
+    timings.set(p.stage, t);
+    const done = doneOf(p);
+    const total = unit(p);
+    if (done === 0) t.idleUntil = now;
+    if (done === total && total > 0) t.finishedAt ??= now;
+    const seconds = ((t.finishedAt ?? now) - t.idleUntil) / 1000;
+    const rate = seconds > 0 ? done / seconds : 0;
+    const left = total - done;
+    return { rate, eta: left === 0 ? '0s' : rate > 0 ? `${Math.ceil(left / rate)}s` : '?' };
+  };
 
   if (mode === 'lines') {
     let last = 0;
@@ -52,7 +58,7 @@ export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'n
   // Loaded only for a terminal: the producer stays lean otherwise.
   const { default: cliProgress } = await import('cli-progress');
   const multibar = new cliProgress.MultiBar({
-    format: '{stage} |{bar}| {value}/{total} records | {rate}/s | ETA {etaText}',
+    format: '{stage} |{bar}| {value}/{total} {unit} | {rate}/s | ETA {etaText}',
     hideCursor: true,
     clearOnComplete: false,
     stopOnComplete: false,
@@ -62,7 +68,7 @@ export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'n
     update(progress) {
       for (const p of progress) {
         const { rate, eta } = rateOf(p);
-        const payload = { stage: p.stage.padEnd(17), rate: Math.round(rate), etaText: eta };
+        const payload = { stage: p.stage.padEnd(17), rate: Math.round(rate), etaText: eta, unit: p.stage === 'dependency_cycles' ? 'job' : 'records' };
         let bar = bars.get(p.stage);
         if (!bar) { bar = multibar.create(unit(p), doneOf(p), payload); bars.set(p.stage, bar); }
         bar.setTotal(unit(p));
