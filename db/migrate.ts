@@ -23,7 +23,7 @@ const migrationSource: Knex.MigrationSource<string> = {
 };
 
 /** knex is loaded only when a schema change is due: the common path (already migrated) never needs it. */
-export async function createKnex(databaseUrl: string): Promise<Knex> {
+async function createKnex(databaseUrl: string): Promise<Knex> {
   const { default: knexFactory } = await import('knex');
   return knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 2 } });
 }

@@ -14,7 +14,7 @@ export interface SpawnedWorkers {
 }
 
 export function settingsEnv(settings: Settings): Record<string, string> {
-  const env: Record<string, string> = {
+  return {
     DATABASE_URL: settings.databaseUrl,
     TASKFLEET_QUEUE_BACKEND: settings.queueBackend,
     TASKFLEET_PREFIX: settings.prefix,
@@ -22,9 +22,8 @@ export function settingsEnv(settings: Settings): Record<string, string> {
     TASKFLEET_LOCK_DURATION_MS: String(settings.lockDurationMs),
     TASKFLEET_STALLED_INTERVAL_MS: String(settings.stalledIntervalMs),
     LOG_LEVEL: settings.logLevel,
+    REDIS_URL: settings.redisUrl,
   };
-  if (settings.redisUrl) env.REDIS_URL = settings.redisUrl;
-  return env;
 }
 
 export function spawnWorkers(count: number, settings: Settings): SpawnedWorkers {

@@ -7,7 +7,6 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { PACKAGE_ROOT } from './package-root.js';
 
-export const MAPPING_KINDS = ['projects', 'phases', 'tasks', 'task_dependencies'] as const;
 const perKind = <T extends z.ZodType>(inner: T) =>
   z.object({ projects: inner, phases: inner, tasks: inner, task_dependencies: inner }).partial().strict();
 
@@ -20,7 +19,6 @@ const mappingSchema = z.object({
 }).strict();
 
 export type LegacyMapping = z.infer<typeof mappingSchema>;
-export type MappingKind = (typeof MAPPING_KINDS)[number];
 
 export const DEFAULT_MAPPING_FILE = join(PACKAGE_ROOT, 'config', 'legacy-mapping.yaml');
 

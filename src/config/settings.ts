@@ -7,7 +7,7 @@ import { ConfigError } from './errors.js';
 
 const settingsSchema = z.object({
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
   queueBackend: z.enum(['redis', 'postgres']),
   prefix: z.string().min(1).max(64).regex(/^[A-Za-z0-9_{}.-]+$/, 'may only hold letters, digits and _ { } . -'),
   chunkSize: z.number().int().min(1).max(100_000),

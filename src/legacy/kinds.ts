@@ -26,7 +26,3 @@ export const STAGE_KIND: Record<Stage, LegacyKind> = {
   dependencies: 'task_dependencies',
   dependency_cycles: 'task_dependencies',
 };
-
-export function isStage(value: string): value is Stage {
-  return (STAGES as readonly string[]).includes(value);
-}

@@ -11,5 +11,5 @@ export const WORKER_QUEUES = [MIGRATE_QUEUE] as const;
 
 export function transportOf(settings: Settings): QueueTransport {
   if (settings.queueBackend === 'postgres') return { kind: 'postgres', url: settings.databaseUrl, prefix: settings.prefix };
-  return { kind: 'redis', url: settings.redisUrl ?? 'redis://127.0.0.1:6379/0', prefix: settings.prefix };
+  return { kind: 'redis', url: settings.redisUrl, prefix: settings.prefix };
 }

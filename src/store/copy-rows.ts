@@ -42,7 +42,7 @@ export async function tryCopyFresh(client: PoolClient, spec: TableSpec, lines: r
  * Reads rows back by key, in the order given, as COPY text lines. `keys[k][i]` is key column k of
  * row i: uuids (checked: COPY takes no bind parameters, so they are inlined as array literals).
  */
-export async function readBackLines(client: PoolClient, spec: TableSpec, keys: readonly (readonly string[])[]): Promise<string[]> {
+async function readBackLines(client: PoolClient, spec: TableSpec, keys: readonly (readonly string[])[]): Promise<string[]> {
   if ((keys[0]?.length ?? 0) === 0) return [];
   const arrays = keys.map((values, k) => {
     for (const value of values) if (!UUID.test(value)) throw new Error(`Key column ${spec.key[k]} of ${spec.table} is not a uuid: ${value}`);
