@@ -4,12 +4,14 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import * as newSystem from './migrations/001_new_system.js';
 import * as ledger from './migrations/002_ledger.js';
+import * as lifecycle from './migrations/003_lifecycle.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_new_system': newSystem,
   '002_ledger': ledger,
+  '003_lifecycle': lifecycle,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -4,7 +4,7 @@ import type { LegacyMapping } from '../config/legacy-mapping.js';
 import type { LegacyFormat, LegacyKind, Stage } from '../legacy/kinds.js';
 import type { Pool, PoolClient } from '../store/pool.js';
 
-export type RunStatus = 'planning' | 'running' | 'completed' | 'failed';
+export type RunStatus = 'planning' | 'running' | 'completed' | 'failed' | 'rolled_back';
 
 /** Run ids appear in job ids and names: letters, digits, _ and - only (BullMQ forbids ':'). */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -29,6 +29,10 @@ export interface Run {
   finishedAt: Date | null;
   stage: Stage | null;
   error: string | null;
+  /** The successful prepare the run started from; null when started with --skip-prepare. */
+  preparationId: number | null;
+  rolledBackAt: Date | null;
+  decommissionedAt: Date | null;
 }
 
 export interface RunFile {
@@ -44,7 +48,8 @@ export interface RunFile {
 type Db = Pool | PoolClient;
 
 const RUN_COLUMNS = `id, status, legacy_dir AS "legacyDir", fingerprint, queue_token AS "queueToken", options, created_at AS "createdAt",
-  started_at AS "startedAt", finished_at AS "finishedAt", stage, error`;
+  started_at AS "startedAt", finished_at AS "finishedAt", stage, error, preparation_id::int AS "preparationId",
+  rolled_back_at AS "rolledBackAt", decommissioned_at AS "decommissionedAt"`;
 
 export async function findRun(db: Db, id: string): Promise<Run | null> {
   const { rows } = await db.query<Run>(`SELECT ${RUN_COLUMNS} FROM ledger.runs WHERE id = $1`, [id]);
@@ -56,10 +61,10 @@ export async function listRuns(db: Db): Promise<Run[]> {
   return rows;
 }
 
-export async function insertRun(db: Db, run: { id: string; legacyDir: string; fingerprint: string; options: RunOptions }): Promise<void> {
+export async function insertRun(db: Db, run: { id: string; legacyDir: string; fingerprint: string; options: RunOptions; preparationId?: number | null }): Promise<void> {
   await db.query(
-    `INSERT INTO ledger.runs (id, status, legacy_dir, fingerprint, queue_token, options) VALUES ($1, 'planning', $2, $3, $4, $5)`,
-    [run.id, run.legacyDir, run.fingerprint, randomBytes(4).toString('hex'), JSON.stringify(run.options)],
+    `INSERT INTO ledger.runs (id, status, legacy_dir, fingerprint, queue_token, options, preparation_id) VALUES ($1, 'planning', $2, $3, $4, $5, $6)`,
+    [run.id, run.legacyDir, run.fingerprint, randomBytes(4).toString('hex'), JSON.stringify(run.options), run.preparationId ?? null],
   );
 }
 
@@ -70,7 +75,9 @@ export async function updateRun(db: Db, id: string, change: { status?: RunStatus
        stage = CASE WHEN $3::boolean THEN $4 ELSE stage END,
        error = CASE WHEN $5::boolean THEN $6 ELSE error END,
        started_at = CASE WHEN $7::boolean THEN COALESCE(started_at, now()) ELSE started_at END,
-       finished_at = CASE WHEN $8::boolean THEN now() WHEN $2 = 'running' THEN NULL ELSE finished_at END
+       finished_at = CASE WHEN $8::boolean THEN now() WHEN $2 = 'running' THEN NULL ELSE finished_at END,
+       -- the next transaction id at completion: a row of this run whose xmin is newer changed after the run
+       completed_xid = CASE WHEN $2 = 'completed' THEN pg_snapshot_xmax(pg_current_snapshot()) ELSE completed_xid END
      WHERE id = $1`,
     [id, change.status ?? null, change.stage !== undefined, change.stage ?? null, change.error !== undefined, change.error ?? null,
       change.started ?? false, change.finished ?? false],

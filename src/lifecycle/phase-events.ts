@@ -1,0 +1,71 @@
+// Every lifecycle phase leaves a row in ledger.phase_events: started, then passed, failed or refused
+// (a gate that was not met). `taskfleet status RUN` reads them back.
+import type { Pool } from '../store/pool.js';
+
+export const PHASES = ['prepare', 'migrate', 'verify', 'optimize', 'decommission'] as const;
+export type Phase = (typeof PHASES)[number];
+export type RecordedPhase = Phase | 'rollback';
+export type PhaseOutcome = 'passed' | 'failed' | 'refused';
+
+export interface PhaseEvent {
+  id: number;
+  runId: string | null;
+  preparationId: number | null;
+  phase: RecordedPhase;
+  startedAt: Date;
+  finishedAt: Date | null;
+  outcome: PhaseOutcome | 'running';
+  summary: Record<string, unknown> | null;
+  error: string | null;
+}
+
+/** A phase that did not start because its gate is not met: the message says what to do. */
+export class GateError extends Error {
+  override name = 'GateError';
+}
+
+export async function startPhase(db: Pool, phase: RecordedPhase, ids: { runId?: string | null; preparationId?: number | null }): Promise<number> {
+  const { rows: [row] } = await db.query<{ id: string }>(
+    'INSERT INTO ledger.phase_events (run_id, preparation_id, phase) VALUES ($1, $2, $3) RETURNING id',
+    [ids.runId ?? null, ids.preparationId ?? null, phase]);
+  return Number(row!.id);
+}
+
+export async function finishPhase(db: Pool, eventId: number, outcome: PhaseOutcome,
+  details: { summary?: Record<string, unknown>; error?: string | null; runId?: string | null; preparationId?: number | null } = {}): Promise<void> {
+  await db.query(
+    `UPDATE ledger.phase_events SET finished_at = now(), outcome = $2, summary = $3, error = $4,
+       run_id = COALESCE($5, run_id), preparation_id = COALESCE($6, preparation_id) WHERE id = $1`,
+    [eventId, outcome, details.summary ? JSON.stringify(details.summary) : null, details.error ?? null, details.runId ?? null, details.preparationId ?? null]);
+}
+
+/** Records a refused phase (its gate was not met) in one row. */
+export async function refusePhase(db: Pool, phase: RecordedPhase, ids: { runId?: string | null; preparationId?: number | null }, reason: string): Promise<void> {
+  const id = await startPhase(db, phase, ids);
+  await finishPhase(db, id, 'refused', { error: reason });
+}
+
+/** Runs `body` as a recorded phase: passed when it returns { passed: true }, failed when it throws or returns false. */
+export async function recordPhase<T extends { passed: boolean; summary?: Record<string, unknown> }>(
+  db: Pool, phase: RecordedPhase, ids: { runId?: string | null; preparationId?: number | null }, body: () => Promise<T>): Promise<T> {
+  const id = await startPhase(db, phase, ids);
+  try {
+    const result = await body();
+    await finishPhase(db, id, result.passed ? 'passed' : 'failed', { summary: result.summary ?? {} });
+    return result;
+  } catch (err) {
+    await finishPhase(db, id, err instanceof GateError ? 'refused' : 'failed', { error: (err as Error).message }).catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function phaseEvents(db: Pool, runId: string): Promise<PhaseEvent[]> {
+  const { rows } = await db.query<{ id: string; run_id: string | null; preparation_id: string | null; phase: RecordedPhase; started_at: Date; finished_at: Date | null; outcome: PhaseEvent['outcome']; summary: Record<string, unknown> | null; error: string | null }>(
+    `SELECT * FROM ledger.phase_events
+      WHERE run_id = $1 OR preparation_id = (SELECT preparation_id FROM ledger.runs WHERE id = $1)
+      ORDER BY id`, [runId]);
+  return rows.map((r) => ({
+    id: Number(r.id), runId: r.run_id, preparationId: r.preparation_id === null ? null : Number(r.preparation_id), phase: r.phase,
+    startedAt: r.started_at, finishedAt: r.finished_at, outcome: r.outcome, summary: r.summary, error: r.error,
+  }));
+}
