@@ -230,7 +230,7 @@ async function runSize(tasks: number): Promise<Figures> {
     let redisPeak = redisBaseline;
     let producerPeak = 0;
     log(`migrating ${tasks} tasks with ${workers.length} workers × ${args.concurrency}`);
-    const producer = spawn(process.execPath, [BIN, 'migrate', '--legacy-data', dir, '--json', '--no-progress'], { env: { ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const producer = spawn(process.execPath, [BIN, 'migrate', '--skip-prepare', '--legacy-data', dir, '--json', '--no-progress'], { env: { ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
     let producerOut = '';
     producer.stdout?.on('data', (d: Buffer) => { producerOut += d.toString(); });
     let producerCpu = 0;

@@ -65,7 +65,7 @@ try {
     ...(useRedis ? { REDIS_URL: redisUrl } : {}),
   };
   say(`4. Migrating with ${flags.workers} worker processes`);
-  const migrate = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'migrate', '--legacy-data', dataDir, '--workers', flags.workers], { env, stdio: 'inherit' });
+  const migrate = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'migrate', '--skip-prepare', '--legacy-data', dataDir, '--workers', flags.workers], { env, stdio: 'inherit' });
   exitCode = await new Promise<number>((done) => migrate.on('exit', (code) => done(code ?? 1)));
   if (exitCode !== 0) {
     say(`The migration exited with ${exitCode}.`);

@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-const REDACT_PATHS = [
+export const LOG_REDACT_PATHS = [
   'password', '*.password', 'databaseUrl', '*.databaseUrl', 'redisUrl', '*.redisUrl',
   'connection', '*.connection', 'token', '*.token', 'authorization', '*.authorization',
 ];
@@ -14,7 +14,7 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
     {
       level,
       base: { pid: process.pid, ...bindings },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
     pino.destination({ fd: 2, sync: true }),

@@ -73,7 +73,7 @@ beforeAll(async () => {
   // legacy directory then disappears: `resume` must say so.
   planned = { runId: 'cli-gone', dir: join(root, 'gone') };
   await cp(good, planned.dir, { recursive: true });
-  const migrate = startCli(['migrate', '--legacy-data', planned.dir, ...connectionArgs(db, prefix, REDIS_URL), '--run-id', planned.runId, '--workers', '0', '--no-progress'], { timeoutMs: 60_000 });
+  const migrate = startCli(['migrate', '--skip-prepare', '--legacy-data', planned.dir, ...connectionArgs(db, prefix, REDIS_URL), '--run-id', planned.runId, '--workers', '0', '--no-progress'], { timeoutMs: 60_000 });
   await waitFor(async () => {
     if (migrate.child.exitCode !== null) throw new Error(`migrate ended early: ${migrate.output().stderr}`);
     const { rows } = await db.pool.query<{ status: string }>('SELECT status FROM ledger.runs WHERE id = $1', [planned.runId]).catch(() => ({ rows: [] }));

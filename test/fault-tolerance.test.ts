@@ -78,7 +78,7 @@ function startWorker(db: TestDatabase, prefix: string, concurrency = 2): Running
 }
 
 function startMigrate(db: TestDatabase, prefix: string, runId: string, chunkSize: number): RunningCli {
-  return track(startCli(['migrate', '--legacy-data', dataDir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '0',
+  return track(startCli(['migrate', '--skip-prepare', '--legacy-data', dataDir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '0',
     '--run-id', runId, '--chunk-size', String(chunkSize), '--json'], { timeoutMs: 300_000 }));
 }
 

@@ -61,7 +61,7 @@ describe('a dump with other field names and values, through --mapping', () => {
   });
 
   it('migrates every record, mapping names and values', async () => {
-    const result = await runCli(['migrate', '--legacy-data', dir, '--mapping', join(dir, 'mapping.yaml'), ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', '--json']);
+    const result = await runCli(['migrate', '--skip-prepare', '--legacy-data', dir, '--mapping', join(dir, 'mapping.yaml'), ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', '--json']);
     expect(result.code, result.stderr).toBe(0);
     const summary = JSON.parse(result.stdout.trim().split('\n').pop()!) as { kinds: { kind: string; legacy: number; migrated: number; rejected: number }[] };
     expect(summary.kinds.find((k) => k.kind === 'tasks')).toEqual({ kind: 'tasks', legacy: 2000, migrated: 2000, rejected: 0 });
@@ -84,7 +84,7 @@ describe('a dump with other field names and values, through --mapping', () => {
   });
 
   it('without the mapping, the same dump is rejected with the field named, not guessed', async () => {
-    const result = await runCli(['migrate', '--legacy-data', dir, '--run-id', 'no-mapping', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    const result = await runCli(['migrate', '--skip-prepare', '--legacy-data', dir, '--run-id', 'no-mapping', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
     expect(result.code, result.stderr).toBe(0);
     const { rows } = await db.pool.query<{ field: string; n: number }>(
       `SELECT field, count(*)::int AS n FROM ledger.rejects WHERE run_id = 'no-mapping' AND kind = 'tasks' GROUP BY field`);

@@ -231,7 +231,7 @@ describe.each(FORMATS)('migrate %s: 100k tasks with 2 workers', (format) => {
     await generateLegacyData({ out: dir, format, ...SIZE, badRatio: 0, dependencies: true, dependencyFile: true });
     const generatedAt = Date.now();
 
-    const args = ['migrate', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', '--json'];
+    const args = ['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', '--json'];
     const result = await runFleet(db.pool, args);
     const migratedAt = Date.now();
     expect(result.code, result.stderr.slice(-3000)).toBe(0);

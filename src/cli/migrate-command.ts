@@ -12,6 +12,8 @@ import { formatSummaryLines, isBalanced, runSummary } from '../ledger/summary.js
 import { createLogger, type Logger } from '../logger.js';
 import { driveRun } from '../producers/drive-run.js';
 import { planRun } from '../producers/plan-run.js';
+import { checkMigrateGate } from '../lifecycle/migrate-gate.js';
+import { finishPhase, GateError, refusePhase, startPhase } from '../lifecycle/phase-events.js';
 import { discoverLegacyFiles } from '../legacy/files.js';
 import { createQueue, ensureTransportReady } from '../queue/index.js';
 import { prepareDatabase } from '../store/database.js';
@@ -34,6 +36,7 @@ interface MigrateFlags extends FollowFlags {
   chunkSize?: number;
   runId?: string;
   mapping?: string;
+  skipPrepare?: boolean;
 }
 
 export function registerMigrateCommands(program: Command): void {
@@ -44,6 +47,7 @@ export function registerMigrateCommands(program: Command): void {
     .option('--run-id <id>', 'name the run (default: derived from the data, so the same command is a no-op the second time)')
     .option('--max-rejects <n>', 'exit non-zero when more records than this are rejected (default: no limit)', positiveInt)
     .option('--mapping <file>', 'legacy field mapping (default: config/legacy-mapping.yaml)')
+    .option('--skip-prepare', 'start without a passed `taskfleet prepare` of this data (no validation report, no backup: rollback cannot restore the legacy files)')
     .option('--workers <n>', 'also start N worker processes on this machine for the run', positiveInt, 0)
     .option('--concurrency <n>', 'jobs per started worker process (default 4)', positiveInt)
     .option('--json', 'machine output: progress events and the summary as JSON lines on stdout')
@@ -52,9 +56,14 @@ export function registerMigrateCommands(program: Command): void {
       const settings = settingsFrom(flags, { chunkSize: flags.chunkSize, concurrency: flags.concurrency });
       const mapping = loadLegacyMapping(flags.mapping);
       process.exitCode = await withRunServices(settings, flags, async ({ db, logger }) => {
+        await discoverLegacyFiles(flags.legacyData);
+        const gate = await checkMigrateGate(db, flags.legacyData, { skipPrepare: flags.skipPrepare ?? false }).catch(async (err: unknown) => {
+          if (err instanceof GateError) await refusePhase(db, 'migrate', {}, err.message);
+          throw err;
+        });
         const { run, created } = await planRun(db, {
           legacyDir: flags.legacyData, runId: flags.runId, mapping, chunkSize: settings.chunkSize,
-          chunkMaxBytes: settings.chunkMaxBytes, maxRejects: flags.maxRejects ?? null,
+          chunkMaxBytes: settings.chunkMaxBytes, maxRejects: flags.maxRejects ?? null, preparationId: gate.preparationId,
         }, logger);
         if (!created && run.status === 'completed') {
           note(flags, `Run ${run.id} already completed for this data; nothing to do.`);
@@ -110,6 +119,12 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
   try {
     const run = await start({ db, logger });
     let status = run.status;
+    // Every real migrate is a recorded phase; a no-op re-run of a completed run records nothing.
+    const phaseEvent = run.status !== 'completed' ? await startPhase(db, 'migrate', { runId: run.id, preparationId: run.preparationId }) : null;
+    const finish = async (code: number, error: string | null, summary: Record<string, unknown>): Promise<number> => {
+      if (phaseEvent !== null) await finishPhase(db, phaseEvent, code === 0 ? 'passed' : 'failed', { summary, error });
+      return code;
+    };
     if (run.status !== 'completed') {
       if (flags.workers > 0) workers = spawnWorkers(flags.workers, settings);
       const mode = flags.json ? 'json' : !flags.progress ? 'none' : process.stderr.isTTY ? 'bars' : 'lines';
@@ -130,13 +145,17 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
     } else {
       process.stdout.write(`Run ${run.id}: ${status}\n${formatSummaryLines(summary).join('\n')}\n`);
     }
-    if (status !== 'completed') return 1;
-    if (!balanced) { process.stderr.write('Accounting error: legacy != migrated + rejected for some kind (see above)\n'); return 1; }
+    const phaseSummary = { status, balanced, rejected: totalRejected, kinds: summary };
+    if (status !== 'completed') return finish(1, `run ${status}`, phaseSummary);
+    if (!balanced) {
+      process.stderr.write('Accounting error: legacy != migrated + rejected for some kind (see above)\n');
+      return finish(1, 'legacy != migrated + rejected', phaseSummary);
+    }
     if (limit !== null && limit !== undefined && totalRejected > limit) {
       process.stderr.write(`${totalRejected} records were rejected, more than --max-rejects ${limit}: see \`taskfleet rejects ${run.id}\`\n`);
-      return 3;
+      return finish(3, `${totalRejected} rejects > --max-rejects ${limit}`, phaseSummary);
     }
-    return 0;
+    return finish(0, null, phaseSummary);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

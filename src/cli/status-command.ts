@@ -6,6 +6,7 @@ import { listRejects } from '../ledger/rejects.js';
 import { findRun, listRuns } from '../ledger/runs.js';
 import { formatSummaryLines, runSummary } from '../ledger/summary.js';
 import { LEGACY_KINDS, type LegacyKind } from '../legacy/kinds.js';
+import { phaseEvents } from '../lifecycle/phase-events.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
 import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
@@ -39,12 +40,20 @@ export function registerStatusCommands(program: Command): void {
         if (!run) throw new ConfigError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
         const stages = await stageProgress(db, runId);
         const summary = await runSummary(db, runId);
-        if (flags.json) { process.stdout.write(`${JSON.stringify({ run, stages, summary })}\n`); return; }
+        const phases = await phaseEvents(db, runId);
+        if (flags.json) { process.stdout.write(`${JSON.stringify({ run, stages, summary, phases })}\n`); return; }
         process.stdout.write(`Run ${run.id}: ${run.status}${run.stage ? ` (stage ${run.stage})` : ''}\n`);
         process.stdout.write(`  legacy data: ${run.legacyDir}\n  started: ${run.startedAt?.toISOString() ?? '-'}  finished: ${run.finishedAt?.toISOString() ?? '-'}\n`);
         if (run.error) process.stdout.write(`  error: ${run.error}\n`);
         for (const s of stages) process.stdout.write(`  ${s.stage.padEnd(17)} chunks ${s.done}/${s.chunks} done, ${s.failed} failed\n`);
         process.stdout.write(`${formatSummaryLines(summary).map((l) => `  ${l}`).join('\n')}\n`);
+        if (run.rolledBackAt) process.stdout.write(`  rolled back: ${run.rolledBackAt.toISOString()}\n`);
+        if (run.decommissionedAt) process.stdout.write(`  legacy data decommissioned: ${run.decommissionedAt.toISOString()}\n`);
+        if (phases.length > 0) process.stdout.write('  phases:\n');
+        for (const p of phases) {
+          const seconds = p.finishedAt ? ` in ${((p.finishedAt.getTime() - p.startedAt.getTime()) / 1000).toFixed(1)} s` : '';
+          process.stdout.write(`    ${p.startedAt.toISOString()}  ${p.phase.padEnd(12)} ${p.outcome}${seconds}${p.error ? `: ${p.error}` : ''}\n`);
+        }
       });
     });
 

@@ -22,6 +22,8 @@ export interface PlanInput {
   chunkSize: number;
   chunkMaxBytes: number;
   maxRejects: number | null;
+  /** The passed prepare the run starts from (null: --skip-prepare). */
+  preparationId?: number | null;
 }
 
 export interface PlanResult {
@@ -48,15 +50,16 @@ export async function planRun(db: Pool, input: PlanInput, logger: Logger): Promi
   if (!RUN_ID_PATTERN.test(runId)) throw new ConfigError(`--run-id "${runId}" may only hold letters, digits, _ and - (at most 64)`);
 
   const existing = await findRun(db, runId);
-  if (existing && existing.status !== 'planning') {
+  if (existing && existing.status !== 'planning' && existing.status !== 'rolled_back') {
     if (existing.fingerprint !== fingerprint) {
       throw new LegacyDataError(`Run ${runId} already exists for other legacy data or settings (${existing.legacyDir}); choose another --run-id`);
     }
     return { run: existing, created: false };
   }
-  // A run left in 'planning' by a dead producer had no jobs yet: plan it again from scratch.
+  // A run left in 'planning' by a dead producer had no jobs yet, and a rolled-back run left no rows:
+  // plan it again from scratch (so the same migrate command works again after a rollback).
   await db.query('DELETE FROM ledger.runs WHERE id = $1', [runId]);
-  await insertRun(db, { id: runId, legacyDir, fingerprint, options: { mapping: input.mapping, chunkSize: input.chunkSize, chunkMaxBytes: input.chunkMaxBytes, maxRejects: input.maxRejects } });
+  await insertRun(db, { id: runId, legacyDir, fingerprint, options: { mapping: input.mapping, chunkSize: input.chunkSize, chunkMaxBytes: input.chunkMaxBytes, maxRejects: input.maxRejects }, preparationId: input.preparationId ?? null });
 
   const nextChunk = new Map<Stage, number>();
   let batch: ChunkPlan[] = [];

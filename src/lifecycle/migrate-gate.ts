@@ -1,0 +1,35 @@
+// Phases are gates: migrate starts only from a passed prepare of the very same legacy data (same
+// manifest hash), and never from data that has been decommissioned.
+import { access } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Pool } from '../store/pool.js';
+import { buildManifest, RETIRED_MARKER, type Manifest } from './manifest.js';
+import { GateError } from './phase-events.js';
+
+export interface MigrateGate {
+  /** The passed preparation the run starts from; null when the operator skipped prepare. */
+  preparationId: number | null;
+  manifest: Manifest | null;
+}
+
+export async function assertNotRetired(legacyDir: string): Promise<void> {
+  const marker = join(resolve(legacyDir), RETIRED_MARKER);
+  const retired = await access(marker).then(() => true, () => false);
+  if (retired) throw new GateError(`Legacy data in ${resolve(legacyDir)} was decommissioned (${RETIRED_MARKER}); it cannot be migrated again`);
+}
+
+export async function checkMigrateGate(db: Pool, legacyDir: string, opts: { skipPrepare: boolean }): Promise<MigrateGate> {
+  await assertNotRetired(legacyDir);
+  if (opts.skipPrepare) return { preparationId: null, manifest: null };
+  const manifest = await buildManifest(legacyDir);
+  const { rows: [passed] } = await db.query<{ id: string }>(
+    'SELECT id FROM ledger.preparations WHERE manifest_sha256 = $1 AND passed ORDER BY id DESC LIMIT 1', [manifest.sha256]);
+  if (passed) return { preparationId: Number(passed.id), manifest };
+  const { rows: [failed] } = await db.query<{ id: string; report_path: string | null }>(
+    'SELECT id, report_path FROM ledger.preparations WHERE manifest_sha256 = $1 ORDER BY id DESC LIMIT 1', [manifest.sha256]);
+  const dir = resolve(legacyDir);
+  if (failed) {
+    throw new GateError(`The last prepare of ${dir} did not pass${failed.report_path ? ` (see ${failed.report_path})` : ''}: fix the data or accept its rejects with \`taskfleet prepare --max-rejects N\`, or migrate with --skip-prepare`);
+  }
+  throw new GateError(`No successful prepare of the legacy data in ${dir} (manifest ${manifest.sha256.slice(0, 16)}; the data may have changed since): run \`taskfleet prepare --legacy-data ${dir}\` first, or migrate with --skip-prepare`);
+}
