@@ -3,13 +3,20 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from './config/errors.js';
 import { LegacyDataError } from './legacy/errors.js';
+import { GateError } from './lifecycle/phase-events.js';
 import { TransportUnavailableError } from './queue/index.js';
 import { DatabaseUnavailableError, prepareDatabase } from './store/database.js';
 import { registerBoardCommand } from './cli/board-command.js';
 import { settingsFrom, withConnectionOptions, type ConnectionFlags } from './cli/common-options.js';
+import { registerDecommissionCommand } from './cli/decommission-command.js';
 import { registerGenerateCommand } from './cli/generate-command.js';
 import { registerMigrateCommands } from './cli/migrate-command.js';
+import { registerOptimizeCommand } from './cli/optimize-command.js';
+import { registerPrepareCommand } from './cli/prepare-command.js';
+import { registerRollbackCommand } from './cli/rollback-command.js';
+import { registerRunCommand } from './cli/run-command.js';
 import { registerStatusCommands } from './cli/status-command.js';
+import { registerVerifyCommands } from './cli/verify-command.js';
 import { registerWorkerCommand } from './cli/worker-command.js';
 
 const EXIT_USAGE = 2;
@@ -19,11 +26,17 @@ const program = new Command('taskfleet')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
+registerRunCommand(program);
+registerPrepareCommand(program);
 registerMigrateCommands(program);
 registerWorkerCommand(program);
 registerStatusCommands(program);
+registerVerifyCommands(program);
 registerBoardCommand(program);
 registerGenerateCommand(program);
+registerOptimizeCommand(program);
+registerDecommissionCommand(program);
+registerRollbackCommand(program);
 
 const db = program.command('db').description('Database schema commands');
 withConnectionOptions(db.command('migrate'))
@@ -34,7 +47,7 @@ withConnectionOptions(db.command('migrate'))
     process.stdout.write(applied.length > 0 ? `Applied ${applied.join(', ')}\n` : 'Schema is up to date\n');
   });
 
-const KNOWN_ERRORS = [ConfigError, LegacyDataError, TransportUnavailableError, DatabaseUnavailableError];
+const KNOWN_ERRORS = [ConfigError, LegacyDataError, GateError, TransportUnavailableError, DatabaseUnavailableError];
 
 try {
   await program.parseAsync(process.argv);

@@ -38,13 +38,17 @@ export async function up(knex: Knex): Promise<void> {
     CREATE TABLE ledger.validation_findings (
       preparation_id  bigint NOT NULL REFERENCES ledger.preparations (id) ON DELETE CASCADE,
       severity        text NOT NULL CHECK (severity IN ('error', 'warning')),
+      -- the reject class of docs/legacy-format.md (errors), or the warning rule (src/validation/findings.ts)
+      class           text,
       kind            text NOT NULL,
       ref             text NOT NULL,
       file_name       text NOT NULL,
       line            integer NOT NULL,
       legacy_id       text,
       field           text,
-      reason          text NOT NULL
+      reason          text NOT NULL,
+      -- aggregated warnings: how many records the finding stands for (ref is the first)
+      count           integer
     );
     CREATE INDEX validation_findings_preparation ON ledger.validation_findings (preparation_id, kind, ref);
 
@@ -78,6 +82,8 @@ export async function up(knex: Knex): Promise<void> {
       run_id           text NOT NULL,
       legacy_dir       text NOT NULL,
       archive_path     text NOT NULL,
+      -- the archive file's own SHA-256 (the data set's is manifest_sha256): checks the archive later
+      archive_sha256   text NOT NULL,
       manifest_sha256  text NOT NULL,
       created_at       timestamptz NOT NULL DEFAULT now()
     );

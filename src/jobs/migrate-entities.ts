@@ -44,22 +44,26 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
   };
   const ownId = idMemo(kind);
   const candidates: Candidate<EntityKind>[] = [];
-  const firstLine = new Map<string, number>();
   for (const record of records) {
     if (record.error !== null) { reject(record.line, null, null, record.error); continue; }
     const result = normalize(record.fields);
     if (!result.ok) { reject(record.line, result.legacyId, result.field, result.reason); continue; }
-    const legacyId = result.value.legacyId;
-    const seenAt = firstLine.get(legacyId);
-    if (seenAt !== undefined) { reject(record.line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${seenAt})`); continue; }
-    firstLine.set(legacyId, record.line);
-    candidates.push({ line: record.line, id: ownId(legacyId), values: result.value });
+    candidates.push({ line: record.line, id: ownId(result.value.legacyId), values: result.value });
   }
 
   return inTransaction(ctx.db, async (client) => {
     const status = await lockChunk(client, runId, stage, chunkNo);
     if (status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
-    const accepted = await checkParents(client, runId, kind, candidates, reject);
+    // Duplicates within the chunk are settled after the parent checks: a record rejected for another
+    // reason holds no id, so a later valid record with that id migrates (as it would across chunks).
+    const firstLine = new Map<string, number>();
+    const accepted = (await checkParents(client, runId, kind, candidates, reject)).filter((c) => {
+      const legacyId = c.values.legacyId;
+      const seenAt = firstLine.get(legacyId);
+      if (seenAt === undefined) { firstLine.set(legacyId, c.line); return true; }
+      reject(c.line, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${seenAt})`);
+      return false;
+    });
     const claimants = accepted.map((c) => ({ row: buildRow(kind, c, runId, c.parents), order: c.line, item: c }));
     const { written, lost, displaced } = await claimRows(client, ENTITY_TABLES[kind], runId, claimants);
     // Within a run the earliest line holding an id wins; the later ones are rejected as duplicates.

@@ -64,20 +64,24 @@ export interface ManifestMismatch {
   actual?: string;
 }
 
-/** Re-reads `dir` and lists every way it differs from `manifest` (empty: it matches). */
-export async function checkAgainstManifest(dir: string, manifest: Manifest): Promise<ManifestMismatch[]> {
-  const actual = await buildManifest(dir);
-  const byName = new Map(actual.files.map((f) => [f.name, f]));
+/** Every way `actual` differs from `expected` (empty: they match). */
+export function compareManifestFiles(expected: readonly ManifestFile[], actual: readonly ManifestFile[]): ManifestMismatch[] {
+  const byName = new Map(actual.map((f) => [f.name, f]));
   const mismatches: ManifestMismatch[] = [];
-  for (const expected of manifest.files) {
-    const found = byName.get(expected.name);
-    byName.delete(expected.name);
-    if (!found) mismatches.push({ name: expected.name, problem: 'missing' });
-    else if (found.bytes !== expected.bytes) mismatches.push({ name: expected.name, problem: 'size differs', expected: String(expected.bytes), actual: String(found.bytes) });
-    else if (found.sha256 !== expected.sha256) mismatches.push({ name: expected.name, problem: 'sha256 differs', expected: expected.sha256, actual: found.sha256 });
+  for (const e of expected) {
+    const found = byName.get(e.name);
+    byName.delete(e.name);
+    if (!found) mismatches.push({ name: e.name, problem: 'missing' });
+    else if (found.bytes !== e.bytes) mismatches.push({ name: e.name, problem: 'size differs', expected: String(e.bytes), actual: String(found.bytes) });
+    else if (found.sha256 !== e.sha256) mismatches.push({ name: e.name, problem: 'sha256 differs', expected: e.sha256, actual: found.sha256 });
   }
   for (const name of byName.keys()) mismatches.push({ name, problem: 'unexpected' });
   return mismatches;
+}
+
+/** Re-reads `dir` and lists every way it differs from `manifest` (empty: it matches). */
+export async function checkAgainstManifest(dir: string, manifest: Manifest): Promise<ManifestMismatch[]> {
+  return compareManifestFiles(manifest.files, (await buildManifest(dir)).files);
 }
 
 export function describeMismatches(mismatches: readonly ManifestMismatch[]): string {

@@ -65,7 +65,9 @@ const BIN = join(PACKAGE_ROOT, 'bin', 'taskfleet.js');
 
 /** Runs one phase command; its stderr (pino JSON lines) goes to `log`, its stdout JSON is parsed. */
 async function runPhaseCommand(args: readonly string[], opts: LifecycleOptions, log: NodeJS.WritableStream, onEvent?: (event: Record<string, unknown>) => void): Promise<PhaseCommandResult> {
-  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, BIN, ...args, '--new-data', opts.databaseUrl, '--log-level', opts.logLevel, ...opts.connectionArgs], {
+  // Phase commands log to files, not the console: at info or finer, like the lifecycle's own records.
+  const level = opts.logLevel === 'debug' || opts.logLevel === 'trace' ? opts.logLevel : 'info';
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, BIN, ...args, '--new-data', opts.databaseUrl, '--log-level', level, ...opts.connectionArgs], {
     env: inheritedEnvironment(), stdio: ['ignore', 'pipe', 'pipe'],
   });
   let result: Record<string, unknown> | null = null;
@@ -158,7 +160,8 @@ async function dryRun(opts: LifecycleOptions, records: LifecycleRecords): Promis
 }
 
 export async function runLifecycle(opts: LifecycleOptions): Promise<LifecycleResult> {
-  const records = openLifecycleRecords(opts.logsDir, { level: opts.logLevel === 'silent' ? 'info' : opts.logLevel, dryRun: opts.dryRun });
+  // The lifecycle's own records are kept at info or finer whatever the console's level: they are the audit trail.
+  const records = openLifecycleRecords(opts.logsDir, { level: opts.logLevel === 'debug' || opts.logLevel === 'trace' ? opts.logLevel : 'info', dryRun: opts.dryRun });
   const log = records.execution;
   log.info({ phases: opts.phases, dryRun: opts.dryRun, legacyDir: resolve(opts.legacyDir) }, 'Lifecycle started');
   try {
@@ -209,6 +212,7 @@ async function realRun(opts: LifecycleOptions, records: LifecycleRecords): Promi
     } else if (phase === 'verify') {
       outcome = await runPhaseCommand(['verify', runId!, '--verification-report', opts.verificationReport, '--json'], opts, records.testStream);
       extra = { counts: outcome.result ?? {} };
+      records.test.info({ phase: 'verify', runId, exitCode: outcome.code, result: outcome.result }, `Verification ${outcome.code === 0 ? 'passed' : 'failed'}`);
       if (!idMappingWritten && outcome.code === 0) idMappingWritten = await exportIdMapping(runId!, opts, records, outcome);
     } else if (phase === 'optimize') {
       outcome = await runPhaseCommand(['optimize', '--optimize-report', opts.optimizeReport, ...(runId ? ['--run-id', runId] : []), '--json'], opts, records.migrationStream);

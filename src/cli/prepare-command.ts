@@ -1,0 +1,68 @@
+// `taskfleet prepare`: validate the legacy data into a report, back it up and re-read the backup, and
+// record the preparation migrate's gate looks for. Exit 0 passed, 1 failed (report and backup still
+// written), 2 usage, configuration or a missing directory.
+import type { Command } from 'commander';
+import { loadLegacyMapping } from '../config/legacy-mapping.js';
+import { discoverLegacyFiles } from '../legacy/files.js';
+import { runPrepare } from '../lifecycle/prepare.js';
+import { createLogger } from '../logger.js';
+import { prepareDatabase } from '../store/database.js';
+import { createPool } from '../store/pool.js';
+import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
+
+interface PrepareFlags extends ConnectionFlags {
+  legacyData: string;
+  backup: string;
+  validationReport: string;
+  mapping?: string;
+  maxRejects: number;
+  json?: boolean;
+}
+
+export const DEFAULT_BACKUP_DIR = 'migration-backup';
+export const DEFAULT_VALIDATION_REPORT = 'reports/validation-report.json';
+
+export function registerPrepareCommand(program: Command): void {
+  withConnectionOptions(program.command('prepare'))
+    .description('Validate the legacy data into a report (blocking errors and warnings, each with file:line), back it up with a SHA-256 manifest and re-read the backup; `taskfleet migrate` starts only from a passed prepare of the same data')
+    .requiredOption('--legacy-data <dir>', 'directory holding projects, phases, tasks[, task_dependencies] as .json, .jsonl or .csv')
+    .option('--backup <dir>', 'backup root: every file of the legacy directory is copied into DIR/<first 16 hex digits of the manifest hash>/ with a manifest.json, then re-read and checked', DEFAULT_BACKUP_DIR)
+    .option('--validation-report <file>', 'the JSON validation report; a readable summary is written beside it (.txt)', DEFAULT_VALIDATION_REPORT)
+    .option('--mapping <file>', 'legacy field mapping (default: config/legacy-mapping.yaml)')
+    .option('--max-rejects <n>', 'pass even though up to N records would be rejected by a migration; with 0 any such record fails prepare', positiveInt, 0)
+    .option('--json', 'print one JSON line with the outcome instead of the readable summary')
+    .addHelpText('after', `
+Errors are exactly the records a migration would reject (malformed, wrong type, missing field, invalid
+UTF-8, oversized, duplicate id, dangling or cross-project reference, bad dependency, cycle); warnings
+(unknown fields kept in legacy_extra, defaults applied, dates out of order, ...) never block.
+Exit status: 0 passed; 1 failed (more errors than --max-rejects, an unreadable file, or a backup that
+does not match; the report and the backup are still written); 2 usage or configuration error.`)
+    .action(async (flags: PrepareFlags) => {
+      const settings = settingsFrom(flags);
+      const mapping = loadLegacyMapping(flags.mapping);
+      // A wrong directory is a usage error, reported before any connection is made.
+      await discoverLegacyFiles(flags.legacyData);
+      const logger = createLogger(settings.logLevel, { role: 'prepare' });
+      await prepareDatabase(settings.databaseUrl);
+      const db = createPool(settings.databaseUrl, 2);
+      try {
+        const result = await runPrepare(db, {
+          legacyDir: flags.legacyData, mapping, backupDir: flags.backup, reportPath: flags.validationReport, maxRejects: flags.maxRejects, logger,
+        });
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({
+            event: 'prepare', passed: result.passed, preparationId: result.preparationId, legacyDir: result.report.legacyDir,
+            manifestSha256: result.manifest.sha256, errors: result.report.errors, warnings: result.report.warnings, maxRejects: flags.maxRejects,
+            perKind: result.report.perKind, errorsByClass: result.report.errorsByClass, reportPath: result.reportPath, summaryPath: result.summaryPath,
+            backupDir: result.backup?.dir ?? null, backupVerified: result.backup !== null && result.backup.mismatches.length === 0, failure: result.failure,
+          })}\n`);
+        } else {
+          process.stdout.write(result.summaryText);
+        }
+        if (!result.passed) process.stderr.write(`taskfleet: prepare failed: ${result.failure ?? 'see the report'}\n`);
+        process.exitCode = result.passed ? 0 : 1;
+      } finally {
+        await db.end().catch(() => undefined);
+      }
+    });
+}

@@ -1,0 +1,376 @@
+// The rollback phase: removes exactly the rows a run created (run_id = the run), children first, in
+// one transaction, and restores the run's legacy data from the backup its prepare made.
+//
+// What it never does is touch another run's rows:
+// - rows this run created that a later run has since adopted (last_run_id = that run), and rows of
+//   other runs that point at rows of this run, make it refuse: that run must be rolled back first;
+// - rows another run created that this run adopted (run_id = other, last_run_id = this run) stay.
+// Rows of the run changed after it completed (xmin newer than the run's completed_xid) are someone
+// else's work: they are listed and the rollback refuses unless --force.
+// A dry run computes the same plan and writes nothing at all (not even a phase event).
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { findRun, type Run } from '../ledger/runs.js';
+import type { Logger } from '../logger.js';
+import type { Pool, PoolClient } from '../store/pool.js';
+import { verifyBackup } from './backup.js';
+import { checkAgainstManifest, describeMismatches, type Manifest, type ManifestMismatch } from './manifest.js';
+import { GateError, recordPhase } from './phase-events.js';
+
+type Db = Pool | PoolClient;
+
+/** How many legacy ids each listing names (the counts are always complete). */
+const SAMPLE = 10;
+
+/** The tables a run writes, children before parents: the deletion order. */
+export const ROLLBACK_ORDER = ['tms.task_dependencies', 'tms.workflow_runs', 'tms.workflows', 'tms.tasks', 'tms.phases', 'tms.projects'] as const;
+export type RollbackTable = (typeof ROLLBACK_ORDER)[number];
+
+/** Tables whose rows carry a legacy id and the run that last migrated them. */
+const MIGRATED_TABLES = ['tms.projects', 'tms.phases', 'tms.tasks', 'tms.task_dependencies'] as const;
+
+/** Rows of one table that belong to a group (a run), counted, with a few legacy ids named. */
+export interface RowGroup {
+  table: string;
+  /** The other run concerned (the adopter, the owner of the pointing rows, the creator). */
+  runId: string | null;
+  rows: number;
+  sample: string[];
+}
+
+export interface RestoreAction {
+  file: string;
+  action: 'restore' | 'unchanged' | 'left in place';
+  /** Why: missing, size differs, sha256 differs, or "not in the backup" for left-in-place files. */
+  reason?: string;
+}
+
+export interface RestorePlan {
+  preparationId: number;
+  backupDir: string;
+  manifestSha256: string;
+  actions: RestoreAction[];
+  /** How the backup differs from its manifest (empty: intact). */
+  backupProblems: ManifestMismatch[];
+}
+
+export interface RollbackPlan {
+  runId: string;
+  legacyDir: string;
+  /** Rows to delete per table, in deletion order. */
+  deletes: { table: RollbackTable; rows: number }[];
+  /** Rows of this run that later runs adopted: refuse (roll those runs back first). */
+  adoptedByLaterRuns: RowGroup[];
+  /** Rows of other runs pointing at rows of this run: refuse (they would be left dangling). */
+  dependentsOfOtherRuns: RowGroup[];
+  /** Rows other runs created that this run adopted: left in place. */
+  adoptedFromOtherRuns: RowGroup[];
+  /** Rows of this run changed after it completed; null when the run never completed (cannot tell). */
+  changedAfterRun: RowGroup[] | null;
+  /** null: the run was started without a prepare (--skip-prepare), so there is no backup. */
+  restore: RestorePlan | null;
+  /** Why a real rollback would refuse now (empty: it would proceed). */
+  refusals: { reason: string; forceable: boolean }[];
+}
+
+export interface RollbackResult {
+  plan: RollbackPlan;
+  dryRun: boolean;
+  /** Rows deleted per table (a dry run deletes nothing). */
+  deleted: { table: RollbackTable; rows: number }[];
+  restored: string[];
+  rolledBackAt: Date | null;
+}
+
+export interface RollbackOptions {
+  /** Default: the latest run that is not rolled back. */
+  runId?: string | null;
+  dryRun: boolean;
+  force: boolean;
+  logger: Logger;
+}
+
+// ---- the database side ---------------------------------------------------------------------------
+
+async function countRows(db: Db, runId: string): Promise<RollbackPlan['deletes']> {
+  const { rows: [c] } = await db.query<Record<string, number>>(
+    `SELECT (SELECT count(*) FROM tms.task_dependencies WHERE run_id = $1)::int AS "tms.task_dependencies",
+            (SELECT count(*) FROM tms.workflow_runs wr JOIN tms.workflows w ON w.id = wr.workflow_id WHERE w.run_id = $1)::int AS "tms.workflow_runs",
+            (SELECT count(*) FROM tms.workflows WHERE run_id = $1)::int AS "tms.workflows",
+            (SELECT count(*) FROM tms.tasks WHERE run_id = $1)::int AS "tms.tasks",
+            (SELECT count(*) FROM tms.phases WHERE run_id = $1)::int AS "tms.phases",
+            (SELECT count(*) FROM tms.projects WHERE run_id = $1)::int AS "tms.projects"`, [runId]);
+  return ROLLBACK_ORDER.map((table) => ({ table, rows: c![table] ?? 0 }));
+}
+
+/** Groups rows by `groupBy` (a run id column) from `from ... where`, naming `label` of a few. */
+async function groupRows(db: Db, table: string, sql: { from: string; where: string; groupBy: string; label: string }, params: unknown[]): Promise<RowGroup[]> {
+  const { rows } = await db.query<{ run_id: string | null; rows: number; sample: string[] }>(
+    `SELECT ${sql.groupBy} AS run_id, count(*)::int AS rows, (array_agg(${sql.label} ORDER BY ${sql.label}))[1:${SAMPLE}] AS sample
+       FROM ${sql.from} WHERE ${sql.where} GROUP BY 1 ORDER BY 1`, params);
+  return rows.map((r) => ({ table, runId: r.run_id, rows: r.rows, sample: r.sample }));
+}
+
+async function adoptedByLaterRuns(db: Db, runId: string): Promise<RowGroup[]> {
+  const groups: RowGroup[] = [];
+  for (const table of MIGRATED_TABLES) {
+    groups.push(...await groupRows(db, table, {
+      from: `${table} t JOIN ledger.runs r ON r.id = t.last_run_id`,
+      where: `t.run_id = $1 AND t.last_run_id <> $1 AND r.status <> 'rolled_back'`, groupBy: 't.last_run_id', label: 't.legacy_id',
+    }, [runId]));
+  }
+  return groups;
+}
+
+async function adoptedFromOtherRuns(db: Db, runId: string): Promise<RowGroup[]> {
+  const groups: RowGroup[] = [];
+  for (const table of MIGRATED_TABLES) {
+    groups.push(...await groupRows(db, table, { from: `${table} t`, where: 't.run_id <> $1 AND t.last_run_id = $1', groupBy: 't.run_id', label: 't.legacy_id' }, [runId]));
+  }
+  return groups;
+}
+
+async function dependentsOfOtherRuns(db: Db, runId: string): Promise<RowGroup[]> {
+  // EXISTS by primary key, not IN (subquery): a run's million ids do not fit a hashed subplan, and
+  // an unhashed one would rescan them for every row.
+  const ours = (table: string, column: string) => `EXISTS (SELECT 1 FROM ${table} o WHERE o.id = ${column} AND o.run_id = $1)`;
+  const checks: { table: string; from: string; where: string; label: string }[] = [
+    { table: 'tms.phases', from: 'tms.phases t', where: `t.run_id <> $1 AND ${ours('tms.projects', 't.project_id')}`, label: 't.legacy_id' },
+    { table: 'tms.tasks', from: 'tms.tasks t', where: `t.run_id <> $1 AND (${ours('tms.projects', 't.project_id')} OR ${ours('tms.phases', 't.phase_id')})`, label: 't.legacy_id' },
+    { table: 'tms.task_dependencies', from: 'tms.task_dependencies t', where: `t.run_id <> $1 AND (${ours('tms.tasks', 't.task_id')} OR ${ours('tms.tasks', 't.depends_on_id')})`, label: 't.legacy_id' },
+    { table: 'tms.workflows', from: 'tms.workflows t JOIN tms.tasks k ON k.id = t.task_id', where: `t.run_id <> $1 AND k.run_id = $1`, label: 'k.legacy_id' },
+  ];
+  const groups: RowGroup[] = [];
+  for (const c of checks) groups.push(...await groupRows(db, c.table, { from: c.from, where: c.where, groupBy: 't.run_id', label: c.label }, [runId]));
+  return groups;
+}
+
+/**
+ * Rows of the run written after the run that last migrated them completed: someone else's change.
+ * That run is this one, or a later run that adopted the row and has since been rolled back (rows a
+ * live later run adopted are refused separately). Its completed_xid is the next transaction id at its
+ * completion; a row with an xmin at or after it was written later. xmin is a 32-bit xid: it is widened
+ * to the 64-bit xid8 of the current snapshot's epoch (it lies less than 2^31 transactions back), so the
+ * comparison holds across xid wraparound. Reserved xids (< 3: frozen, bootstrap) are old by definition;
+ * a row whose last run never completed cannot be told apart and counts as changed.
+ */
+async function changedAfterRun(db: Db, runId: string, completedXid: string): Promise<RowGroup[]> {
+  const groups: RowGroup[] = [];
+  for (const table of MIGRATED_TABLES) {
+    groups.push(...await groupRows(db, table, {
+      from: `${table} t LEFT JOIN ledger.runs lr ON lr.id = t.last_run_id AND t.last_run_id <> $1,
+        (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::numeric AS next) h`,
+      where: `t.run_id = $1 AND NOT (lr.id IS NOT NULL AND lr.status <> 'rolled_back') AND t.xmin::text::numeric >= 3
+        AND h.next - ((h.next % 4294967296) - t.xmin::text::numeric + 4294967296) % 4294967296
+          >= COALESCE(CASE WHEN t.last_run_id = $1 THEN $2::numeric ELSE lr.completed_xid::text::numeric END, 0)`,
+      groupBy: 'NULL::text', label: 't.legacy_id',
+    }, [runId, completedXid]));
+  }
+  return groups;
+}
+
+interface DatabasePlan {
+  deletes: RollbackPlan['deletes'];
+  adoptedByLaterRuns: RowGroup[];
+  dependentsOfOtherRuns: RowGroup[];
+  adoptedFromOtherRuns: RowGroup[];
+  changedAfterRun: RowGroup[] | null;
+}
+
+async function planDatabase(db: Db, runId: string, completedXid: string | null): Promise<DatabasePlan> {
+  return {
+    deletes: await countRows(db, runId),
+    adoptedByLaterRuns: await adoptedByLaterRuns(db, runId),
+    dependentsOfOtherRuns: await dependentsOfOtherRuns(db, runId),
+    adoptedFromOtherRuns: await adoptedFromOtherRuns(db, runId),
+    changedAfterRun: completedXid === null ? null : await changedAfterRun(db, runId, completedXid),
+  };
+}
+
+const total = (groups: readonly RowGroup[]) => groups.reduce((n, g) => n + g.rows, 0);
+/** "1 row of run X was" / "3 rows of run X were". */
+const rowsWere = (n: number, runId: string) => `${n} row${n === 1 ? '' : 's'} of run ${runId} ${n === 1 ? 'was' : 'were'}`;
+export const describeGroup = (g: RowGroup): string => `${g.table} ${g.sample.join(', ')}${g.rows > g.sample.length ? ` … (${g.rows} rows)` : ''}`;
+
+function refusalsOf(run: Run, db: DatabasePlan, restore: RestorePlan | null): RollbackPlan['refusals'] {
+  const refusals: RollbackPlan['refusals'] = [];
+  const runsOf = (groups: readonly RowGroup[]) => [...new Set(groups.map((g) => g.runId ?? '?'))].join(', ');
+  if (db.adoptedByLaterRuns.length > 0) {
+    refusals.push({ forceable: false, reason: `${rowsWere(total(db.adoptedByLaterRuns), run.id)} adopted by a later run `
+      + `(${db.adoptedByLaterRuns.map((g) => `${describeGroup(g)} by ${g.runId}`).join('; ')}): roll back run ${runsOf(db.adoptedByLaterRuns)} first` });
+  }
+  if (db.dependentsOfOtherRuns.length > 0) {
+    const n = total(db.dependentsOfOtherRuns);
+    refusals.push({ forceable: false, reason: `${n} row${n === 1 ? '' : 's'} of other runs point${n === 1 ? 's' : ''} at rows of run ${run.id} `
+      + `(${db.dependentsOfOtherRuns.map((g) => `${describeGroup(g)} of run ${g.runId}`).join('; ')}): roll back run ${runsOf(db.dependentsOfOtherRuns)} first` });
+  }
+  if (db.changedAfterRun === null) {
+    const stillRunning = run.status === 'running' || run.status === 'planning';
+    refusals.push({ forceable: true, reason: stillRunning
+      ? `Run ${run.id} has not finished (status ${run.status}): stop its producer and workers, then roll back with --force`
+      : `Run ${run.id} never completed (status ${run.status}): rows changed after it cannot be told from its own; roll back with --force to remove every row it created` });
+  } else if (db.changedAfterRun.length > 0) {
+    refusals.push({ forceable: true, reason: `${rowsWere(total(db.changedAfterRun), run.id)} changed after it completed `
+      + `(${db.changedAfterRun.map(describeGroup).join('; ')}): roll back with --force to delete them anyway` });
+  }
+  if (restore && restore.backupProblems.length > 0) {
+    refusals.push({ forceable: false, reason: `The backup ${restore.backupDir} (prepare #${restore.preparationId}) no longer matches its manifest: ${describeMismatches(restore.backupProblems)}` });
+  }
+  return refusals;
+}
+
+// ---- the legacy data side ------------------------------------------------------------------------
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/** What restoring the run's legacy directory from its preparation's backup takes; null without a backup. */
+async function planRestore(db: Db, run: Run): Promise<RestorePlan | null> {
+  if (run.preparationId === null) return null;
+  const { rows: [prep] } = await db.query<{ backup_dir: string | null; manifest: Manifest; manifest_sha256: string }>(
+    'SELECT backup_dir, manifest, manifest_sha256 FROM ledger.preparations WHERE id = $1', [run.preparationId]);
+  if (!prep?.backup_dir) return null;
+  const backupDir = resolve(prep.backup_dir);
+  const legacyDir = resolve(run.legacyDir);
+  // Strays in the backup directory (its own manifest.json among them) do not matter: only the copies do.
+  const backupProblems = (await exists(backupDir))
+    ? (await verifyBackup(backupDir, prep.manifest)).filter((m) => m.problem !== 'unexpected')
+    : [{ name: backupDir, problem: 'missing' as const }];
+  const mismatches = (await exists(legacyDir))
+    ? await checkAgainstManifest(legacyDir, prep.manifest)
+    : prep.manifest.files.map((f): ManifestMismatch => ({ name: f.name, problem: 'missing' }));
+  const byName = new Map(mismatches.map((m) => [m.name, m]));
+  const actions: RestoreAction[] = prep.manifest.files.map((f) => {
+    const m = byName.get(f.name);
+    return m ? { file: f.name, action: 'restore', reason: m.problem } : { file: f.name, action: 'unchanged' };
+  });
+  // Files the backup never had (notes, the generator's extras) are the operator's: left alone.
+  for (const m of mismatches) if (m.problem === 'unexpected') actions.push({ file: m.name, action: 'left in place', reason: 'not in the backup' });
+  return { preparationId: run.preparationId, backupDir, manifestSha256: prep.manifest_sha256, actions, backupProblems };
+}
+
+/** Copies every file to restore from the backup (via a temporary name, then renamed into place). */
+async function restoreFiles(restore: RestorePlan, legacyDir: string, logger: Logger): Promise<string[]> {
+  const restored: string[] = [];
+  for (const action of restore.actions) {
+    if (action.action !== 'restore') continue;
+    const target = join(legacyDir, ...action.file.split('/'));
+    const partial = `${target}.taskfleet-restore`;
+    await mkdir(dirname(target), { recursive: true });
+    await copyFile(join(restore.backupDir, ...action.file.split('/')), partial);
+    await rename(partial, target).catch(async (err: unknown) => { await rm(partial, { force: true }); throw err; });
+    logger.info({ file: target, reason: action.reason }, `Restored ${target} from the backup (${action.reason ?? 'differs'})`);
+    restored.push(action.file);
+  }
+  return restored;
+}
+
+// ---- the phase -----------------------------------------------------------------------------------
+
+async function completedXidOf(db: Db, runId: string): Promise<string | null> {
+  const { rows: [row] } = await db.query<{ xid: string | null }>('SELECT completed_xid::text AS xid FROM ledger.runs WHERE id = $1', [runId]);
+  return row?.xid ?? null;
+}
+
+async function defaultRun(db: Db): Promise<string> {
+  const { rows: [row] } = await db.query<{ id: string }>(`SELECT id FROM ledger.runs WHERE status <> 'rolled_back' ORDER BY created_at DESC, id DESC LIMIT 1`);
+  if (!row) throw new GateError('No run to roll back: every run in the ledger is rolled back already (see `taskfleet status`)');
+  return row.id;
+}
+
+/** The gates that depend on the run alone. */
+function checkRun(runId: string, run: Run | null): Run {
+  if (!run) throw new GateError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
+  if (run.status === 'rolled_back') throw new GateError(`Run ${runId} was already rolled back${run.rolledBackAt ? ` on ${run.rolledBackAt.toISOString()}` : ''}; nothing to do`);
+  if (run.decommissionedAt) {
+    throw new GateError(`Run ${runId} was decommissioned on ${run.decommissionedAt.toISOString()}: its legacy data is archived and retired, so it can no longer be rolled back`);
+  }
+  return run;
+}
+
+export async function planRollback(db: Pool, run: Run): Promise<RollbackPlan> {
+  const database = await planDatabase(db, run.id, await completedXidOf(db, run.id));
+  const restore = await planRestore(db, run);
+  return { runId: run.id, legacyDir: resolve(run.legacyDir), ...database, restore, refusals: refusalsOf(run, database, restore) };
+}
+
+function refuseIfNeeded(refusals: RollbackPlan['refusals'], force: boolean): void {
+  const blocking = refusals.filter((r) => !r.forceable || !force);
+  if (blocking.length > 0) throw new GateError(blocking.map((r) => r.reason).join('; '));
+}
+
+const LOCKED_TABLES = 'tms.projects, tms.phases, tms.tasks, tms.task_dependencies, tms.workflows, tms.workflow_runs';
+
+/** Deletes the run's rows, children first, in one transaction; the plan is re-checked under a lock. */
+async function deleteRows(db: Pool, run: Run, restore: RestorePlan | null, force: boolean): Promise<RollbackResult['deleted']> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    // Writers wait until the rollback commits (readers do not): nothing can change between the
+    // checks below and the deletes.
+    await client.query(`LOCK TABLE ${LOCKED_TABLES} IN SHARE ROW EXCLUSIVE MODE`);
+    const checked = await planDatabase(client, run.id, await completedXidOf(client, run.id));
+    refuseIfNeeded(refusalsOf(run, checked, restore), force);
+    const statements: Record<RollbackTable, string> = {
+      'tms.task_dependencies': 'DELETE FROM tms.task_dependencies WHERE run_id = $1',
+      'tms.workflow_runs': 'DELETE FROM tms.workflow_runs wr USING tms.workflows w WHERE w.id = wr.workflow_id AND w.run_id = $1',
+      'tms.workflows': 'DELETE FROM tms.workflows WHERE run_id = $1',
+      'tms.tasks': 'DELETE FROM tms.tasks WHERE run_id = $1',
+      'tms.phases': 'DELETE FROM tms.phases WHERE run_id = $1',
+      'tms.projects': 'DELETE FROM tms.projects WHERE run_id = $1',
+    };
+    const deleted: RollbackResult['deleted'] = [];
+    for (const table of ROLLBACK_ORDER) deleted.push({ table, rows: (await client.query(statements[table], [run.id])).rowCount ?? 0 });
+    await client.query('COMMIT');
+    return deleted;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Rolls a run back, or (dryRun) says exactly what that would do and writes nothing. */
+export async function runRollback(db: Pool, opts: RollbackOptions): Promise<RollbackResult> {
+  const runId = opts.runId ?? await defaultRun(db);
+  if (opts.dryRun) {
+    const run = checkRun(runId, await findRun(db, runId));
+    return { plan: await planRollback(db, run), dryRun: true, deleted: [], restored: [], rolledBackAt: null };
+  }
+  const { result } = await recordPhase(db, 'rollback', { runId }, async () => {
+    const run = checkRun(runId, await findRun(db, runId));
+    const plan = await planRollback(db, run);
+    refuseIfNeeded(plan.refusals, opts.force);
+    const deleted = await deleteRows(db, run, plan.restore, opts.force);
+    opts.logger.info({ runId, deleted }, `Removed the rows of run ${runId}: ${deleted.map((d) => `${d.table} ${d.rows}`).join(', ')}`);
+
+    let restored: string[] = [];
+    if (plan.restore) {
+      try {
+        restored = await restoreFiles(plan.restore, plan.legacyDir, opts.logger);
+        const { rows: [prep] } = await db.query<{ manifest: Manifest }>('SELECT manifest FROM ledger.preparations WHERE id = $1', [plan.restore.preparationId]);
+        const left = (await checkAgainstManifest(plan.legacyDir, prep!.manifest)).filter((m) => m.problem !== 'unexpected');
+        if (left.length > 0) throw new Error(`after restoring, ${plan.legacyDir} still differs from the backup's manifest: ${describeMismatches(left)}`);
+      } catch (err) {
+        throw new Error(`The rows of run ${runId} were removed, but restoring its legacy data failed: ${(err as Error).message}. `
+          + `Fix the cause and run \`taskfleet rollback --run-id ${runId}\` again to finish`, { cause: err });
+      }
+    } else {
+      opts.logger.warn({ runId }, `Run ${runId} was started without a prepare (--skip-prepare): there is no backup to restore its legacy data from`);
+    }
+    const { rows: [marked] } = await db.query<{ at: Date }>(
+      `UPDATE ledger.runs SET status = 'rolled_back', rolled_back_at = now() WHERE id = $1 RETURNING rolled_back_at AS at`, [runId]);
+    const result: RollbackResult = { plan, dryRun: false, deleted, restored, rolledBackAt: marked!.at };
+    return {
+      passed: true, result,
+      summary: {
+        deleted: Object.fromEntries(deleted.map((d) => [d.table, d.rows])), restored,
+        adoptedFromOtherRuns: total(plan.adoptedFromOtherRuns), changedAfterRun: plan.changedAfterRun ? total(plan.changedAfterRun) : null,
+        forced: opts.force && plan.refusals.length > 0, backup: plan.restore?.backupDir ?? null,
+      },
+    };
+  });
+  return result;
+}

@@ -1,0 +1,220 @@
+// Non-blocking findings: data that migrates, but maybe not as the operator expects. Each comes with
+// file:line. Rules that would flood the report (one line per record of a whole file) are aggregated:
+// after `individual` findings per file, rule and field, the rest become one finding with a count and
+// the first line. The rules (see WARNING_RULES):
+// - unknown_field: a field the mapping does not know; kept unchanged in legacy_extra (aggregated per field)
+// - default_applied: status/priority/type missing, the mapping's default is used (aggregated per field)
+// - id_trimmed: an id with surrounding spaces; stored trimmed
+// - unsafe_integer_id: a JSON number id beyond 2^53; JSON parsing may already have changed its digits
+// - ends_before_start: a phase whose ends_on is before its starts_on
+// - updated_before_created: updated_at before created_at
+// - task_without_phase: tasks with no phase_id (aggregated)
+// - cross_project_dependency: a dependency between tasks of two different projects
+// - empty_file: a legacy file without records
+// - ignored_file: a file or directory of the legacy directory that is not a legacy file (backed up, not migrated)
+import type { LegacyMapping } from '../config/legacy-mapping.js';
+import type { LegacyKind } from '../legacy/kinds.js';
+import { legacyFieldName, type KindValues } from '../legacy/normalize.js';
+import { recordRef, type Finding, type FindingKind, type WarningClass } from './findings.js';
+
+/** How many individual findings a rule gives per file and field before the rest are aggregated. */
+export const WARNING_RULES: Record<WarningClass, { individual: number }> = {
+  unknown_field: { individual: 0 },
+  default_applied: { individual: 0 },
+  task_without_phase: { individual: 0 },
+  id_trimmed: { individual: 100 },
+  unsafe_integer_id: { individual: 100 },
+  ends_before_start: { individual: 100 },
+  updated_before_created: { individual: 100 },
+  cross_project_dependency: { individual: 100 },
+  empty_file: { individual: 1 },
+  ignored_file: { individual: 1000 },
+};
+
+/** The texts of one warning: its own reason, and what an aggregated finding says of all like it. */
+export interface WarningText {
+  reason: string;
+  /** E.g. `tasks have no phase_id`. */
+  summary: string;
+}
+
+interface FirstOccurrence {
+  line: number;
+  ref: string | undefined;
+  legacyId: string | null;
+  text: WarningText;
+}
+
+/**
+ * One rule in one file for one field: counts its occurrences, emits the first `individual` ones and
+ * aggregates the rest. Texts are built only for what is emitted (this runs for every record).
+ */
+export class WarningCounter {
+  count = 0;
+  private rest = 0;
+  private firstOfRest: FirstOccurrence | null = null;
+  private readonly individual: number;
+
+  constructor(
+    private readonly emit: (finding: Finding) => void,
+    readonly kind: FindingKind, readonly file: string, readonly cls: WarningClass, readonly field: string | null,
+  ) {
+    this.individual = WARNING_RULES[cls].individual;
+  }
+
+  hit(line: number, legacyId: string | null, text: () => WarningText, ref?: string): void {
+    this.count++;
+    if (this.count <= this.individual) {
+      this.emit({
+        severity: 'warning', kind: this.kind, class: this.cls, ref: ref ?? recordRef(this.file, line), file: this.file, line,
+        legacyId, field: this.field, reason: text().reason,
+      });
+      return;
+    }
+    this.rest++;
+    this.firstOfRest ??= { line, ref, legacyId, text: text() };
+  }
+
+  /** Emits the aggregated finding of the occurrences past the individual ones, if any. */
+  flush(): void {
+    const first = this.firstOfRest;
+    if (!first) return;
+    const { rest } = this;
+    const ref = first.ref ?? recordRef(this.file, first.line);
+    const more = this.individual > 0 ? `${rest} more: ` : '';
+    this.emit({
+      severity: 'warning', kind: this.kind, class: this.cls, ref, file: this.file, line: first.line, legacyId: first.legacyId,
+      field: this.field, count: rest, reason: `${more}${first.text.summary} (${rest} record${rest === 1 ? '' : 's'}, the first at ${ref})`,
+    });
+    this.firstOfRest = null;
+    this.rest = 0;
+  }
+}
+
+export class WarningCollector {
+  private readonly counters = new Map<string, WarningCounter>();
+
+  constructor(private readonly emit: (finding: Finding) => void) {}
+
+  /** The counter of a rule in a file for a field (one per combination; keep it for the hot path). */
+  counter(kind: FindingKind, file: string, cls: WarningClass, field: string | null): WarningCounter {
+    const key = `${file}\u0000${cls}\u0000${field ?? ''}`;
+    let counter = this.counters.get(key);
+    if (!counter) this.counters.set(key, (counter = new WarningCounter(this.emit, kind, file, cls, field)));
+    return counter;
+  }
+
+  /** Emits every aggregated finding not emitted yet. */
+  finishAll(): void {
+    for (const counter of this.counters.values()) counter.flush();
+  }
+
+  /** Emits the aggregated findings of one file. */
+  finishFile(file: string): void {
+    for (const counter of this.counters.values()) if (counter.file === file) counter.flush();
+  }
+
+  /** Occurrences (aggregated or not) in all, per kind and per class. */
+  totals(): { total: number; perKind: Map<FindingKind, number>; perClass: Map<WarningClass, number> } {
+    const perKind = new Map<FindingKind, number>();
+    const perClass = new Map<WarningClass, number>();
+    let total = 0;
+    for (const c of this.counters.values()) {
+      if (c.count === 0) continue;
+      total += c.count;
+      perKind.set(c.kind, (perKind.get(c.kind) ?? 0) + c.count);
+      perClass.set(c.cls, (perClass.get(c.cls) ?? 0) + c.count);
+    }
+    return { total, perKind, perClass };
+  }
+}
+
+type EntityKind = 'projects' | 'phases' | 'tasks';
+
+export type RecordWarnings<K extends EntityKind> = (line: number, raw: Record<string, unknown>, values: KindValues[K]) => void;
+
+/**
+ * The warning rules of one file's records that will migrate, given their raw fields (legacy names) and
+ * normalized values. Names and counters are resolved once here: this runs for every record.
+ */
+export function createRecordWarnings<K extends EntityKind>(kind: K, file: string, mapping: LegacyMapping, warnings: WarningCollector): RecordWarnings<K> {
+  const name = (field: string) => legacyFieldName(mapping, kind, field);
+  const counter = (cls: WarningClass, field: string) => warnings.counter(kind, file, cls, field);
+  const defaults = Object.entries<string>(mapping.defaults[kind] ?? {}).map(([field, value]) => {
+    const legacyName = name(field);
+    const text = `${legacyName} is missing; the mapping's default "${value}" is used`;
+    return { legacyName, counter: counter('default_applied', legacyName), text: () => ({ reason: text, summary: text }) };
+  });
+  const unknownFields = new Map<string, { counter: WarningCounter; text: () => WarningText }>();
+  const unknownField = (field: string) => {
+    let rule = unknownFields.get(field);
+    if (!rule) {
+      const text = `field "${field}" is not in the mapping; it is kept unchanged in legacy_extra`;
+      unknownFields.set(field, (rule = { counter: counter('unknown_field', field), text: () => ({ reason: text, summary: text }) }));
+    }
+    return rule;
+  };
+  const [idName, createdName, updatedName, startsName, endsName, phaseName] =
+    ['id', 'created_at', 'updated_at', 'starts_on', 'ends_on', 'phase_id'].map(name) as [string, string, string, string, string, string];
+  const idTrimmed = counter('id_trimmed', idName);
+  const unsafeId = counter('unsafe_integer_id', idName);
+  const updatedBeforeCreated = counter('updated_before_created', updatedName);
+  const endsBeforeStart = counter('ends_before_start', endsName);
+  const withoutPhase = counter('task_without_phase', phaseName);
+  const withoutPhaseText = { reason: `task has no ${phaseName}`, summary: `tasks have no ${phaseName} (they belong to their project only)` };
+
+  return (line, raw, values) => {
+    const legacyId = values.legacyId;
+    if (values.extra) {
+      for (const field in values.extra) {
+        const rule = unknownField(field);
+        rule.counter.hit(line, legacyId, rule.text);
+      }
+    }
+    for (const rule of defaults) {
+      const given = raw[rule.legacyName];
+      if (given === undefined || given === null || given === '') rule.counter.hit(line, legacyId, rule.text);
+    }
+    const rawId = raw[idName];
+    if (typeof rawId === 'string' && rawId !== legacyId) {
+      idTrimmed.hit(line, legacyId, () => ({
+        reason: `${idName} ${JSON.stringify(rawId)} has surrounding spaces; it is stored as "${legacyId}"`,
+        summary: `${idName} has surrounding spaces; it is stored trimmed`,
+      }));
+    } else if (typeof rawId === 'number' && !Number.isSafeInteger(rawId)) {
+      unsafeId.hit(line, legacyId, () => ({
+        reason: `${idName} ${legacyId} is a JSON number beyond 2^53: its digits may have changed in parsing; quote ids in the dump`,
+        summary: `${idName} is a JSON number beyond 2^53`,
+      }));
+    }
+    const { createdAt, updatedAt } = values;
+    if (createdAt !== null && updatedAt !== null && updatedAt < createdAt) {
+      updatedBeforeCreated.hit(line, legacyId, () => ({
+        reason: `${updatedName} ${updatedAt} is before ${createdName} ${createdAt}`, summary: `${updatedName} is before ${createdName}`,
+      }));
+    }
+    if (kind === 'phases') {
+      const { startsOn, endsOn } = values as KindValues['phases'];
+      if (startsOn !== null && endsOn !== null && endsOn < startsOn) {
+        endsBeforeStart.hit(line, legacyId, () => ({ reason: `${endsName} ${endsOn} is before ${startsName} ${startsOn}`, summary: `${endsName} is before ${startsName}` }));
+      }
+    }
+    if (kind === 'tasks' && (values as KindValues['tasks']).phaseLegacyId === null) withoutPhase.hit(line, legacyId, () => withoutPhaseText);
+  };
+}
+
+/** A legacy file without a single record. */
+export function emptyFileWarning(kind: LegacyKind, file: string, warnings: WarningCollector): void {
+  warnings.counter(kind, file, 'empty_file', null).hit(0, null, () => ({
+    reason: `${file} holds no records: nothing of kind ${kind} will be migrated`, summary: `${file} holds no records`,
+  }), file);
+}
+
+/** A file or directory of the legacy directory that is not read as legacy data. */
+export function ignoredFileWarning(name: string, isDirectory: boolean, warnings: WarningCollector): void {
+  const what = isDirectory ? 'directory' : 'file';
+  warnings.counter('other', name, 'ignored_file', null).hit(0, null, () => ({
+    reason: `${what} ${name} is not a legacy file (projects, phases, tasks, task_dependencies as .json, .jsonl or .csv): it is backed up but not migrated`,
+    summary: `${what} ${name} is not a legacy file`,
+  }), name);
+}
