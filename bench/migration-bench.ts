@@ -1,7 +1,8 @@
 // `npm run bench`: migrates a generated dataset end to end with a real fleet (2 worker processes by
 // default, per-chunk verification on) and prints, from the same run: fleet rows/s; a COPY of the very
 // same rows into scratch tables (the baseline) and the ratio; producer peak RSS; Redis peak
-// used_memory; worker CPU µs per entity. Several sizes (--tasks 1000000,3000000) show whether memory
+// used_memory; worker CPU µs per entity; then `taskfleet verify` of the run (seconds, legacy records/s,
+// peak RSS) next to the migration's figures. Several sizes (--tasks 1000000,3000000) show whether memory
 // stays flat as the input grows.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -66,6 +67,7 @@ interface Figures {
   postgresAndRedisCpuMicrosPerEntity: number;
   chunkSize: number;
   chunks: number;
+  verify: VerifyFigures;
 }
 
 function log(message: string): void {
@@ -124,6 +126,33 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): P
       if (pattern.test(seen)) { clearTimeout(timer); resolve(); }
     });
   });
+}
+
+interface VerifyFigures {
+  seconds: number;
+  recordsPerSecond: number;
+  peakRssMb: number;
+  passed: boolean;
+}
+
+/**
+ * `taskfleet verify RUN` as an operator runs it, after the migration: wall time, legacy records read
+ * and compared per second, and its peak RSS (VmHWM, sampled until it exits).
+ */
+async function timeVerify(env: NodeJS.ProcessEnv, runId: string): Promise<VerifyFigures> {
+  const reportPath = join(args['data-dir'], `verify-${randomBytes(4).toString('hex')}.json`);
+  log(`verifying run ${runId}`);
+  const started = performance.now();
+  const child = spawn(process.execPath, [BIN, 'verify', runId, '--verification-report', reportPath, '--json'], { env: { ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  let peak = 0;
+  const sampler = setInterval(() => { peak = Math.max(peak, rssMbOf(child.pid!)); }, 50);
+  const code = await runToEnd(child);
+  clearInterval(sampler);
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0 && code !== 1) throw new Error(`verify exited ${code}`);
+  const report = JSON.parse(readFileSync(reportPath, 'utf8')) as { passed: boolean; legacyRecords: number };
+  await import('node:fs/promises').then((fs) => fs.rm(reportPath, { force: true }));
+  return { seconds, recordsPerSecond: report.legacyRecords / seconds, peakRssMb: peak, passed: report.passed };
 }
 
 async function copyBaseline(url: string): Promise<{ rows: number; seconds: number }> {
@@ -255,6 +284,10 @@ async function runSize(tasks: number): Promise<Figures> {
     await Promise.all(workers.map(runToEnd));
     workers.length = 0;
 
+    const runId = (JSON.parse(producerOut.trim().split('\n').filter((l) => l.includes('"summary"')).at(-1) ?? '{}') as { runId?: string }).runId;
+    if (!runId) throw new Error(`migrate printed no summary: ${producerOut.slice(-1000)}`);
+    const verify = await timeVerify(env, runId);
+
     log('COPY baseline');
     const copy = await copyBaseline(url);
     if (copy.rows !== migrated) throw new Error(`COPY baseline saw ${copy.rows} rows, the fleet migrated ${migrated}`);
@@ -278,6 +311,7 @@ async function runSize(tasks: number): Promise<Figures> {
       postgresAndRedisCpuMicrosPerEntity: (otherCpu * 1e6) / migrated,
       chunkSize: chunkInfo.size,
       chunks: chunkInfo.chunks,
+      verify,
     };
   } finally {
     for (const w of workers) w.kill('SIGKILL');
@@ -319,11 +353,15 @@ function report(all: Figures[]): void {
     row('Redis used_memory before the run, MB', (x) => x.redisBaselineUsedMemoryMb.toFixed(1)),
     row('worker CPU, µs per entity', (x) => x.workerCpuMicrosPerEntity.toFixed(1)),
     row('Postgres+Redis+OS CPU, µs per entity', (x) => x.postgresAndRedisCpuMicrosPerEntity.toFixed(1)),
+    row('verify: seconds (read + compare + queries)', (x) => x.verify.seconds.toFixed(1)),
+    row('verify: legacy records/s', (x) => x.verify.recordsPerSecond.toFixed(0)),
+    row('verify: peak RSS, MB', (x) => x.verify.peakRssMb.toFixed(1)),
+    row('verify: report passed', (x) => (x.verify.passed ? 'yes' : 'NO')),
   ];
   if (all.length > 1) {
     const [a, b] = [all[0]!, all[all.length - 1]!];
     const change = (x: number, y: number) => `${(((y - x) / x) * 100).toFixed(1)}%`;
-    lines.push('', `growth ${a.tasks} -> ${b.tasks} tasks: producer peak RSS ${change(a.producerPeakRssMb, b.producerPeakRssMb)}, Redis peak ${change(a.redisPeakUsedMemoryMb, b.redisPeakUsedMemoryMb)} (target: within 10%)`);
+    lines.push('', `growth ${a.tasks} -> ${b.tasks} tasks: producer peak RSS ${change(a.producerPeakRssMb, b.producerPeakRssMb)}, Redis peak ${change(a.redisPeakUsedMemoryMb, b.redisPeakUsedMemoryMb)}, verify peak RSS ${change(a.verify.peakRssMb, b.verify.peakRssMb)} (target: within 10%)`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   const outDir = join(PACKAGE_ROOT, 'bench-results');

@@ -3,7 +3,7 @@
 // and predicts the real run's counts.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,8 @@ function lifecycleOf(result: CliResult): LifecycleEvent {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'tf-lifecycle-'));
+// As root the embedded Postgres runs as another OS user, who must be able to enter this directory.
+chmodSync(work, 0o755);
 let legacy = '';
 
 beforeAll(async () => {
@@ -235,4 +237,23 @@ describe('a dry run', () => {
       expect(t.inserts, t.table).toBe(n!.n);
     }
   }, 300_000);
+});
+
+describe('--new-data DIR: the lifecycle on an embedded Postgres', () => {
+  it('starts Postgres in the directory, runs prepare, migrate and verify there, and stops it', async () => {
+    const data = join(work, 'embedded-legacy');
+    const gen = await runCli(['generate', '--out', data, '--projects', '5', '--phases-per-project', '3', '--tasks', '2000', '--format', 'csv', '--seed', '3']);
+    expect(gen.code, gen.stderr).toBe(0);
+    const pgdata = join(work, 'embedded-pg');
+    const r = await runScript(['--legacy-data', data, '--new-data', pgdata, '--redis', REDIS_URL, '--prefix', uniquePrefix('embedded'),
+      '--phase', 'prepare,migrate,verify', '--logs-dir', join(work, 'embedded', 'logs'), '--backup', join(work, 'embedded', 'backup'),
+      '--validation-report', join(work, 'embedded', 'validation.json'), '--verification-report', join(work, 'embedded', 'verification.json'),
+      '--id-mapping', join(work, 'embedded', 'ids.json'), '--workers', '1', '--no-progress']);
+    expect(lifecycleOf(r).phases.map((p) => `${p.phase}:${p.outcome}`), r.stderr.slice(-2000)).toEqual(['prepare:passed', 'migrate:passed', 'verify:passed']);
+    expect(existsSync(join(pgdata, 'PG_VERSION'))).toBe(true);
+    const ids = JSON.parse(readFileSync(join(work, 'embedded', 'ids.json'), 'utf8')) as Record<string, Record<string, string>>;
+    expect(Object.keys(ids.tasks ?? {})).toHaveLength(2000);
+    // Postgres was stopped: nothing runs on the data directory any more.
+    expect(existsSync(join(pgdata, 'postmaster.pid'))).toBe(false);
+  }, 180_000);
 });

@@ -7,12 +7,15 @@
 // disagreement between the two is caught); the latency thresholds come from the settings file; bad
 // settings, unknown runs and unfinished runs are usage errors (exit 2); every verification is recorded
 // in ledger.verifications and as a phase event.
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLegacyData, type ExpectedReject } from '../src/generator/generate.js';
+import { discoverLegacyFiles } from '../src/legacy/files.js';
 import type { CheckResult } from '../src/verification/check-result.js';
+import { readLegacyRecords } from '../src/verification/legacy-records.js';
 import type { VerificationReport } from '../src/verification/report.js';
 import { loadVerificationConfig, parseVerificationConfig } from '../src/verification/verification-config.js';
 import { connectionArgs, runCli } from './helpers/cli.js';
@@ -116,7 +119,6 @@ describe('verify a run started with --skip-prepare (expected rejects: the migrat
     expect(verifications[0]!.checks.map((c) => c.name)).toContain('dependency_edges');
     const { rows: events } = await db.pool.query<{ outcome: string }>(`SELECT outcome FROM ledger.phase_events WHERE run_id = $1 AND phase = 'verify'`, [summary.runId]);
     expect(events.map((e) => e.outcome)).toEqual(['passed']);
-
   });
 
   it('takes its latency thresholds from the settings file: impossible limits fail the performance check alone (exit 1)', async () => {
@@ -237,6 +239,25 @@ describe('verify a run started from a prepare (expected rejects: prepare\'s find
     expect(rejects.mismatches).toBe(1);
     expect(rejects.samples[0]).toMatchObject({ kind: 'tasks', ref: forgotten!.ref });
     expect(rejects.samples[0]!.problem).toContain('prepare found nothing wrong with it');
+  });
+});
+
+describe('the legacy side: verify\'s own streaming reader', () => {
+  it.each(['csv', 'json', 'jsonl'] as const)('reads every record of a %s file, across read buffers, with its line and fields', async (format) => {
+    const dir = join(root, `reader-${format}`);
+    await generateLegacyData({ out: dir, format, projects: 10, phasesPerProject: 2, tasks: 4000, badRatio: 0.02, seed: 3 });
+    const [file] = (await discoverLegacyFiles(dir)).filter((f) => f.kind === 'tasks');
+    expect(file!.bytes).toBeGreaterThan(2 * 1024 * 1024); // more than two read buffers
+    const totals = { records: 0, sha256: '' };
+    const read: { line: number; fields: Record<string, unknown> | null }[] = [];
+    // No size limit here (the generator's oversized record would come back unparsed): every record parses.
+    for await (const batch of readLegacyRecords(file!, 64 * 1024 * 1024, totals)) {
+      for (const r of batch) read.push({ line: r.line, fields: r.fields });
+    }
+    const own = await readLegacyFile(file!.path, format);
+    expect(read).toEqual(own.map((r) => ({ line: r.line, fields: r.fields })));
+    expect(totals.records).toBe(own.length);
+    expect(totals.sha256).toBe(createHash('sha256').update(await readFile(file!.path)).digest('hex'));
   });
 });
 

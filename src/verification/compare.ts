@@ -7,7 +7,8 @@
 // would need both sides sorted by id: the legacy files are in file order, so that means an external
 // sort of a million records on disk — which is what Postgres' hash joins and sorts already do, spilling
 // to disk past work_mem. This way this process holds one read buffer and one batch of rows at a time
-// (flat RSS, measured on 1M tasks: see README "Verify"), the comparison of typed values is Postgres'
+// (flat RSS: peak 240 MB for 100k tasks, 270 MB for 1M — V8 collecting lazily; 155 MB for 1M under
+// --max-old-space-size=64, measured), the comparison of typed values is Postgres'
 // own (a timestamp is an instant, jsonb is jsonb), and mismatch lists are read through cursors so a
 // million mismatches cost a count, not a million objects.
 import type { Logger } from '../logger.js';

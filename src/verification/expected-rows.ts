@@ -75,7 +75,8 @@ export async function loadExpectedRows(client: PoolClient, files: readonly Legac
 
 async function copyInto(client: PoolClient, table: string, columns: readonly string[], text: AsyncIterable<string>): Promise<void> {
   const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
-  await pipeline(Readable.from(text), stream);
+  // One batch (about one read buffer of records) waits ahead of COPY at most: memory stays flat.
+  await pipeline(Readable.from(text, { highWaterMark: 1 }), stream);
 }
 
 async function* encodeBatches(batches: AsyncIterable<RawRecord[]>, toRows: (records: RawRecord[]) => CopyValue[][]): AsyncGenerator<string> {
