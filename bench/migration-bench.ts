@@ -22,6 +22,7 @@ import { ENTITY_TABLES as TABLE_SPECS, phaseRow, projectRow, taskRow } from '../
 import { newId } from '../src/store/new-ids.js';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import { createScratchDatabase } from './scratch-database.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -232,13 +233,8 @@ async function naiveLoader(url: string, dir: string): Promise<{ rows: number; se
 
 async function runSize(tasks: number): Promise<Figures> {
   const dir = await dataset(tasks);
-  const dbName = `taskfleet_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: args['pg-url'] });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const dbUrl = new URL(args['pg-url']);
-  dbUrl.pathname = `/${dbName}`;
-  const url = dbUrl.toString();
+  const scratch = await createScratchDatabase(args['pg-url'], 'bench');
+  const url = scratch.url;
   const prefix = `{bench_${randomBytes(3).toString('hex')}}`;
   const redis = new Redis(args['redis-url']);
   const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
@@ -323,8 +319,7 @@ async function runSize(tasks: number): Promise<Figures> {
       if (keys.length > 0) await redis.del(...keys);
     } while (cursor !== '0');
     redis.disconnect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await scratch.drop();
   }
 }
 

@@ -5,6 +5,8 @@ import pg from 'pg';
 import * as newSystem from './migrations/001_new_system.js';
 import * as ledger from './migrations/002_ledger.js';
 import * as lifecycle from './migrations/003_lifecycle.js';
+import * as workflows from './migrations/004_workflows.js';
+import * as operations from './migrations/005_operations.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -12,6 +14,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '001_new_system': newSystem,
   '002_ledger': ledger,
   '003_lifecycle': lifecycle,
+  '004_workflows': workflows,
+  '005_operations': operations,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

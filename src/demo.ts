@@ -10,7 +10,7 @@ import { PACKAGE_ROOT } from './config/package-root.js';
 import { loadSettings } from './config/settings.js';
 import { startEmbeddedPostgres } from './embedded/postgres.js';
 import { generateLegacyData } from './generator/generate.js';
-import { MIGRATE_QUEUE } from './queue/queue-names.js';
+import { WORKER_QUEUES } from './queue/queue-names.js';
 import { redisAnswers } from './queue/index.js';
 import { startBoardServer } from './server/board.js';
 
@@ -71,7 +71,7 @@ try {
     say(`The migration exited with ${exitCode}.`);
   } else if (!flags.exit) {
     const settings = loadSettings({}, { env });
-    const board = await startBoardServer(settings, [MIGRATE_QUEUE], { port: Number(flags.port), host: '127.0.0.1' });
+    const board = await startBoardServer(settings, WORKER_QUEUES, { port: Number(flags.port), host: '127.0.0.1' });
     say(`5. Bull Board: ${board.url}`);
     say('   Ctrl-C stops the board and the embedded Postgres.');
     await new Promise<void>((done) => {

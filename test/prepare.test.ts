@@ -128,6 +128,30 @@ describe('clean generated data (5k tasks, jsonl)', () => {
     const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.preparations WHERE manifest_sha256 = $1 AND passed', [line.manifestSha256]);
     expect(rows[0]!.n).toBe(2);
   });
+
+  it('fails on workflow templates that do not serve the data: a type without template, a broken file, a disallowed image', async () => {
+    // Templates for only some types, no default.yaml: the generated data's other types have none.
+    const templates = join(root, 'bad-templates');
+    await mkdir(templates, { recursive: true });
+    await writeFile(join(templates, 'bug.yaml'), 'version: "1"\nrun: manual\nsteps:\n  - name: s\n    image: evil.example/miner:latest\n    command: ["true"]\n');
+    await writeFile(join(templates, 'feature.yaml'), 'version: "1"\nrun: sometimes\nsteps: []\n');
+    const badOut = join(root, 'clean-templates-out');
+    const result = await prepare(dir, badOut, ['--templates-dir', templates, '--json']);
+    expect(result.code, result.stderr).toBe(1);
+    const failed = prepareLine(result);
+    expect(failed.passed).toBe(false);
+    const errors = (await readReport(badOut)).findings.errors;
+    const byClass = (c: string) => errors.filter((e) => e.class === c);
+    expect(byClass('workflow_image_not_allowed').map((e) => `${e.ref} ${String(e.field)}`)).toEqual([expect.stringMatching(/bug\.yaml.*image/)]);
+    expect(byClass('workflow_template_invalid').length).toBeGreaterThan(0);
+    expect(byClass('workflow_template_invalid').every((e) => e.ref.includes('feature.yaml'))).toBe(true);
+    // Every other type present in the data is missing, pointing at its first task's line.
+    const missing = byClass('workflow_template_missing');
+    expect(missing.length).toBeGreaterThan(0);
+    for (const m of missing) expect(m.ref, m.reason).toMatch(/^tasks\.jsonl:\d+$/);
+    // The data itself is clean: every blocking error is a template one.
+    expect(errors.every((e) => e.class.startsWith('workflow_'))).toBe(true);
+  });
 });
 
 describe.each(FORMATS)('%s data with bad records (--bad-ratio 0.02)', (format) => {

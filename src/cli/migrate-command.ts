@@ -5,10 +5,11 @@ import type { Command } from 'commander';
 import { loadLegacyMapping } from '../config/legacy-mapping.js';
 import type { Settings } from '../config/settings.js';
 import { ConfigError } from '../config/errors.js';
-import type { ChunkJobPayload } from '../jobs/payload.js';
+import type { ChunkJobPayload, WorkflowJobPayload } from '../jobs/payload.js';
 import { resetFailedChunks } from '../ledger/chunks.js';
 import { findRun, updateRun, type Run } from '../ledger/runs.js';
 import { formatSummaryLines, isBalanced, runSummary } from '../ledger/summary.js';
+import { workflowRunSummary, type WorkflowRunSummary } from '../ledger/workflow-runs.js';
 import { createLogger, type Logger } from '../logger.js';
 import { driveRun } from '../producers/drive-run.js';
 import { planRun } from '../producers/plan-run.js';
@@ -18,7 +19,8 @@ import { discoverLegacyFiles } from '../legacy/files.js';
 import { createQueue, ensureTransportReady } from '../queue/index.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
-import { MIGRATE_QUEUE, transportOf } from '../queue/queue-names.js';
+import { MIGRATE_QUEUE, transportOf, WORKFLOWS_QUEUE } from '../queue/queue-names.js';
+import { loadWorkflowRunOptions } from '../producers/workflow-options.js';
 import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
 import { createProgressDisplay } from './progress-display.js';
 import { spawnWorkers, type SpawnedWorkers } from './spawn-workers.js';
@@ -37,6 +39,10 @@ interface MigrateFlags extends FollowFlags {
   runId?: string;
   mapping?: string;
   skipPrepare?: boolean;
+  templatesDir?: string;
+  daggerConfig?: string;
+  /** false with --no-cache. */
+  cache: boolean;
 }
 
 export function registerMigrateCommands(program: Command): void {
@@ -47,6 +53,9 @@ export function registerMigrateCommands(program: Command): void {
     .option('--run-id <id>', 'name the run (default: derived from the data, so the same command is a no-op the second time)')
     .option('--max-rejects <n>', 'exit non-zero when more records than this are rejected (default: no limit)', positiveInt)
     .option('--mapping <file>', 'legacy field mapping (default: config/legacy-mapping.yaml)')
+    .option('--templates-dir <dir>', 'workflow templates, one YAML per task type, default.yaml for the rest (default: config/templates)')
+    .option('--dagger-config <file>', 'workflow runner settings: runner, concurrency, timeouts, retries, cache, allowed images (default: config/dagger.yaml)')
+    .option('--no-cache', 'execute every on-migrate workflow, even one whose definition already succeeded in an earlier run')
     .option('--skip-prepare', 'start without a passed `taskfleet prepare` of this data (no validation report, no backup: rollback cannot restore the legacy files)')
     .option('--workers <n>', 'also start N worker processes on this machine for the run', positiveInt, 0)
     .option('--concurrency <n>', 'jobs per started worker process (default 4)', positiveInt)
@@ -55,6 +64,8 @@ export function registerMigrateCommands(program: Command): void {
     .action(async (flags: MigrateFlags) => {
       const settings = settingsFrom(flags, { chunkSize: flags.chunkSize, concurrency: flags.concurrency });
       const mapping = loadLegacyMapping(flags.mapping);
+      // Loaded once here and stored with the run: every worker renders and runs workflows alike.
+      const workflows = loadWorkflowRunOptions({ templatesDir: flags.templatesDir, daggerConfig: flags.daggerConfig, noCache: !flags.cache });
       process.exitCode = await withRunServices(settings, flags, async ({ db, logger }) => {
         await discoverLegacyFiles(flags.legacyData);
         const gate = await checkMigrateGate(db, flags.legacyData, { skipPrepare: flags.skipPrepare ?? false }).catch(async (err: unknown) => {
@@ -63,7 +74,7 @@ export function registerMigrateCommands(program: Command): void {
         });
         const { run, created } = await planRun(db, {
           legacyDir: flags.legacyData, runId: flags.runId, mapping, chunkSize: settings.chunkSize,
-          chunkMaxBytes: settings.chunkMaxBytes, maxRejects: flags.maxRejects ?? null, preparationId: gate.preparationId,
+          chunkMaxBytes: settings.chunkMaxBytes, maxRejects: flags.maxRejects ?? null, preparationId: gate.preparationId, workflows,
         }, logger);
         if (!created && run.status === 'completed') {
           note(flags, `Run ${run.id} already completed for this data; nothing to do.`);
@@ -98,6 +109,11 @@ export function registerMigrateCommands(program: Command): void {
     });
 }
 
+function formatWorkflowsLine(w: WorkflowRunSummary): string {
+  return `workflows  ${w.workflows} (${w.created} created)  on-migrate ${w.onMigrate}: succeeded ${w.succeeded}  failed ${w.failed}  cached ${w.cached}`
+    + `${w.abandoned > 0 ? `  (${w.abandoned} abandoned attempts)` : ''}`;
+}
+
 function note(flags: FollowFlags, message: string): void {
   if (flags.json) process.stdout.write(`${JSON.stringify({ event: 'note', message })}\n`);
   else process.stderr.write(`${message}\n`);
@@ -110,7 +126,11 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
   const transport = transportOf(settings);
   await ensureTransportReady(transport);
   const db = createPool(settings.databaseUrl, 4);
-  const queue = createQueue<ChunkJobPayload>(MIGRATE_QUEUE, transport, { onError: (err) => logger.warn({ err: err.message }, `Queue connection problem: ${err.message}`) });
+  const onError = (err: Error) => logger.warn({ err: err.message }, `Queue connection problem: ${err.message}`);
+  const queues = {
+    chunks: createQueue<ChunkJobPayload>(MIGRATE_QUEUE, transport, { onError }),
+    workflows: createQueue<WorkflowJobPayload>(WORKFLOWS_QUEUE, transport, { onError }),
+  };
   let workers: SpawnedWorkers | null = null;
   const interrupted = new AbortController();
   const onSignal = () => interrupted.abort();
@@ -129,7 +149,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
       if (flags.workers > 0) workers = spawnWorkers(flags.workers, settings);
       const mode = flags.json ? 'json' : !flags.progress ? 'none' : process.stderr.isTTY ? 'bars' : 'lines';
       const display = await createProgressDisplay(mode, run.id);
-      const outcome = await driveRun(db, queue, run, logger, {
+      const outcome = await driveRun(db, queues, { id: run.id, queueToken: run.queueToken, withWorkflows: run.options.workflows !== undefined }, logger, {
         maxWaitingJobs: settings.maxWaitingJobs, attempts: settings.attempts, backoffMs: settings.backoffMs,
         onProgress: (p) => display.update(p), signal: interrupted.signal,
       }).finally(() => display.stop());
@@ -140,12 +160,13 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
     const totalRejected = summary.reduce((n, k) => n + k.rejected, 0);
     const limit = flags.maxRejects ?? run.options.maxRejects;
     const balanced = isBalanced(summary);
+    const workflows = run.options.workflows ? await workflowRunSummary(db, run.id) : null;
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ event: 'summary', runId: run.id, status, balanced, rejected: totalRejected, maxRejects: limit, kinds: summary })}\n`);
+      process.stdout.write(`${JSON.stringify({ event: 'summary', runId: run.id, status, balanced, rejected: totalRejected, maxRejects: limit, kinds: summary, workflows })}\n`);
     } else {
-      process.stdout.write(`Run ${run.id}: ${status}\n${formatSummaryLines(summary).join('\n')}\n`);
+      process.stdout.write(`Run ${run.id}: ${status}\n${formatSummaryLines(summary).join('\n')}\n${workflows ? `${formatWorkflowsLine(workflows)}\n` : ''}`);
     }
-    const phaseSummary = { status, balanced, rejected: totalRejected, kinds: summary };
+    const phaseSummary = { status, balanced, rejected: totalRejected, kinds: summary, workflows };
     if (status !== 'completed') return finish(1, `run ${status}`, phaseSummary);
     if (!balanced) {
       process.stderr.write('Accounting error: legacy != migrated + rejected for some kind (see above)\n');
@@ -160,7 +181,8 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await workers?.stop();
-    await queue.close().catch(() => undefined);
+    await queues.chunks.close().catch(() => undefined);
+    await queues.workflows.close().catch(() => undefined);
     await db.end().catch(() => undefined);
   }
 }

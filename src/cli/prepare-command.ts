@@ -8,6 +8,8 @@ import { runPrepare } from '../lifecycle/prepare.js';
 import { createLogger } from '../logger.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool } from '../store/pool.js';
+import { DEFAULT_DAGGER_CONFIG_FILE, loadDaggerConfig } from '../workflows/dagger-config.js';
+import { DEFAULT_TEMPLATES_DIR } from '../workflows/templates.js';
 import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
 
 interface PrepareFlags extends ConnectionFlags {
@@ -16,6 +18,8 @@ interface PrepareFlags extends ConnectionFlags {
   validationReport: string;
   mapping?: string;
   maxRejects: number;
+  templatesDir?: string;
+  daggerConfig?: string;
   json?: boolean;
 }
 
@@ -30,16 +34,23 @@ export function registerPrepareCommand(program: Command): void {
     .option('--validation-report <file>', 'the JSON validation report; a readable summary is written beside it (.txt)', DEFAULT_VALIDATION_REPORT)
     .option('--mapping <file>', 'legacy field mapping (default: config/legacy-mapping.yaml)')
     .option('--max-rejects <n>', 'pass even though up to N records would be rejected by a migration; with 0 any such record fails prepare', positiveInt, 0)
+    .option('--templates-dir <dir>', 'workflow templates, one YAML per task type, checked against the task types in the data (default: config/templates of the taskfleet package)')
+    .option('--dagger-config <file>', 'Dagger runner settings; its allowedImages are checked against the templates (default: config/dagger.yaml of the taskfleet package)')
     .option('--json', 'print one JSON line with the outcome instead of the readable summary')
     .addHelpText('after', `
 Errors are exactly the records a migration would reject (malformed, wrong type, missing field, invalid
 UTF-8, oversized, duplicate id, dangling or cross-project reference, bad dependency, cycle); warnings
 (unknown fields kept in legacy_extra, defaults applied, dates out of order, ...) never block.
-Exit status: 0 passed; 1 failed (more errors than --max-rejects, an unreadable file, or a backup that
-does not match; the report and the backup are still written); 2 usage or configuration error.`)
+Workflow templates are checked too (docs/workflows.md): a task type with no template and no default.yaml,
+a template that does not parse, or an image not in dagger.yaml's allowedImages is a blocking error,
+whatever --max-rejects says.
+Exit status: 0 passed; 1 failed (more errors than --max-rejects, an unreadable file, a template problem,
+or a backup that does not match; the report and the backup are still written); 2 usage or configuration error.`)
     .action(async (flags: PrepareFlags) => {
       const settings = settingsFrom(flags);
       const mapping = loadLegacyMapping(flags.mapping);
+      const daggerConfigFile = flags.daggerConfig ?? DEFAULT_DAGGER_CONFIG_FILE;
+      const workflows = { templatesDir: flags.templatesDir ?? DEFAULT_TEMPLATES_DIR, daggerConfig: loadDaggerConfig(daggerConfigFile), daggerConfigFile };
       // A wrong directory is a usage error, reported before any connection is made.
       await discoverLegacyFiles(flags.legacyData);
       const logger = createLogger(settings.logLevel, { role: 'prepare' });
@@ -47,7 +58,7 @@ does not match; the report and the backup are still written); 2 usage or configu
       const db = createPool(settings.databaseUrl, 2);
       try {
         const result = await runPrepare(db, {
-          legacyDir: flags.legacyData, mapping, backupDir: flags.backup, reportPath: flags.validationReport, maxRejects: flags.maxRejects, logger,
+          legacyDir: flags.legacyData, mapping, backupDir: flags.backup, reportPath: flags.validationReport, maxRejects: flags.maxRejects, workflows, logger,
         });
         if (flags.json) {
           process.stdout.write(`${JSON.stringify({
@@ -55,6 +66,7 @@ does not match; the report and the backup are still written); 2 usage or configu
             manifestSha256: result.manifest.sha256, errors: result.report.errors, warnings: result.report.warnings, maxRejects: flags.maxRejects,
             perKind: result.report.perKind, errorsByClass: result.report.errorsByClass, reportPath: result.reportPath, summaryPath: result.summaryPath,
             backupDir: result.backup?.dir ?? null, backupVerified: result.backup !== null && result.backup.mismatches.length === 0, failure: result.failure,
+            workflowTemplateErrors: result.workflows?.findings.length ?? null,
           })}\n`);
         } else {
           process.stdout.write(result.summaryText);

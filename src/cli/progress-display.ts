@@ -2,7 +2,7 @@
 // few seconds when output is not a terminal, or JSON lines with --json.
 import type cliProgressModule from 'cli-progress';
 import type { StageProgress } from '../ledger/chunks.js';
-import { STAGES, type Stage } from '../legacy/kinds.js';
+import { RUN_STAGES, type RunStage } from '../legacy/kinds.js';
 
 export interface ProgressDisplay {
   update(progress: StageProgress[]): void;
@@ -19,10 +19,11 @@ export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'n
       stop: () => undefined,
     };
   }
-  const unit = (p: StageProgress) => (p.stage === 'dependency_cycles' ? p.chunks : p.records);
-  const doneOf = (p: StageProgress) => (p.stage === 'dependency_cycles' ? p.done : p.doneRecords);
+  // dependency_cycles is one job; workflows counts workflow runs (src/ledger/progress.ts).
+  const unit = (p: StageProgress) => (p.stage === 'dependency_cycles' || p.stage === 'workflows' ? p.chunks : p.records);
+  const doneOf = (p: StageProgress) => (p.stage === 'dependency_cycles' || p.stage === 'workflows' ? p.done : p.doneRecords);
   // A stage's rate runs from the last moment it had nothing done to the moment it finished.
-  const timings = new Map<Stage, { idleUntil: number; finishedAt: number | null }>();
+  const timings = new Map<RunStage, { idleUntil: number; finishedAt: number | null }>();
   const rateOf = (p: StageProgress): { rate: number; eta: string } => {
     const now = Date.now();
     const t = timings.get(p.stage) ?? { idleUntil: now, finishedAt: null };
@@ -42,7 +43,7 @@ export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'n
     let lastLine = '';
     return {
       update(progress) {
-        const line = STAGES.map((stage) => progress.find((p) => p.stage === stage))
+        const line = RUN_STAGES.map((stage) => progress.find((p) => p.stage === stage))
           .filter((p): p is StageProgress => p !== undefined)
           .map((p) => `${p.stage} ${doneOf(p)}/${unit(p)}`).join(' | ');
         if (line !== lastLine && Date.now() - last >= LINE_EVERY_MS) {
@@ -63,12 +64,12 @@ export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'n
     clearOnComplete: false,
     stopOnComplete: false,
   }, cliProgress.Presets.shades_classic);
-  const bars = new Map<Stage, cliProgressModule.SingleBar>();
+  const bars = new Map<RunStage, cliProgressModule.SingleBar>();
   return {
     update(progress) {
       for (const p of progress) {
         const { rate, eta } = rateOf(p);
-        const payload = { stage: p.stage.padEnd(17), rate: Math.round(rate), etaText: eta, unit: p.stage === 'dependency_cycles' ? 'job' : 'records' };
+        const payload = { stage: p.stage.padEnd(17), rate: Math.round(rate), etaText: eta, unit: p.stage === 'dependency_cycles' ? 'job' : p.stage === 'workflows' ? 'workflows' : 'records' };
         let bar = bars.get(p.stage);
         if (!bar) { bar = multibar.create(unit(p), doneOf(p), payload); bars.set(p.stage, bar); }
         bar.setTotal(unit(p));

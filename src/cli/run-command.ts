@@ -8,6 +8,7 @@ import { ConfigError } from '../config/errors.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded/postgres.js';
 import { PHASES, type Phase } from '../lifecycle/phase-events.js';
 import { runLifecycle } from '../lifecycle/run-lifecycle.js';
+import { loadDaggerConfig } from '../workflows/dagger-config.js';
 import { positiveInt, settingsFrom, type ConnectionFlags } from './common-options.js';
 
 interface RunFlags extends ConnectionFlags {
@@ -16,8 +17,8 @@ interface RunFlags extends ConnectionFlags {
   legacyData: string;
   backup: string;
   idMapping: string;
-  daggerConfig: string;
-  templatesDir: string;
+  daggerConfig?: string;
+  templatesDir?: string;
   verificationReport: string;
   validationReport: string;
   optimizeReport: string;
@@ -52,8 +53,8 @@ export function registerRunCommand(program: Command): void {
     .option('--new-data <url-or-dir>', 'the new system: a Postgres URL, or a directory for an embedded Postgres (default: $DATABASE_URL, else postgres://postgres@127.0.0.1:5432/taskfleet)')
     .option('--backup <dir>', 'where prepare backs up the legacy data (with a SHA-256 manifest)', 'migration-backup')
     .option('--id-mapping <file>', 'where the legacy → new id mapping is exported (JSON, per kind)', 'reports/id-mapping.json')
-    .option('--dagger-config <file>', 'Dagger runner settings for task workflows (workflows are not created by this version yet: checked to exist when given)', 'config/dagger.yaml')
-    .option('--templates-dir <dir>', 'workflow templates, one YAML per task type (not used by this version yet: checked to exist when given)', 'config/templates')
+    .option('--dagger-config <file>', 'Dagger runner settings for task workflows, validated at start (default: config/dagger.yaml of the taskfleet package)')
+    .option('--templates-dir <dir>', 'workflow templates, one YAML per task type; prepare checks them against the data (default: config/templates of the taskfleet package)')
     .option('--verification-report <file>', 'where verify writes its JSON report', 'reports/verification-report.json')
     .option('--validation-report <file>', 'where prepare writes its JSON validation report (and a .txt summary next to it)', 'reports/validation-report.json')
     .option('--optimize-report <file>', 'where optimize writes query plans and latencies before and after', 'reports/optimize-report.json')
@@ -74,9 +75,9 @@ export function registerRunCommand(program: Command): void {
     .option('--config <file>', 'YAML file of settings (lower precedence than environment and flags)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
     .action(async (flags: RunFlags) => {
-      for (const [flag, path, given] of [['--dagger-config', flags.daggerConfig, 'config/dagger.yaml'], ['--templates-dir', flags.templatesDir, 'config/templates']] as const) {
-        if (path !== given && !existsSync(path)) throw new ConfigError(`${flag} ${resolve(path)} does not exist`);
-      }
+      // Settings are validated before anything starts; the templates' content is prepare's to report.
+      loadDaggerConfig(flags.daggerConfig);
+      if (flags.templatesDir !== undefined && !existsSync(flags.templatesDir)) throw new ConfigError(`--templates-dir ${resolve(flags.templatesDir)} does not exist`);
       let embedded: EmbeddedPostgres | null = null;
       const newData = flags.newData;
       if (newData !== undefined && !isUrl(newData)) {
@@ -93,7 +94,7 @@ export function registerRunCommand(program: Command): void {
           phases: flags.phase, dryRun: flags.dryRun ?? false, legacyDir: flags.legacyData, databaseUrl: settings.databaseUrl,
           backupDir: flags.backup, idMappingFile: flags.idMapping, verificationReport: flags.verificationReport, validationReport: flags.validationReport,
           optimizeReport: flags.optimizeReport, dryRunReport: flags.dryRunReport, archiveDir: flags.archive, logsDir: flags.logsDir,
-          runId: flags.runId, mappingFile: flags.mapping, mapping: loadLegacyMapping(flags.mapping), maxRejects: flags.maxRejects,
+          runId: flags.runId, mappingFile: flags.mapping, templatesDir: flags.templatesDir, daggerConfig: flags.daggerConfig, mapping: loadLegacyMapping(flags.mapping), maxRejects: flags.maxRejects,
           skipPrepare: flags.skipPrepare ?? false, workers: flags.workers, concurrency: settings.concurrency, chunkSize: settings.chunkSize,
           chunkMaxBytes: settings.chunkMaxBytes, logLevel: settings.logLevel, connectionArgs: passthrough,
           progress: !flags.progress ? 'none' : process.stderr.isTTY ? 'bars' : 'lines',

@@ -19,6 +19,7 @@ export function settingsEnv(settings: Settings): Record<string, string> {
     TASKFLEET_QUEUE_BACKEND: settings.queueBackend,
     TASKFLEET_PREFIX: settings.prefix,
     TASKFLEET_CONCURRENCY: String(settings.concurrency),
+    TASKFLEET_WORKFLOW_CONCURRENCY: String(settings.workflowConcurrency),
     TASKFLEET_LOCK_DURATION_MS: String(settings.lockDurationMs),
     TASKFLEET_STALLED_INTERVAL_MS: String(settings.stalledIntervalMs),
     LOG_LEVEL: settings.logLevel,

@@ -5,6 +5,7 @@ import { stageProgress } from '../ledger/chunks.js';
 import { listRejects } from '../ledger/rejects.js';
 import { findRun, listRuns } from '../ledger/runs.js';
 import { formatSummaryLines, runSummary } from '../ledger/summary.js';
+import { workflowRunSummary } from '../ledger/workflow-runs.js';
 import { LEGACY_KINDS, type LegacyKind } from '../legacy/kinds.js';
 import { phaseEvents } from '../lifecycle/phase-events.js';
 import { prepareDatabase } from '../store/database.js';
@@ -41,11 +42,16 @@ export function registerStatusCommands(program: Command): void {
         const stages = await stageProgress(db, runId);
         const summary = await runSummary(db, runId);
         const phases = await phaseEvents(db, runId);
-        if (flags.json) { process.stdout.write(`${JSON.stringify({ run, stages, summary, phases })}\n`); return; }
+        const workflows = run.options.workflows ? await workflowRunSummary(db, runId) : null;
+        if (flags.json) { process.stdout.write(`${JSON.stringify({ run, stages, summary, phases, workflows })}\n`); return; }
         process.stdout.write(`Run ${run.id}: ${run.status}${run.stage ? ` (stage ${run.stage})` : ''}\n`);
         process.stdout.write(`  legacy data: ${run.legacyDir}\n  started: ${run.startedAt?.toISOString() ?? '-'}  finished: ${run.finishedAt?.toISOString() ?? '-'}\n`);
         if (run.error) process.stdout.write(`  error: ${run.error}\n`);
         for (const s of stages) process.stdout.write(`  ${s.stage.padEnd(17)} chunks ${s.done}/${s.chunks} done, ${s.failed} failed\n`);
+        if (workflows) {
+          process.stdout.write(`  ${'workflows'.padEnd(17)} ${workflows.done}/${workflows.total} on-migrate done: ${workflows.succeeded} succeeded, `
+            + `${workflows.failed} failed, ${workflows.cached} cached (${workflows.workflows} workflows, ${workflows.abandoned} abandoned attempts)\n`);
+        }
         process.stdout.write(`${formatSummaryLines(summary).map((l) => `  ${l}`).join('\n')}\n`);
         if (run.rolledBackAt) process.stdout.write(`  rolled back: ${run.rolledBackAt.toISOString()}\n`);
         if (run.decommissionedAt) process.stdout.write(`  legacy data decommissioned: ${run.decommissionedAt.toISOString()}\n`);

@@ -2,40 +2,42 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../logger.js';
 import { prepareDatabase } from '../store/database.js';
-import { WORKER_QUEUES } from '../queue/queue-names.js';
+import { WORKER_QUEUES, type WorkerQueue } from '../queue/queue-names.js';
 import { startChunkWorker } from '../workers/chunk-worker.js';
 import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
 
 interface WorkerFlags extends ConnectionFlags {
   concurrency?: number;
-  queues?: string[];
+  workflowConcurrency?: number;
+  queues?: WorkerQueue[];
   healthPort?: number;
   lockDuration?: number;
   stalledInterval?: number;
 }
 
-function queueList(value: string): string[] {
+function queueList(value: string): WorkerQueue[] {
   const names = value.split(',').map((q) => q.trim()).filter(Boolean);
   const unknown = names.filter((q) => !(WORKER_QUEUES as readonly string[]).includes(q));
   if (unknown.length > 0) throw new InvalidArgumentError(`unknown queue ${unknown.join(', ')} (known: ${WORKER_QUEUES.join(', ')})`);
-  return names;
+  return names as WorkerQueue[];
 }
 
 export function registerWorkerCommand(program: Command): void {
   withConnectionOptions(program.command('worker'))
     .description('Run a worker process that takes chunk jobs from the queues (start as many as you like, anywhere)')
     .option('--concurrency <n>', 'jobs processed at once by this process (default 4)', positiveInt)
+    .option('--workflow-concurrency <n>', 'workflow jobs taken at once by this process (default 8; each run\'s dagger.yaml concurrency caps executions)', positiveInt)
     .option('--queues <names>', `comma-separated queues to work on (default: all: ${WORKER_QUEUES.join(',')})`, queueList)
     .option('--health-port <port>', 'serve /healthz and /readyz on this port (default: off; $TASKFLEET_HEALTH_PORT)', positiveInt)
     .option('--lock-duration <ms>', 'job lock time; a worker silent this long is presumed dead and its job is retried (default 30000)', positiveInt)
     .option('--stalled-interval <ms>', 'how often to look for stalled jobs (default 30000)', positiveInt)
     .action(async (flags: WorkerFlags) => {
       const settings = settingsFrom(flags, {
-        concurrency: flags.concurrency, healthPort: flags.healthPort, lockDurationMs: flags.lockDuration, stalledIntervalMs: flags.stalledInterval,
+        concurrency: flags.concurrency, workflowConcurrency: flags.workflowConcurrency, healthPort: flags.healthPort, lockDurationMs: flags.lockDuration, stalledIntervalMs: flags.stalledInterval,
       });
       const logger = createLogger(settings.logLevel, { role: 'worker' });
       await prepareDatabase(settings.databaseUrl);
-      const worker = await startChunkWorker(settings, logger, { healthPort: flags.healthPort ?? (settings.healthPort || null) });
+      const worker = await startChunkWorker(settings, logger, { healthPort: flags.healthPort ?? (settings.healthPort || null), queues: flags.queues });
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ signal }, `Received ${signal}: finishing active jobs, taking no new ones`);

@@ -14,6 +14,8 @@ const settingsSchema = z.object({
   chunkMaxBytes: z.number().int().min(1024).max(256 * 1024 * 1024),
   maxWaitingJobs: z.number().int().min(1).max(100_000),
   concurrency: z.number().int().min(1).max(256),
+  /** Workflow jobs a worker process takes at once (the run's dagger.yaml concurrency caps executions further). */
+  workflowConcurrency: z.number().int().min(1).max(256),
   lockDurationMs: z.number().int().min(1000),
   stalledIntervalMs: z.number().int().min(1000),
   attempts: z.number().int().min(1).max(100),
@@ -36,6 +38,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   chunkMaxBytes: 16 * 1024 * 1024,
   maxWaitingJobs: 64,
   concurrency: 4,
+  workflowConcurrency: 8,
   lockDurationMs: 30_000,
   stalledIntervalMs: 30_000,
   attempts: 8,
@@ -54,6 +57,7 @@ const ENV_NAMES: Record<string, keyof Settings> = {
   TASKFLEET_CHUNK_MAX_BYTES: 'chunkMaxBytes',
   TASKFLEET_MAX_WAITING_JOBS: 'maxWaitingJobs',
   TASKFLEET_CONCURRENCY: 'concurrency',
+  TASKFLEET_WORKFLOW_CONCURRENCY: 'workflowConcurrency',
   TASKFLEET_LOCK_DURATION_MS: 'lockDurationMs',
   TASKFLEET_STALLED_INTERVAL_MS: 'stalledIntervalMs',
   TASKFLEET_ATTEMPTS: 'attempts',
@@ -63,7 +67,7 @@ const ENV_NAMES: Record<string, keyof Settings> = {
 };
 
 const NUMERIC = new Set<keyof Settings>([
-  'chunkSize', 'chunkMaxBytes', 'maxWaitingJobs', 'concurrency', 'lockDurationMs',
+  'chunkSize', 'chunkMaxBytes', 'maxWaitingJobs', 'concurrency', 'workflowConcurrency', 'lockDurationMs',
   'stalledIntervalMs', 'attempts', 'backoffMs', 'healthPort',
 ]);
 

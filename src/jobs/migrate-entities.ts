@@ -14,6 +14,9 @@ import type { CopyValue } from '../store/copy-text.js';
 import { ENTITY_TABLES, phaseRow, projectRow, taskRow } from '../store/entity-tables.js';
 import { idMemo } from '../store/new-ids.js';
 import { inTransaction, type PoolClient } from '../store/pool.js';
+import { workflowRow, writeWorkflows, type WorkflowRow } from '../store/workflow-rows.js';
+import { ConfigError } from '../config/errors.js';
+import type { TemplateSet } from '../workflows/templates.js';
 import { readChunkRecords } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
 import { PermanentJobError } from './errors.js';
@@ -75,6 +78,11 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
       const legacyId = claimant.item.values.legacyId;
       reject(holder.order, legacyId, 'id', `duplicate id ${legacyId} (first at ${file.fileName}:${claimant.order})`);
     }
+    // Every task this chunk now holds gets its workflow, in this same transaction.
+    if (kind === 'tasks' && run.workflows) {
+      const kept = [...written, ...displaced.map((d) => d.claimant)];
+      await writeWorkflows(client, runId, renderWorkflows(run.workflows.templates, kept.map((k) => k.item)));
+    }
     const inserted = await insertRejects(client, runId, stage, chunkNo, rejects);
     const outcome = {
       legacyRecords: records.length,
@@ -90,6 +98,18 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
     await notifyProgress(client, runId);
     return { skipped: false, migrated: outcome.migrated, rejected: outcome.rejected };
   });
+}
+
+function renderWorkflows(templates: TemplateSet, tasks: readonly Accepted[]): WorkflowRow[] {
+  try {
+    return tasks.map((t) => workflowRow(templates, {
+      id: t.id, projectId: t.parents!.projectId, phaseId: t.parents!.phaseId, values: t.values as KindValues['tasks'],
+    }));
+  } catch (err) {
+    // A task type without a template (and no default.yaml): retrying cannot help; prepare reports it up front.
+    if (err instanceof ConfigError) throw new PermanentJobError(err.message);
+    throw err;
+  }
 }
 
 interface Parents { projectId: string; phaseId: string | null }

@@ -19,3 +19,16 @@ export type ChunkJobPayload = z.infer<typeof chunkJobPayload>;
 export function chunkJobId(p: ChunkJobPayload, queueToken: string): string {
   return `${p.runId}.${queueToken}.${p.stage}.${p.chunkNo}`;
 }
+
+/** A `workflows` stage job: run one task's workflow for a run (again, a reference into the ledger). */
+export const workflowJobPayload = z.object({
+  runId: z.string().regex(RUN_ID_PATTERN),
+  workflowId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a workflow uuid'),
+});
+
+export type WorkflowJobPayload = z.infer<typeof workflowJobPayload>;
+
+/** Deterministic job id of a workflow run within a run (same scheme as chunkJobId). */
+export function workflowJobId(p: WorkflowJobPayload, queueToken: string): string {
+  return `${p.runId}.${queueToken}.wf.${p.workflowId}`;
+}

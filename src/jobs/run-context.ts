@@ -5,13 +5,24 @@ import type { LegacyMapping } from '../config/legacy-mapping.js';
 import { findRun, getRunFiles, type RunFile } from '../ledger/runs.js';
 import type { LegacyKind } from '../legacy/kinds.js';
 import type { Pool } from '../store/pool.js';
+import { parseDaggerConfig, type DaggerConfig } from '../workflows/dagger-config.js';
+import { templateSetFromJson, type TemplateSet } from '../workflows/templates.js';
 import { PermanentJobError } from './errors.js';
+
+/** The run's task workflow settings, as stored at plan time. */
+export interface RunWorkflows {
+  templates: TemplateSet;
+  config: DaggerConfig;
+  noCache: boolean;
+}
 
 export interface RunContext {
   runId: string;
   legacyDir: string;
   mapping: LegacyMapping;
   files: Map<LegacyKind, RunFile>;
+  /** null: the run creates no workflows (planned without templates). */
+  workflows: RunWorkflows | null;
   pathOf(fileName: string): string;
 }
 
@@ -34,11 +45,21 @@ export class RunContextCache {
     const run = await findRun(this.db, runId);
     if (!run) throw new PermanentJobError(`Run ${runId} is not in the ledger`);
     const files = new Map((await getRunFiles(this.db, runId)).map((f) => [f.kind, f] as const));
+    const stored = run.options.workflows;
+    let workflows: RunWorkflows | null = null;
+    try {
+      workflows = stored
+        ? { templates: templateSetFromJson(stored.templates), config: parseDaggerConfig(stored.config, `run ${runId}`), noCache: stored.noCache === true }
+        : null;
+    } catch (err) {
+      throw new PermanentJobError(`Run ${runId} holds invalid workflow settings: ${(err as Error).message}`);
+    }
     return {
       runId,
       legacyDir: run.legacyDir,
       mapping: run.options.mapping,
       files,
+      workflows,
       pathOf: (fileName) => join(run.legacyDir, fileName),
     };
   }

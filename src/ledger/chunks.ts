@@ -1,6 +1,6 @@
 // Ledger: chunks, the unit of work. A chunk is a byte range of one legacy file; its row says whether
 // it is done, with delta counters whose sum per kind is the run's total.
-import { STAGES, type LegacyKind, type Stage } from '../legacy/kinds.js';
+import { RUN_STAGES, type LegacyKind, type RunStage, type Stage } from '../legacy/kinds.js';
 import type { Pool, PoolClient } from '../store/pool.js';
 
 export type ChunkStatus = 'pending' | 'done' | 'failed';
@@ -135,8 +135,9 @@ export async function declaredEdgesAt(db: Db, runId: string, fileName: string, b
   return rows[0]?.declared_edges ?? null;
 }
 
+/** A stage's progress; for `workflows` (src/ledger/progress.ts) the units are workflow runs, not chunks/records. */
 export interface StageProgress {
-  stage: Stage;
+  stage: RunStage;
   chunks: number;
   done: number;
   failed: number;
@@ -161,5 +162,5 @@ export async function stageProgress(db: Db, runId: string): Promise<StageProgres
      FROM ledger.chunks WHERE run_id = $1 GROUP BY stage`,
     [runId],
   );
-  return rows.sort((a, b) => STAGES.indexOf(a.stage) - STAGES.indexOf(b.stage));
+  return rows.sort((a, b) => RUN_STAGES.indexOf(a.stage) - RUN_STAGES.indexOf(b.stage));
 }

@@ -1,8 +1,10 @@
 // Ledger: migration runs and their planned files.
 import { randomBytes } from 'node:crypto';
 import type { LegacyMapping } from '../config/legacy-mapping.js';
-import type { LegacyFormat, LegacyKind, Stage } from '../legacy/kinds.js';
+import type { LegacyFormat, LegacyKind, RunStage } from '../legacy/kinds.js';
 import type { Pool, PoolClient } from '../store/pool.js';
+import type { DaggerConfig } from '../workflows/dagger-config.js';
+import type { TemplateSetJson } from '../workflows/templates.js';
 
 export type RunStatus = 'planning' | 'running' | 'completed' | 'failed' | 'rolled_back';
 
@@ -15,6 +17,15 @@ export interface RunOptions {
   chunkSize: number;
   chunkMaxBytes: number;
   maxRejects: number | null;
+  /** Task workflows: the templates and runner settings loaded once at plan time (absent: the run creates none). */
+  workflows?: WorkflowRunOptions;
+}
+
+export interface WorkflowRunOptions {
+  templates: TemplateSetJson;
+  config: DaggerConfig;
+  /** --no-cache: execute every on-migrate workflow even when an earlier run with its definition hash succeeded. */
+  noCache: boolean;
 }
 
 export interface Run {
@@ -27,7 +38,7 @@ export interface Run {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
-  stage: Stage | null;
+  stage: RunStage | null;
   error: string | null;
   /** The successful prepare the run started from; null when started with --skip-prepare. */
   preparationId: number | null;
@@ -68,7 +79,7 @@ export async function insertRun(db: Db, run: { id: string; legacyDir: string; fi
   );
 }
 
-export async function updateRun(db: Db, id: string, change: { status?: RunStatus; stage?: Stage | null; error?: string | null; started?: boolean; finished?: boolean }): Promise<void> {
+export async function updateRun(db: Db, id: string, change: { status?: RunStatus; stage?: RunStage | null; error?: string | null; started?: boolean; finished?: boolean }): Promise<void> {
   await db.query(
     `UPDATE ledger.runs SET
        status = COALESCE($2, status),
@@ -82,6 +93,8 @@ export async function updateRun(db: Db, id: string, change: { status?: RunStatus
     [id, change.status ?? null, change.stage !== undefined, change.stage ?? null, change.error !== undefined, change.error ?? null,
       change.started ?? false, change.finished ?? false],
   );
+  // A new status or stage is progress too: followers (the progress stream) hear of the end at once.
+  if (change.status !== undefined || change.stage !== undefined) await notifyProgress(db, id);
 }
 
 export async function insertRunFile(db: Db, runId: string, file: RunFile): Promise<void> {

@@ -13,7 +13,7 @@ export interface KindSummary {
 export async function runSummary(db: Pool | PoolClient, runId: string): Promise<KindSummary[]> {
   const stages = await stageProgress(db, runId);
   return LEGACY_KINDS.map((kind) => {
-    const own = stages.filter((s) => STAGE_KIND[s.stage] === kind);
+    const own = stages.filter((s) => s.stage !== 'workflows' && STAGE_KIND[s.stage] === kind);
     return {
       kind,
       legacy: own.reduce((n, s) => n + s.legacyRecords, 0),

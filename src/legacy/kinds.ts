@@ -26,3 +26,11 @@ export const STAGE_KIND: Record<Stage, LegacyKind> = {
   dependencies: 'task_dependencies',
   dependency_cycles: 'task_dependencies',
 };
+
+/**
+ * A run's stages: the chunk stages, then `workflows` — the run's on-migrate task workflows, one job
+ * each (no chunks: the ledger truth is tms.workflows and tms.workflow_runs). Invariant 5: tasks →
+ * dependencies → workflows.
+ */
+export const RUN_STAGES = [...STAGES, 'workflows'] as const;
+export type RunStage = (typeof RUN_STAGES)[number];

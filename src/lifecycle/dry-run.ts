@@ -3,18 +3,22 @@
 // already holds (so "update" and "already there" are predicted as a real run would meet them); the
 // run is planned and every chunk job runs in-process, through the very handlers the workers use. The
 // real database is only read, and no queue is touched: Postgres and Redis are left exactly as they were.
+// Task workflows are created as the real run would create them, but none is executed (a step may have
+// effects outside the database): the forecast counts the on-migrate workflows a real run would run.
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import type { JobContext } from '../jobs/context.js';
+import { PermanentJobError } from '../jobs/errors.js';
 import { CHUNK_HANDLERS } from '../jobs/registry.js';
 import { RunContextCache } from '../jobs/run-context.js';
-import { nextPendingChunks, listChunks } from '../ledger/chunks.js';
-import { findRun, updateRun } from '../ledger/runs.js';
+import { listChunks, markChunkFailed, nextPendingChunks } from '../ledger/chunks.js';
+import { findRun, updateRun, type WorkflowRunOptions } from '../ledger/runs.js';
 import { runSummary, type KindSummary } from '../ledger/summary.js';
-import { STAGES } from '../legacy/kinds.js';
+import { workflowStageCounts } from '../ledger/workflow-runs.js';
+import { STAGES, type Stage } from '../legacy/kinds.js';
 import type { Logger } from '../logger.js';
 import { planRun } from '../producers/plan-run.js';
 import { redactUrl } from '../redact-url.js';
@@ -33,6 +37,11 @@ export interface DryRunInput {
   chunkMaxBytes: number;
   /** Chunks rehearsed at once (the fleet's workers × concurrency, bounded by this machine). */
   concurrency: number;
+  /** The run's workflow settings, as `migrate` would load them (they are part of the run's identity). */
+  workflows: WorkflowRunOptions;
+  /** Attempts per chunk and the first backoff, as the fleet's jobs get them (a deadlock or a dropped connection is retried). */
+  attempts?: number;
+  backoffMs?: number;
   logger: Logger;
 }
 
@@ -51,6 +60,8 @@ export interface DryRunForecast {
   kinds: KindSummary[];
   tables: TableForecast[];
   rejectsByReason: { kind: string; field: string | null; reason: string; count: number }[];
+  /** On-migrate workflows the real run would execute (the rehearsal creates them, runs none). */
+  workflowsToRun: number;
   rehearsalSeconds: number;
   /** The rehearsal did exactly the real work with `concurrency` chunks in flight: its time is the estimate. */
   estimatedSeconds: number;
@@ -78,8 +89,25 @@ async function copyExistingRows(source: string, target: string, logger: Logger):
   }
 }
 
+/** One chunk, retried with exponential backoff on transient errors as a queued job would be. */
+async function rehearseChunk(ctx: JobContext, payload: { runId: string; stage: Stage; chunkNo: number }, retry: { attempts: number; backoffMs: number }): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await CHUNK_HANDLERS[payload.stage](ctx, payload);
+      return;
+    } catch (err) {
+      if (err instanceof PermanentJobError || attempt >= retry.attempts) {
+        await markChunkFailed(ctx.db, payload.runId, payload.stage, payload.chunkNo, (err as Error).message).catch(() => undefined);
+        return;
+      }
+      ctx.logger.warn({ stage: payload.stage, chunk: payload.chunkNo, attempt, err: (err as Error).message }, `Dry run: chunk attempt ${attempt} failed, retrying: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, retry.backoffMs * 2 ** (attempt - 1)));
+    }
+  }
+}
+
 /** Runs every chunk of every stage through the workers' handlers, `concurrency` at a time. */
-async function rehearse(db: Pool, runId: string, concurrency: number, logger: Logger): Promise<void> {
+async function rehearse(db: Pool, runId: string, concurrency: number, retry: { attempts: number; backoffMs: number }, logger: Logger): Promise<void> {
   const ctx: JobContext = { db, logger, signal: new AbortController().signal, workerName: 'dry-run', runs: new RunContextCache(db) };
   for (const stage of STAGES) {
     await updateRun(db, runId, { stage });
@@ -90,7 +118,7 @@ async function rehearse(db: Pool, runId: string, concurrency: number, logger: Lo
       await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, async () => {
         while (next < chunks.length) {
           const chunk = chunks[next++]!;
-          await CHUNK_HANDLERS[stage](ctx, { runId, stage, chunkNo: chunk.chunkNo });
+          await rehearseChunk(ctx, { runId, stage, chunkNo: chunk.chunkNo }, retry);
         }
       }));
     }
@@ -102,7 +130,7 @@ async function rehearse(db: Pool, runId: string, concurrency: number, logger: Lo
 
 async function forecastTables(db: Pool, runId: string): Promise<TableForecast[]> {
   const tables: TableForecast[] = [];
-  for (const table of ['projects', 'phases', 'tasks', 'task_dependencies'] as const) {
+  for (const table of ['projects', 'phases', 'tasks', 'task_dependencies', 'workflows'] as const) {
     const { rows: [row] } = await db.query<{ inserts: string; updates: string }>(
       `SELECT count(*) FILTER (WHERE run_id = $1) AS inserts,
               count(*) FILTER (WHERE run_id <> $1 AND last_run_id = $1) AS updates
@@ -141,12 +169,12 @@ export async function runDryRun(input: DryRunInput): Promise<DryRunForecast> {
     scratch = createPool(url, input.concurrency + 2);
     const { run } = await planRun(scratch, {
       legacyDir: input.legacyDir, runId: input.runId, mapping: input.mapping, chunkSize: input.chunkSize,
-      chunkMaxBytes: input.chunkMaxBytes, maxRejects: null,
+      chunkMaxBytes: input.chunkMaxBytes, maxRejects: null, workflows: input.workflows,
     }, logger);
     const real = createPool(input.databaseUrl, 1);
     const existing = await findRun(real, run.id).finally(() => real.end());
     const started = performance.now();
-    await rehearse(scratch, run.id, input.concurrency, logger);
+    await rehearse(scratch, run.id, input.concurrency, { attempts: input.attempts ?? 5, backoffMs: input.backoffMs ?? 200 }, logger);
     const rehearsalSeconds = (performance.now() - started) / 1000;
     const kinds = await runSummary(scratch, run.id);
     return {
@@ -155,6 +183,7 @@ export async function runDryRun(input: DryRunInput): Promise<DryRunForecast> {
       kinds,
       tables: await forecastTables(scratch, run.id),
       rejectsByReason: await rejectsByReason(scratch, run.id),
+      workflowsToRun: (await workflowStageCounts(scratch, run.id)).total,
       rehearsalSeconds: Math.round(rehearsalSeconds * 100) / 100,
       estimatedSeconds: Math.round(rehearsalSeconds * 100) / 100,
       records: kinds.reduce((n, k) => n + k.legacy, 0),

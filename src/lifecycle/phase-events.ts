@@ -1,5 +1,7 @@
 // Every lifecycle phase leaves a row in ledger.phase_events: started, then passed, failed or refused
-// (a gate that was not met). `taskfleet status RUN` reads them back.
+// (a gate that was not met). `taskfleet status RUN` reads them back. Starting one is also an audit event
+// (ops.audit_log, next to the operations server's): which OS user on which host started which phase.
+import { hostname, userInfo } from 'node:os';
 import type { Pool } from '../store/pool.js';
 
 export const PHASES = ['prepare', 'migrate', 'verify', 'optimize', 'decommission'] as const;
@@ -24,10 +26,25 @@ export class GateError extends Error {
   override name = 'GateError';
 }
 
+/** Who runs this process, for the audit log (a container may have no passwd entry for its uid). */
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
 export async function startPhase(db: Pool, phase: RecordedPhase, ids: { runId?: string | null; preparationId?: number | null }): Promise<number> {
+  // One statement: the phase event and its audit row exist together or not at all.
   const { rows: [row] } = await db.query<{ id: string }>(
-    'INSERT INTO ledger.phase_events (run_id, preparation_id, phase) VALUES ($1, $2, $3) RETURNING id',
-    [ids.runId ?? null, ids.preparationId ?? null, phase]);
+    `WITH event AS (INSERT INTO ledger.phase_events (run_id, preparation_id, phase) VALUES ($1, $2, $3) RETURNING id),
+          audit AS (INSERT INTO ops.audit_log (username, role, action, method, path, ip, outcome, details)
+                    SELECT $4, 'process', 'phase.' || $3, 'PHASE', 'taskfleet ' || $3, $5, 'success',
+                           jsonb_build_object('runId', $1::text, 'preparationId', $2::bigint, 'phaseEventId', event.id, 'pid', $6::int)
+                      FROM event)
+     SELECT id FROM event`,
+    [ids.runId ?? null, ids.preparationId ?? null, phase, osUser(), hostname(), process.pid]);
   return Number(row!.id);
 }
 

@@ -2,8 +2,9 @@
 // back it up and prove the backup by re-reading it, and record all of it in the ledger — the
 // preparation, every finding, and the phase's start and outcome. Migrate's gate looks for a passed
 // preparation with the same manifest hash. The report and the backup are written whether or not
-// prepare passes; it passes when the backup matches, every file is readable, and the records a
-// migration would reject are at most maxRejects.
+// prepare passes; it passes when the backup matches, every file is readable, the records a
+// migration would reject are at most maxRejects, and the workflow templates serve every task type
+// with allowed images (src/validation/template-checks.ts).
 import { writeFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { LegacyMapping } from '../config/legacy-mapping.js';
@@ -16,6 +17,9 @@ import type { Pool } from '../store/pool.js';
 import { ValidationReportWriter } from '../validation/report-writer.js';
 import { formatValidationSummary, summaryPathFor } from '../validation/report-summary.js';
 import { validateLegacyData, type ValidationSummary } from '../validation/validate-legacy-data.js';
+import { checkWorkflowTemplates, collectTaskTypes, formatTemplateCheck, type TemplateCheckResult } from '../validation/template-checks.js';
+import type { DaggerConfig } from '../workflows/dagger-config.js';
+import { readTemplateFiles } from '../workflows/templates.js';
 import { backupDirFor, backupLegacyData, type BackupResult } from './backup.js';
 import { buildManifest, describeMismatches, type Manifest } from './manifest.js';
 import { recordPhase } from './phase-events.js';
@@ -33,6 +37,8 @@ export interface PrepareInput {
   /** Records a migration would reject that prepare still accepts (0: any fails prepare). */
   maxRejects: number;
   runId?: string | null;
+  /** The workflow templates to check against the data and dagger.yaml's allowlist (absent: not checked). */
+  workflows?: { templatesDir: string; daggerConfig: DaggerConfig; daggerConfigFile: string } | null;
   logger: Logger;
 }
 
@@ -50,6 +56,8 @@ export interface PrepareResult {
   failure: string | null;
   /** What the phase event records. */
   summary: Record<string, unknown>;
+  /** The workflow template check (null when not asked for). */
+  workflows: TemplateCheckResult | null;
 }
 
 /** An output path inside the legacy directory would change the data (and its manifest hash) being prepared. */
@@ -69,6 +77,9 @@ export async function runPrepare(db: Pool, input: PrepareInput): Promise<Prepare
   assertOutside(legacyDir, backupRoot, '--backup');
   assertOutside(legacyDir, reportPath, '--validation-report');
   const { logger } = input;
+  const wf = input.workflows ?? null;
+  // An unreadable templates directory is a usage error; a template that does not parse is a finding.
+  const templateFiles = wf && readTemplateFiles(wf.templatesDir, { defaultTimeoutSeconds: wf.daggerConfig.defaultTimeoutSeconds });
 
   const hashing = performance.now();
   const manifest = await buildManifest(legacyDir);
@@ -84,6 +95,7 @@ export async function runPrepare(db: Pool, input: PrepareInput): Promise<Prepare
   return recordPhase(db, 'prepare', { runId: input.runId ?? null, preparationId }, async () => {
     const writer = await ValidationReportWriter.open(reportPath);
     let report: ValidationSummary;
+    let workflows: TemplateCheckResult | null = null;
     try {
       report = await validateLegacyData(legacyDir, input.mapping, {
         onFindings: async (batch) => {
@@ -91,6 +103,16 @@ export async function runPrepare(db: Pool, input: PrepareInput): Promise<Prepare
           await insertFindings(db, preparationId, batch);
         },
       });
+      if (wf && templateFiles) {
+        const tasksFile = legacyFiles.find((f) => f.kind === 'tasks')!;
+        workflows = checkWorkflowTemplates({
+          templates: templateFiles, daggerConfig: wf.daggerConfig, daggerConfigFile: wf.daggerConfigFile, tasksFileName: tasksFile.fileName,
+          taskTypes: await collectTaskTypes(tasksFile, input.mapping),
+        });
+        await writer.add(workflows.findings);
+        await insertFindings(db, preparationId, workflows.findings);
+        logger.info({ preparationId, templatesDir: workflows.templatesDir, taskTypes: workflows.taskTypes.length, errors: workflows.findings.length }, `Checked the workflow templates: ${workflows.findings.length} blocking errors`);
+      }
     } catch (err) {
       await writer.discard();
       throw err;
@@ -110,6 +132,9 @@ export async function runPrepare(db: Pool, input: PrepareInput): Promise<Prepare
     if (report.errors - report.unreadableFiles > input.maxRejects) {
       failures.push(`${report.errors - report.unreadableFiles} records would be rejected, more than --max-rejects ${input.maxRejects}: fix them, or accept them with --max-rejects ${report.errors - report.unreadableFiles}`);
     }
+    if (workflows && workflows.findings.length > 0) {
+      failures.push(`${workflows.findings.length} workflow template problem(s), the first: ${workflows.findings[0]!.reason}`);
+    }
     const passed = failures.length === 0;
     const failure = passed ? null : `${failures.join('; ')} (see ${summaryPath})`;
 
@@ -119,13 +144,25 @@ export async function runPrepare(db: Pool, input: PrepareInput): Promise<Prepare
       maxRejects: input.maxRejects, blockingErrors: report.errors, warnings: report.warnings, warningFindings: report.warningFindings,
       perKind: report.perKind, errorsByClass: report.errorsByClass, warningsByClass: report.warningsByClass, files: report.files,
       backup: backup && { ...backupState, manifest: backup.manifestPath, mismatches: backup.mismatches },
+      workflowTemplates: workflows && {
+        dir: workflows.templatesDir, daggerConfig: wf?.daggerConfigFile, errors: workflows.findings.length, templates: workflows.templates, taskTypes: workflows.taskTypes,
+      },
     });
-    const summaryText = formatValidationSummary(report, { manifestSha256: manifest.sha256, maxRejects: input.maxRejects, passed, failure, reportPath, backup: backupState });
+    let summaryText = formatValidationSummary(report, { manifestSha256: manifest.sha256, maxRejects: input.maxRejects, passed, failure, reportPath, backup: backupState });
+    if (workflows) {
+      // The template section goes before the report path and the verdict, which stay last.
+      const lines = summaryText.trimEnd().split('\n');
+      lines.splice(Math.max(0, lines.length - 2), 0, ...formatTemplateCheck(workflows));
+      summaryText = `${lines.join('\n')}\n`;
+    }
     await writeFile(summaryPath, summaryText);
 
     const counts = { errors: report.errors, warnings: report.warnings };
     await completePreparation(db, preparationId, { passed, ...counts, records: report.perKind, backupDir: backup?.dir ?? null });
-    const summary = { preparationId, manifestSha256: manifest.sha256, ...counts, perKind: report.perKind, backupDir: backup?.dir ?? null, reportPath, failure };
-    return { passed, preparationId, manifest, report, backup, reportPath, summaryPath, summaryText, failure, summary };
+    const summary = {
+      preparationId, manifestSha256: manifest.sha256, ...counts, perKind: report.perKind, backupDir: backup?.dir ?? null, reportPath, failure,
+      workflowTemplateErrors: workflows?.findings.length ?? null,
+    };
+    return { passed, preparationId, manifest, report, backup, reportPath, summaryPath, summaryText, failure, summary, workflows };
   });
 }

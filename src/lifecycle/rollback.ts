@@ -92,10 +92,14 @@ export interface RollbackOptions {
 
 // ---- the database side ---------------------------------------------------------------------------
 
+// The workflow attempts a run created: those its workflows stage made (also on workflows an earlier run
+// created, which stay), and any attempt at a workflow the run created (they go with the workflow).
+const RUN_WORKFLOW_RUNS = 'wr.run_id = $1 OR wr.workflow_id IN (SELECT id FROM tms.workflows WHERE run_id = $1)';
+
 async function countRows(db: Db, runId: string): Promise<RollbackPlan['deletes']> {
   const { rows: [c] } = await db.query<Record<string, number>>(
     `SELECT (SELECT count(*) FROM tms.task_dependencies WHERE run_id = $1)::int AS "tms.task_dependencies",
-            (SELECT count(*) FROM tms.workflow_runs wr JOIN tms.workflows w ON w.id = wr.workflow_id WHERE w.run_id = $1)::int AS "tms.workflow_runs",
+            (SELECT count(*) FROM tms.workflow_runs wr WHERE ${RUN_WORKFLOW_RUNS})::int AS "tms.workflow_runs",
             (SELECT count(*) FROM tms.workflows WHERE run_id = $1)::int AS "tms.workflows",
             (SELECT count(*) FROM tms.tasks WHERE run_id = $1)::int AS "tms.tasks",
             (SELECT count(*) FROM tms.phases WHERE run_id = $1)::int AS "tms.phases",
@@ -314,7 +318,7 @@ async function deleteRows(db: Pool, run: Run, restore: RestorePlan | null, force
     refuseIfNeeded(refusalsOf(run, checked, restore), force);
     const statements: Record<RollbackTable, string> = {
       'tms.task_dependencies': 'DELETE FROM tms.task_dependencies WHERE run_id = $1',
-      'tms.workflow_runs': 'DELETE FROM tms.workflow_runs wr USING tms.workflows w WHERE w.id = wr.workflow_id AND w.run_id = $1',
+      'tms.workflow_runs': `DELETE FROM tms.workflow_runs wr WHERE ${RUN_WORKFLOW_RUNS}`,
       'tms.workflows': 'DELETE FROM tms.workflows WHERE run_id = $1',
       'tms.tasks': 'DELETE FROM tms.tasks WHERE run_id = $1',
       'tms.phases': 'DELETE FROM tms.phases WHERE run_id = $1',

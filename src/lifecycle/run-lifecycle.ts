@@ -15,6 +15,7 @@ import { WORKER_NODE_FLAGS } from '../cli/spawn-workers.js';
 import { createPool } from '../store/pool.js';
 import { prepareDatabase } from '../store/database.js';
 import { runDryRun, type DryRunForecast } from './dry-run.js';
+import { loadWorkflowRunOptions } from '../producers/workflow-options.js';
 import { PHASES, type Phase } from './phase-events.js';
 import { openLifecycleRecords, type LifecycleRecords, type PhaseStats } from './records.js';
 import { validateLegacyData } from '../validation/validate-legacy-data.js';
@@ -34,6 +35,9 @@ export interface LifecycleOptions {
   logsDir: string;
   runId?: string;
   mappingFile?: string;
+  /** Workflow templates and Dagger settings handed to the phase commands (absent: the package's config/). */
+  templatesDir?: string;
+  daggerConfig?: string;
   mapping: LegacyMapping;
   maxRejects?: number;
   skipPrepare: boolean;
@@ -138,6 +142,7 @@ async function dryRun(opts: LifecycleOptions, records: LifecycleRecords): Promis
     forecast = await runDryRun({
       databaseUrl: opts.databaseUrl, legacyDir: opts.legacyDir, runId: opts.runId, mapping: opts.mapping, chunkSize: opts.chunkSize,
       chunkMaxBytes: opts.chunkMaxBytes, concurrency: Math.max(1, Math.min(opts.concurrency, 4)), logger: records.test,
+      workflows: loadWorkflowRunOptions({ templatesDir: opts.templatesDir, daggerConfig: opts.daggerConfig, noCache: false }),
     });
     records.setRun(forecast.runId);
     records.test.info({ phase: 'migrate', dryRun: true, forecast }, 'Dry run: forecast');
@@ -192,7 +197,8 @@ async function realRun(opts: LifecycleOptions, records: LifecycleRecords): Promi
       outcome = { code: 2, result: null, stderrTail: `no migration run of ${resolve(opts.legacyDir)} in the ledger: run the migrate phase first` };
     } else if (phase === 'prepare') {
       outcome = await runPhaseCommand(['prepare', '--legacy-data', opts.legacyDir, '--backup', opts.backupDir, '--validation-report', opts.validationReport,
-        ...(opts.mappingFile ? ['--mapping', opts.mappingFile] : []), ...(opts.maxRejects !== undefined ? ['--max-rejects', String(opts.maxRejects)] : []), '--json'], opts, records.migrationStream);
+        ...(opts.mappingFile ? ['--mapping', opts.mappingFile] : []), ...(opts.maxRejects !== undefined ? ['--max-rejects', String(opts.maxRejects)] : []),
+        ...(opts.templatesDir ? ['--templates-dir', opts.templatesDir] : []), ...(opts.daggerConfig ? ['--dagger-config', opts.daggerConfig] : []), '--json'], opts, records.migrationStream);
       const r = outcome.result ?? {};
       extra = { counts: r, rejects: typeof r.errors === 'number' ? r.errors : undefined };
     } else if (phase === 'migrate') {
@@ -200,7 +206,8 @@ async function realRun(opts: LifecycleOptions, records: LifecycleRecords): Promi
       outcome = await runPhaseCommand(['migrate', '--legacy-data', opts.legacyDir, '--workers', String(opts.workers), '--concurrency', String(opts.concurrency),
         '--chunk-size', String(opts.chunkSize),
         ...(opts.runId ? ['--run-id', opts.runId] : []), ...(opts.mappingFile ? ['--mapping', opts.mappingFile] : []),
-        ...(opts.maxRejects !== undefined ? ['--max-rejects', String(opts.maxRejects)] : []), ...(opts.skipPrepare ? ['--skip-prepare'] : []), '--json'],
+        ...(opts.maxRejects !== undefined ? ['--max-rejects', String(opts.maxRejects)] : []), ...(opts.skipPrepare ? ['--skip-prepare'] : []),
+        ...(opts.templatesDir ? ['--templates-dir', opts.templatesDir] : []), ...(opts.daggerConfig ? ['--dagger-config', opts.daggerConfig] : []), '--json'],
       opts, records.migrationStream, (event) => { if (event.event === 'progress') display.update(event.stages as StageProgress[]); });
       display.stop();
       const r = outcome.result ?? {};

@@ -5,12 +5,14 @@
 // same loop.
 import type pg from 'pg';
 import { listChunks, nextPendingChunks, settledChunkNumbers, stageProgress, type Chunk, type StageProgress } from '../ledger/chunks.js';
+import { runProgress, workflowsStageProgress } from '../ledger/progress.js';
 import { updateRun } from '../ledger/runs.js';
-import { STAGES, type Stage } from '../legacy/kinds.js';
+import { RUN_STAGES, type RunStage } from '../legacy/kinds.js';
 import type { Logger } from '../logger.js';
-import { chunkJobId, type ChunkJobPayload } from '../jobs/payload.js';
+import { chunkJobId, type ChunkJobPayload, type WorkflowJobPayload } from '../jobs/payload.js';
 import type { TransportQueue } from '../queue/index.js';
 import type { Pool } from '../store/pool.js';
+import { driveWorkflowsStage } from './drive-workflows.js';
 
 export interface DriveOptions {
   maxWaitingJobs: number;
@@ -22,7 +24,16 @@ export interface DriveOptions {
   signal?: AbortSignal;
 }
 
-export type DriveOutcome = { status: 'completed' } | { status: 'failed'; stage: Stage; error: string };
+export type DriveOutcome = { status: 'completed' } | { status: 'failed'; stage: RunStage; error: string };
+
+/** The queues a run's jobs go to: chunk jobs, and the workflows stage's jobs. */
+export interface RunQueues {
+  chunks: TransportQueue<ChunkJobPayload>;
+  workflows: TransportQueue<WorkflowJobPayload>;
+}
+
+/** The run as the producer needs it; `withWorkflows`: its options hold workflow templates. */
+export interface DrivenRun { id: string; queueToken: string; withWorkflows: boolean }
 
 const IDLE_WAKE_MS = 1000;
 
@@ -32,19 +43,29 @@ export function chunkJobName(chunk: Chunk): string {
   return `${chunk.runId} · ${chunk.stage} #${chunk.chunkNo} · ${chunk.fileName ?? ''} lines ${chunk.lineStart}–${chunk.lineEnd}${ids}`;
 }
 
-export async function driveRun(db: Pool, queue: TransportQueue<ChunkJobPayload>, run: { id: string; queueToken: string }, logger: Logger, opts: DriveOptions): Promise<DriveOutcome> {
+export async function driveRun(db: Pool, queues: RunQueues, run: DrivenRun, logger: Logger, opts: DriveOptions): Promise<DriveOutcome> {
+  const queue = queues.chunks;
   const runId = run.id;
   const jobs = { ...opts, queueToken: run.queueToken };
   const wake = await listenForProgress(db, runId);
   const reconcileEveryMs = opts.reconcileEveryMs ?? 5000;
   try {
-    for (const stage of STAGES) {
+    for (const stage of RUN_STAGES) {
+      if (stage === 'workflows' && !run.withWorkflows) continue;
       await updateRun(db, runId, { stage });
+      if (stage === 'workflows') {
+        const chunkStages = await stageProgress(db, runId);
+        await driveWorkflowsStage(db, queues.workflows, runId, logger, {
+          ...jobs, reconcileEveryMs, wake,
+          onProgress: (counts) => opts.onProgress?.([...chunkStages, workflowsStageProgress(counts)]),
+        });
+        continue;
+      }
       const inFlight = new Map<number, Chunk>();
       let lastReconcile = Date.now();
       for (;;) {
         if (opts.signal?.aborted) throw new Error('Interrupted');
-        const progress = await stageProgress(db, runId);
+        const progress = await runProgress(db, runId, run.withWorkflows);
         opts.onProgress?.(progress);
         const current = progress.find((p) => p.stage === stage);
         if (!current || current.done === current.chunks) break;
@@ -70,7 +91,7 @@ export async function driveRun(db: Pool, queue: TransportQueue<ChunkJobPayload>,
       }
     }
     await updateRun(db, runId, { status: 'completed', stage: null, finished: true });
-    opts.onProgress?.(await stageProgress(db, runId));
+    opts.onProgress?.(await runProgress(db, runId, run.withWorkflows));
     return { status: 'completed' };
   } finally {
     await wake.close();

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import { insertChunks, type ChunkPlan } from '../ledger/chunks.js';
-import { findRun, insertRun, insertRunFile, RUN_ID_PATTERN, updateRun, type Run } from '../ledger/runs.js';
+import { findRun, insertRun, insertRunFile, RUN_ID_PATTERN, updateRun, type Run, type WorkflowRunOptions } from '../ledger/runs.js';
 import { scanLegacyFile } from '../legacy/chunk-scanner.js';
 import { ConfigError } from '../config/errors.js';
 import { LegacyDataError } from '../legacy/errors.js';
@@ -24,6 +24,8 @@ export interface PlanInput {
   maxRejects: number | null;
   /** The passed prepare the run starts from (null: --skip-prepare). */
   preparationId?: number | null;
+  /** Task workflows (templates, runner settings, --no-cache), loaded once here so every worker renders alike; absent: none. */
+  workflows?: WorkflowRunOptions | null;
 }
 
 export interface PlanResult {
@@ -38,7 +40,8 @@ const INSERT_BATCH = 500;
 /** A fingerprint of the data and the settings that shape the chunks: same input, same run. */
 function fingerprintOf(dir: string, files: readonly LegacyFile[], input: PlanInput): string {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ dir, files: files.map((f) => [f.fileName, f.bytes, f.mtimeMs]), mapping: input.mapping, chunkSize: input.chunkSize, chunkMaxBytes: input.chunkMaxBytes }));
+  hash.update(JSON.stringify({ dir, files: files.map((f) => [f.fileName, f.bytes, f.mtimeMs]), mapping: input.mapping, chunkSize: input.chunkSize, chunkMaxBytes: input.chunkMaxBytes,
+    ...(input.workflows ? { workflows: input.workflows } : {}) }));
   return hash.digest('hex');
 }
 
@@ -59,7 +62,10 @@ export async function planRun(db: Pool, input: PlanInput, logger: Logger): Promi
   // A run left in 'planning' by a dead producer had no jobs yet, and a rolled-back run left no rows:
   // plan it again from scratch (so the same migrate command works again after a rollback).
   await db.query('DELETE FROM ledger.runs WHERE id = $1', [runId]);
-  await insertRun(db, { id: runId, legacyDir, fingerprint, options: { mapping: input.mapping, chunkSize: input.chunkSize, chunkMaxBytes: input.chunkMaxBytes, maxRejects: input.maxRejects }, preparationId: input.preparationId ?? null });
+  await insertRun(db, { id: runId, legacyDir, fingerprint, options: {
+    mapping: input.mapping, chunkSize: input.chunkSize, chunkMaxBytes: input.chunkMaxBytes, maxRejects: input.maxRejects,
+    ...(input.workflows ? { workflows: input.workflows } : {}),
+  }, preparationId: input.preparationId ?? null });
 
   const nextChunk = new Map<Stage, number>();
   let batch: ChunkPlan[] = [];

@@ -6,8 +6,12 @@ import type { QueueTransport } from './transport.js';
 /** The queue that carries migration chunk jobs. */
 export const MIGRATE_QUEUE = 'migrate';
 
+/** The queue that carries task workflow runs (the `workflows` stage: one job per on-migrate workflow). */
+export const WORKFLOWS_QUEUE = 'workflows';
+
 /** Every queue a worker serves. */
-export const WORKER_QUEUES = [MIGRATE_QUEUE] as const;
+export const WORKER_QUEUES = [MIGRATE_QUEUE, WORKFLOWS_QUEUE] as const;
+export type WorkerQueue = (typeof WORKER_QUEUES)[number];
 
 export function transportOf(settings: Settings): QueueTransport {
   if (settings.queueBackend === 'postgres') return { kind: 'postgres', url: settings.databaseUrl, prefix: settings.prefix };

@@ -1,55 +1,63 @@
-// Bull Board over the taskfleet queues, mounted on an Express app.
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// Bull Board over every taskfleet queue, by role. Two boards share the base path /board: a read-only
+// one (Bull Board hides its buttons and refuses its write endpoints) for viewers, and a writable one
+// for operators and admins (retry, pause, resume, clean). Each request goes to the board of its role;
+// as a second line of defence, a viewer's write request is refused here before reaching any board.
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import express from 'express';
+import type { RequestHandler, Router } from 'express';
+import { MIGRATE_QUEUE, WORKFLOWS_QUEUE } from '../queue/queue-names.js';
+import type { TransportQueue } from '../queue/index.js';
 import type { Settings } from '../config/settings.js';
-import { createQueue, ensureTransportReady } from '../queue/index.js';
-import { ConfigError } from '../config/errors.js';
-import { transportOf } from '../queue/queue-names.js';
+import { createLogger } from '../logger.js';
 
-export interface BoardServer {
-  url: string;
-  close(): Promise<void>;
+export const BOARD_PATH = '/board';
+
+const QUEUE_LABELS: Record<string, { displayName: string; description: string }> = {
+  [MIGRATE_QUEUE]: { displayName: 'migrate', description: 'Migration chunk jobs: one per stage and chunk of a run' },
+  [WORKFLOWS_QUEUE]: { displayName: 'workflows', description: 'Task workflow runs of the workflows stage' },
+};
+
+function buildBoard(queues: ReadonlyMap<string, TransportQueue<unknown>>, readOnlyMode: boolean): Router {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(BOARD_PATH);
+  createBullBoard({
+    queues: [...queues].map(([name, queue]) => {
+      // Bull Board's adapter types lag behind BullMQ 6's generics; the runtime API it uses is unchanged.
+      // Job names are already readable and carry the run id (src/producers: chunkJobName, workflowJobName).
+      return new BullMQAdapter(queue as unknown as ConstructorParameters<typeof BullMQAdapter>[0], { readOnlyMode, ...QUEUE_LABELS[name] });
+    }),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: readOnlyMode ? 'taskfleet (read-only)' : 'taskfleet', hideDocsLink: true, miscLinks: [{ text: 'Log out', url: '/logout' }] } },
+  });
+  return serverAdapter.getRouter() as Router;
 }
 
-export async function startBoardServer(settings: Settings, queueNames: readonly string[], opts: { port: number; host: string }): Promise<BoardServer> {
-  const transport = transportOf(settings);
-  await ensureTransportReady(transport);
-  const queues = queueNames.map((name) => createQueue(name, transport));
-  const serverAdapter = new ExpressAdapter();
-  serverAdapter.setBasePath('/board');
-  createBullBoard({
-    // Bull Board's adapter types lag behind BullMQ 6's generics; the runtime API it uses is unchanged.
-    queues: queues.map((q) => new BullMQAdapter(q as unknown as ConstructorParameters<typeof BullMQAdapter>[0], { readOnlyMode: false })),
-    serverAdapter,
-    options: { uiConfig: { boardTitle: 'taskfleet' } },
-  });
-  const app = express();
-  app.get('/', (_req, res) => res.redirect('/board'));
-  app.use('/board', serverAdapter.getRouter() as express.Router);
-  let server: Server;
-  try {
-    server = await new Promise<Server>((resolve, reject) => {
-      // Express 5 passes a listen error to this callback too.
-      const s = app.listen(opts.port, opts.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-      s.once('error', reject);
-    });
-  } catch (err) {
-    await Promise.all(queues.map((q) => q.close()));
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(code === 'EADDRINUSE'
-      ? `Cannot serve Bull Board on ${opts.host}:${opts.port}: the port is already in use (choose another with --port)`
-      : `Cannot serve Bull Board on ${opts.host}:${opts.port}: ${(err as Error).message}`, { cause: err });
-  }
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${opts.host}:${port}/board`,
-    async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.all(queues.map((q) => q.close()));
-    },
+/** The board router, to mount at BOARD_PATH after authentication (res.locals.principal is set). */
+export function boardRouter(queues: ReadonlyMap<string, TransportQueue<unknown>>): RequestHandler {
+  const readOnly = buildBoard(queues, true);
+  const writable = buildBoard(queues, false);
+  return (req, res, next) => {
+    const role = res.locals.principal?.role;
+    if (role === 'operator' || role === 'admin') {
+      writable(req, res, next);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.status(403).json({ error: `forbidden: the board is read-only for ${res.locals.principal?.username ?? 'you'} (a viewer); retry, pause, resume and clean need the operator role` });
+      return;
+    }
+    readOnly(req, res, next);
   };
+}
+
+/**
+ * @deprecated The board alone, for `npm run demo`: the operations server with --no-auth on loopback.
+ * Use startOperationsServer (src/server/operations-server.ts).
+ */
+export async function startBoardServer(settings: Settings, queueNames: readonly string[], opts: { port: number; host: string }): Promise<{ url: string; close(): Promise<void> }> {
+  // Loaded here, not at the top: operations-server imports this module through app.ts.
+  const { startOperationsServer } = await import('./operations-server.js');
+  const server = await startOperationsServer({ settings, logger: createLogger(settings.logLevel, { role: 'server' }), port: opts.port, host: opts.host, auth: null, queueNames });
+  return { url: `${server.url}${BOARD_PATH}`, close: () => server.close() };
 }

@@ -40,8 +40,11 @@ export interface ClaimOutcome<T> {
   displaced: { claimant: Claimant<T>; holder: HeldRow }[];
 }
 
-export async function claimRows<T>(client: PoolClient, spec: ClaimSpec, runId: string, claimants: readonly Claimant<T>[]): Promise<ClaimOutcome<T>> {
+export async function claimRows<T>(client: PoolClient, spec: ClaimSpec, runId: string, unordered: readonly Claimant<T>[]): Promise<ClaimOutcome<T>> {
   const runIdColumn = spec.columns.indexOf('run_id');
+  // Rows are written in key order: two chunks sharing keys (duplicate ids across chunks) then lock
+  // them in the same order, and wait for each other instead of deadlocking.
+  const claimants = sortByKey(unordered, spec.key.length);
   let lines = claimants.map((c) => encodeCopyLine(c.row));
   if (await tryCopyFresh(client, spec, lines)) {
     await verifyLines(client, spec, claimants.map((c) => c.row), lines);
@@ -54,7 +57,7 @@ export async function claimRows<T>(client: PoolClient, spec: ClaimSpec, runId: s
   const updatable = spec.columns.filter((c) => !spec.key.includes(c) && c !== 'run_id');
   const set = `(${updatable.join(', ')}) = ROW(${updatable.map((c) => `excluded.${c}`).join(', ')})`;
   await client.query(
-    `INSERT INTO ${spec.table} AS t (${spec.columns.join(', ')}) SELECT ${spec.columns.join(', ')} FROM ${temp}
+    `INSERT INTO ${spec.table} AS t (${spec.columns.join(', ')}) SELECT ${spec.columns.join(', ')} FROM ${temp} ORDER BY ${spec.key.join(', ')}
      ON CONFLICT (${spec.key.join(', ')}) DO UPDATE SET ${set} WHERE t.last_run_id IS DISTINCT FROM excluded.last_run_id`,
   );
 
@@ -99,4 +102,16 @@ export async function claimRows<T>(client: PoolClient, spec: ClaimSpec, runId: s
   lines = kept.map((c) => encodeCopyLine(c.row));
   await verifyLines(client, spec, kept.map((c) => c.row), lines);
   return outcome;
+}
+
+/** The claimants ordered by their leading key columns (uuids, as text: the same order for every chunk). */
+function sortByKey<T>(claimants: readonly Claimant<T>[], keyColumns: number): Claimant<T>[] {
+  return [...claimants].sort((a, b) => {
+    for (let k = 0; k < keyColumns; k++) {
+      const x = a.row[k] as string;
+      const y = b.row[k] as string;
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return 0;
+  });
 }

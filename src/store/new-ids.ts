@@ -30,6 +30,13 @@ export function newId(kind: EntityKind, legacyId: string): string {
   return uuidV5(legacyId, KIND_NAMESPACES[kind]);
 }
 
+// A task's workflow: one per task, so its id is the UUIDv5 of the task's legacy id in a namespace of its own.
+const WORKFLOW_NAMESPACE = namespaceBytes(uuidV5('workflows', ROOT));
+
+export function workflowId(taskLegacyId: string): string {
+  return uuidV5(taskLegacyId, WORKFLOW_NAMESPACE);
+}
+
 /** A per-chunk memo: parents repeat a lot within a chunk (every task of a project names it). */
 export function idMemo(kind: EntityKind): (legacyId: string) => string {
   const memo = new Map<string, string>();

@@ -21,6 +21,10 @@ export const ERROR_CLASSES = [
   'edge_of_rejected_task',
   'too_many_dependencies',
   'unreadable_file',
+  // Workflow templates (src/validation/template-checks.ts): not records, but they block a migration too.
+  'workflow_template_invalid',
+  'workflow_template_missing',
+  'workflow_image_not_allowed',
 ] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
 

@@ -1,5 +1,5 @@
 // A worker process: one BullMQ Worker on the migrate queue, dispatching each chunk job to its handler
-// in src/jobs with an explicit context. Permanent failures become UnrecoverableError (no retry) and
+// in src/jobs with an explicit context, and one on the workflows queue (src/workers/workflow-worker.ts). Permanent failures become UnrecoverableError (no retry) and
 // are written on the chunk; the last failed attempt of a transient error is written there too.
 // close() drains: active jobs finish, nothing new is taken.
 import { hostname } from 'node:os';
@@ -9,27 +9,33 @@ import type { ChunkJobResult, JobContext } from '../jobs/context.js';
 import { PermanentJobError } from '../jobs/errors.js';
 import { chunkJobPayload, type ChunkJobPayload } from '../jobs/payload.js';
 import { CHUNK_HANDLERS } from '../jobs/registry.js';
-import { transportOf, WORKER_QUEUES } from '../queue/queue-names.js';
+import { MIGRATE_QUEUE, transportOf, WORKER_QUEUES, WORKFLOWS_QUEUE, type WorkerQueue } from '../queue/queue-names.js';
 import { RunContextCache } from '../jobs/run-context.js';
 import { markChunkFailed } from '../ledger/chunks.js';
 import type { Logger } from '../logger.js';
 import { createWorker, ensureTransportReady, type TransportWorker } from '../queue/index.js';
 import { createPool } from '../store/pool.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
+import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.js';
+import { startWorkflowWorker, type WorkflowWorker } from './workflow-worker.js';
 
 export interface ChunkWorker {
   workerName: string;
   health: HealthServer | null;
+  metrics: WorkerMetrics;
   close(): Promise<void>;
 }
 
 
-export async function startChunkWorker(settings: Settings, logger: Logger, opts: { healthPort?: number | null } = {}): Promise<ChunkWorker> {
+export async function startChunkWorker(settings: Settings, logger: Logger, opts: { healthPort?: number | null; queues?: readonly WorkerQueue[] } = {}): Promise<ChunkWorker> {
   const transport = transportOf(settings);
   await ensureTransportReady(transport);
-  const db = createPool(settings.databaseUrl, settings.concurrency + 2);
+  const queues = opts.queues && opts.queues.length > 0 ? opts.queues : WORKER_QUEUES;
+  // Workflow jobs hold a connection only around their short transactions, not while a step runs.
+  const db = createPool(settings.databaseUrl, settings.concurrency + Math.min(settings.workflowConcurrency, 8) + 2);
   const workerName = `${hostname()}:${process.pid}`;
   const base = { db, logger, workerName, runs: new RunContextCache(db) };
+  const metrics = createWorkerMetrics();
 
   const processor = async (job: Job<ChunkJobPayload>, _token?: string, signal?: AbortSignal): Promise<ChunkJobResult> => {
     const parsed = chunkJobPayload.safeParse(job.data);
@@ -40,9 +46,11 @@ export async function startChunkWorker(settings: Settings, logger: Logger, opts:
     const jobLogger = logger.child({ runId: payload.runId, stage: payload.stage, chunk: payload.chunkNo, jobId: job.id, attempt });
     const ctx: JobContext = { ...base, logger: jobLogger, signal: signal ?? new AbortController().signal };
     const started = performance.now();
+    const ended = metrics.jobStarted(MIGRATE_QUEUE, payload.stage);
     try {
       const result = await CHUNK_HANDLERS[payload.stage](ctx, payload);
       jobLogger.debug({ ...result, ms: Math.round(performance.now() - started) }, 'Chunk done');
+      ended('completed');
       return result;
     } catch (err) {
       const error = err as Error;
@@ -50,39 +58,44 @@ export async function startChunkWorker(settings: Settings, logger: Logger, opts:
       if (err instanceof PermanentJobError) {
         jobLogger.error({ ms, err: error.message }, `Chunk failed permanently: ${error.message}`);
         await markChunkFailed(db, payload.runId, payload.stage, payload.chunkNo, error.message).catch(() => undefined);
+        ended('failed');
         throw new UnrecoverableError(error.message);
       }
       if (attempt >= attempts) {
         await markChunkFailed(db, payload.runId, payload.stage, payload.chunkNo, `after ${attempts} attempts: ${error.message}`).catch(() => undefined);
       }
       jobLogger.warn({ ms, err: error.message }, `Chunk attempt ${attempt} of ${attempts} failed: ${error.message}`);
+      ended(attempt >= attempts ? 'failed' : 'retried');
       throw error;
     }
   };
 
-  const workers: TransportWorker<ChunkJobPayload>[] = WORKER_QUEUES.map((name) =>
-    createWorker<ChunkJobPayload>(name, processor, transport, {
+  const workers: TransportWorker<ChunkJobPayload>[] = queues.includes(MIGRATE_QUEUE)
+    ? [createWorker<ChunkJobPayload>(MIGRATE_QUEUE, processor, transport, {
       concurrency: settings.concurrency,
       lockDuration: settings.lockDurationMs,
       stalledInterval: settings.stalledIntervalMs,
       maxStalledCount: 3,
       onError: (err) => logger.warn({ err: err.message }, `Queue connection problem: ${err.message}`),
-    }));
+    })]
+    : [];
+  const workflows: WorkflowWorker | null = queues.includes(WORKFLOWS_QUEUE) ? startWorkflowWorker(settings, { ...base, transport, metrics }) : null;
 
   const health = opts.healthPort != null
     ? await startHealthServer(opts.healthPort, async () => {
       await db.query('SELECT 1');
       await ensureTransportReady(transport, 2000);
-    })
+    }, undefined, metrics.registry)
     : null;
-  logger.info({ workerName, concurrency: settings.concurrency, queues: WORKER_QUEUES, healthPort: health?.port }, 'Worker started');
+  logger.info({ workerName, concurrency: settings.concurrency, workflowConcurrency: settings.workflowConcurrency, queues, healthPort: health?.port }, 'Worker started');
 
   return {
     workerName,
     health,
+    metrics,
     async close() {
       // Stop taking jobs and let the active ones finish; their transactions commit or roll back whole.
-      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([...workers.map((w) => w.close()), workflows?.close()]);
       await health?.close();
       await db.end();
       logger.info({ workerName }, 'Worker stopped');

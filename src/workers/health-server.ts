@@ -1,14 +1,16 @@
 // The worker's health endpoint: /healthz answers while the process lives; /readyz checks that Postgres
-// and the queue answer (for orchestrators' probes and the Docker HEALTHCHECK).
+// and the queue answer (for orchestrators' probes and the Docker HEALTHCHECK); /metrics serves the
+// process's own metrics (worker-metrics.ts) in the Prometheus text format.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 
 export interface HealthServer {
   port: number;
   close(): Promise<void>;
 }
 
-export async function startHealthServer(port: number, ready: () => Promise<void>, host = '0.0.0.0'): Promise<HealthServer> {
+export async function startHealthServer(port: number, ready: () => Promise<void>, host = '0.0.0.0', metrics: Registry | null = null): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const send = (status: number, body: Record<string, unknown>) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -17,6 +19,13 @@ export async function startHealthServer(port: number, ready: () => Promise<void>
     if (req.url === '/healthz') return send(200, { status: 'ok' });
     if (req.url === '/readyz') {
       ready().then(() => send(200, { status: 'ready' }), (err: unknown) => send(503, { status: 'not ready', error: (err as Error).message }));
+      return;
+    }
+    if (req.url === '/metrics' && metrics) {
+      metrics.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(text);
+      }, (err: unknown) => send(500, { error: (err as Error).message }));
       return;
     }
     send(404, { error: 'not found' });

@@ -1,6 +1,6 @@
 // Checks: one workflow per task of the run, and a sample of the run's workflows ran successfully.
-// Workflows are created by a phase after the migration; a run that has none yet gets both checks
-// reported as skipped, with that reason, rather than failed or silently passed.
+// Workflows are created with their tasks; a run from before workflows existed has none, and gets both
+// checks reported as skipped, with that reason, rather than failed or silently passed.
 import type { PoolClient } from '../../store/pool.js';
 import { collectMismatches, countOf, runCheck, type CheckResult, type MismatchSample } from '../check-result.js';
 import { migratedByRun } from '../scope.js';
@@ -16,19 +16,19 @@ const PER_TASK_SQL = `
   WHERE ${migratedByRun('t')} GROUP BY t.id, t.legacy_id HAVING count(w.id) <> 1
   UNION ALL
   SELECT NULL, w.task_id::text, 1 FROM tms.workflows w
-  WHERE w.run_id = $1 AND NOT EXISTS (SELECT 1 FROM tms.tasks t WHERE t.id = w.task_id)`;
+  WHERE ${migratedByRun('w')} AND NOT EXISTS (SELECT 1 FROM tms.tasks t WHERE t.id = w.task_id)`;
 
 // The latest run of each sampled workflow ($2: sample size), in one pass over workflow_runs.
 const SAMPLE_SQL = `
-  WITH sample AS (SELECT id, task_id FROM tms.workflows WHERE run_id = $1 AND run_mode = 'on-migrate' ORDER BY random() LIMIT $2),
+  WITH sample AS (SELECT id, task_id FROM tms.workflows w WHERE ${migratedByRun('w')} AND run_mode = 'on-migrate' ORDER BY random() LIMIT $2),
   latest AS (SELECT DISTINCT ON (r.workflow_id) r.workflow_id, r.status, r.error FROM tms.workflow_runs r
              WHERE r.workflow_id IN (SELECT id FROM sample) ORDER BY r.workflow_id, r.attempt DESC, r.id DESC)
   SELECT s.id::text AS workflow_id, t.legacy_id, l.status, l.error
   FROM sample s LEFT JOIN latest l ON l.workflow_id = s.id LEFT JOIN tms.tasks t ON t.id = s.task_id`;
 
 export async function checkWorkflows(client: PoolClient, runId: string, sampleSize: number, maxSamples: number): Promise<CheckResult[]> {
-  const workflows = await countOf(client, 'SELECT count(*) AS n FROM tms.workflows WHERE run_id = $1', [runId]);
-  const none = workflows === 0 ? `run ${runId} has no workflows yet (they are created after the migration, by the workflows phase)` : undefined;
+  const workflows = await countOf(client, `SELECT count(*) AS n FROM tms.workflows w WHERE ${migratedByRun('w')}`, [runId]);
+  const none = workflows === 0 ? `run ${runId} has no workflows (it was migrated by a version of taskfleet without task workflows)` : undefined;
 
   const perTask = await runCheck('one_workflow_per_task', 'every task of the run has exactly one workflow', async () => {
     if (none) return { skipped: none, checked: 0, mismatches: 0, samples: [] };

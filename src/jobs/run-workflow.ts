@@ -1,0 +1,201 @@
+// Job: run one task's workflow for a run (the `workflows` stage). Every attempt is a tms.workflow_runs
+// row of the run:
+// - attempts left 'running' by a worker that died are marked 'abandoned' first (recorded, not lost);
+// - cache: a succeeded attempt with the same definition hash (any workflow, any run) is reused — a
+//   'cached' row, nothing executed — unless the run was started with --no-cache or the Dagger config
+//   disables the cache;
+// - otherwise a 'running' row, the runner, and the row updated with the result. A step that exits
+//   non-zero (or times out) is a final 'failed' result, not retried. A transient runner error marks the
+//   attempt 'abandoned' and the job throws, so the queue retries it with backoff; the last attempt's
+//   error is a final 'failed' row, so the stage always ends.
+// A job that runs twice changes nothing the second time: the workflow's lock and its final row decide.
+import { notifyProgress } from '../ledger/runs.js';
+import { inTransaction, type Pool, type PoolClient } from '../store/pool.js';
+import type { DaggerConfig } from '../workflows/dagger-config.js';
+import type { RunResult, WorkflowDefinition, WorkflowRunner } from '../workflows/types.js';
+import type { JobContext } from './context.js';
+import { PermanentJobError } from './errors.js';
+import type { WorkflowJobPayload } from './payload.js';
+
+export interface WorkflowJobContext extends JobContext {
+  /** The process's runner for these settings: created on first use, reused by every job. */
+  runnerFor(config: DaggerConfig): Promise<WorkflowRunner>;
+  /** Waits for one of `limit` execution slots of this process; call the result to free it. */
+  slot(limit: number): Promise<() => void>;
+}
+
+export interface WorkflowJobInfo {
+  jobId: string;
+  /** This delivery's attempt (1-based) and the job's attempts in all. */
+  attempt: number;
+  attempts: number;
+}
+
+export type WorkflowJobOutcome = 'succeeded' | 'failed' | 'cached' | 'already-done';
+
+export interface WorkflowJobResult {
+  outcome: WorkflowJobOutcome;
+  /** The workflow_runs row this job wrote (null: already done). */
+  runRowId: number | null;
+}
+
+interface WorkflowRow {
+  id: string;
+  legacy_id: string;
+  definition: WorkflowDefinition;
+  definition_hash: string;
+}
+
+const FINAL = `status IN ('succeeded', 'failed', 'cached')`;
+const ABANDONED_BY_DEATH = 'abandoned: its worker stopped before the run finished (the job was retried)';
+
+/** Serialises everything done for one workflow (a stalled job re-delivered while the first delivery still runs). */
+async function lockWorkflow(client: PoolClient, workflowId: string): Promise<void> {
+  await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('taskfleet.workflow.' || $1, 0))`, [workflowId]);
+}
+
+async function hasFinalResult(client: PoolClient, runId: string, workflowId: string): Promise<boolean> {
+  const { rows } = await client.query(`SELECT 1 FROM tms.workflow_runs WHERE workflow_id = $1 AND run_id = $2 AND ${FINAL} LIMIT 1`, [workflowId, runId]);
+  return rows.length > 0;
+}
+
+async function nextAttempt(client: PoolClient, workflowId: string): Promise<number> {
+  const { rows: [row] } = await client.query<{ next: number }>(
+    'SELECT COALESCE(max(attempt), 0)::int + 1 AS next FROM tms.workflow_runs WHERE workflow_id = $1', [workflowId]);
+  return row?.next ?? 1;
+}
+
+type Start =
+  | { kind: 'done' }
+  | { kind: 'cached'; rowId: number }
+  | { kind: 'execute'; rowId: number; workflow: WorkflowRow };
+
+export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJobPayload, job: WorkflowJobInfo): Promise<WorkflowJobResult> {
+  const { runId, workflowId } = payload;
+  const run = await ctx.runs.get(runId);
+  const settings = run.workflows;
+  if (!settings) throw new PermanentJobError(`Run ${runId} creates no workflows (it was planned without workflow templates)`);
+  const useCache = !settings.noCache && settings.config.cache.enabled;
+  const started = performance.now();
+
+  const start = await inTransaction(ctx.db, async (client): Promise<Start> => {
+    await lockWorkflow(client, workflowId);
+    const { rows: [workflow] } = await client.query<WorkflowRow>(
+      'SELECT id::text, legacy_id, definition, definition_hash FROM tms.workflows WHERE id = $1', [workflowId]);
+    if (!workflow) throw new PermanentJobError(`Workflow ${workflowId} of run ${runId} is not in tms.workflows`);
+    if (await hasFinalResult(client, runId, workflowId)) return { kind: 'done' };
+    // A 'running' attempt nobody holds any more: its worker died (this job was re-delivered).
+    await client.query(
+      `UPDATE tms.workflow_runs SET status = 'abandoned', finished_at = now(), error = COALESCE(error, $3)
+        WHERE workflow_id = $1 AND run_id = $2 AND status = 'running'`, [workflowId, runId, ABANDONED_BY_DEATH]);
+    const attempt = await nextAttempt(client, workflowId);
+    if (useCache) {
+      const { rows: [hit] } = await client.query<{ id: string; exit_code: number | null; output_digest: string | null; output_tail: string | null; runner: string | null }>(
+        `SELECT id::text, exit_code, output_digest, output_tail, runner FROM tms.workflow_runs
+          WHERE definition_hash = $1 AND status = 'succeeded' ORDER BY id DESC LIMIT 1`, [workflow.definition_hash]);
+      if (hit) {
+        const { rows: [row] } = await client.query<{ id: string }>(
+          `INSERT INTO tms.workflow_runs (workflow_id, attempt, status, exit_code, duration_ms, output_digest, output_tail, cache_hit, runner,
+             worker, run_id, job_id, definition_hash, cached_from, finished_at)
+           VALUES ($1, $2, 'cached', $3, $4, $5, $6, true, $7, $8, $9, $10, $11, $12, now()) RETURNING id`,
+          [workflowId, attempt, hit.exit_code, Math.round(performance.now() - started), hit.output_digest, hit.output_tail, hit.runner,
+            ctx.workerName, runId, job.jobId, workflow.definition_hash, hit.id]);
+        await notifyProgress(client, runId);
+        return { kind: 'cached', rowId: Number(row!.id) };
+      }
+    }
+    const { rows: [row] } = await client.query<{ id: string }>(
+      `INSERT INTO tms.workflow_runs (workflow_id, attempt, status, worker, run_id, job_id, definition_hash)
+       VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id`,
+      [workflowId, attempt, ctx.workerName, runId, job.jobId, workflow.definition_hash]);
+    return { kind: 'execute', rowId: Number(row!.id), workflow };
+  });
+  if (start.kind === 'done') return { outcome: 'already-done', runRowId: null };
+  if (start.kind === 'cached') {
+    ctx.logger.debug({ workflowId }, 'Workflow result reused from the cache');
+    return { outcome: 'cached', runRowId: start.rowId };
+  }
+
+  let result: RunResult;
+  try {
+    const runner = await ctx.runnerFor(settings.config);
+    const release = await ctx.slot(settings.config.concurrency);
+    try {
+      result = await runner.run(start.workflow.definition, { signal: ctx.signal });
+    } finally {
+      release();
+    }
+  } catch (err) {
+    // Engine trouble (or a runner bug): this attempt is abandoned and the queue retries the job; the
+    // last attempt's error is the workflow's final result.
+    const last = job.attempt >= job.attempts;
+    const message = (err as Error).message;
+    await finishAttempt(ctx.db, runId, start.rowId, {
+      status: last ? 'failed' : 'abandoned',
+      error: last ? `after ${job.attempts} attempts: ${message}` : message,
+      durationMs: performance.now() - started,
+    });
+    if (last) {
+      ctx.logger.error({ workflowId, err: message }, `Workflow failed: the runner failed ${job.attempts} times: ${message}`);
+      return { outcome: 'failed', runRowId: start.rowId };
+    }
+    throw err;
+  }
+  const updated = await finishAttempt(ctx.db, runId, start.rowId, {
+    status: result.status, exitCode: result.exitCode, durationMs: result.durationMs, outputDigest: result.outputDigest,
+    outputTail: result.outputTail, runner: result.runner,
+    error: result.timedOut ? `a step ran past its timeout and was aborted (${result.steps.find((s) => s.timedOut)?.name ?? '?'})` : null,
+  });
+  // Another delivery of this job took over (this one was presumed dead): its row holds the result.
+  if (!updated) ctx.logger.warn({ workflowId, row: start.rowId }, 'Workflow attempt was taken over by another delivery; its result is not recorded');
+  return { outcome: result.status, runRowId: start.rowId };
+}
+
+interface AttemptEnd {
+  status: 'succeeded' | 'failed' | 'abandoned';
+  exitCode?: number | null;
+  durationMs: number;
+  outputDigest?: string;
+  outputTail?: string;
+  runner?: string;
+  error: string | null;
+}
+
+/** Closes a 'running' attempt (false when it is no longer running: another delivery abandoned it). */
+async function finishAttempt(db: Pool, runId: string, rowId: number, end: AttemptEnd): Promise<boolean> {
+  return inTransaction(db, async (client) => {
+    const { rows: [attempt] } = await client.query<{ workflow_id: string }>('SELECT workflow_id::text FROM tms.workflow_runs WHERE id = $1', [rowId]);
+    // Under the workflow's lock, like a delivery's start: a re-delivery either sees this result or abandons this attempt.
+    if (attempt) await lockWorkflow(client, attempt.workflow_id);
+    const { rowCount } = await client.query(
+      `UPDATE tms.workflow_runs SET status = $2, exit_code = $3, duration_ms = $4, output_digest = $5, output_tail = $6,
+         runner = COALESCE($7, runner), error = $8, finished_at = now()
+       WHERE id = $1 AND status = 'running'`,
+      [rowId, end.status, end.exitCode ?? null, Math.round(end.durationMs), end.outputDigest ?? null, end.outputTail ?? null, end.runner ?? null, end.error]);
+    await notifyProgress(client, runId);
+    return (rowCount ?? 0) > 0;
+  });
+}
+
+/**
+ * The job failed for good before or outside a runner attempt (a permanent error, or its last attempt
+ * failed on the database): records a final 'failed' row for the run, so the stage can end.
+ */
+export async function recordWorkflowFailure(db: Pool, payload: WorkflowJobPayload, job: WorkflowJobInfo, workerName: string, error: string): Promise<void> {
+  const { runId, workflowId } = payload;
+  await inTransaction(db, async (client) => {
+    await lockWorkflow(client, workflowId);
+    if (await hasFinalResult(client, runId, workflowId)) return;
+    const { rowCount } = await client.query(
+      `UPDATE tms.workflow_runs SET status = 'failed', error = $3, finished_at = now()
+        WHERE id = (SELECT max(id) FROM tms.workflow_runs WHERE workflow_id = $1 AND run_id = $2 AND status = 'running')`,
+      [workflowId, runId, error]);
+    if ((rowCount ?? 0) === 0) {
+      await client.query(
+        `INSERT INTO tms.workflow_runs (workflow_id, attempt, status, worker, run_id, job_id, definition_hash, error, finished_at)
+         VALUES ($1, $2, 'failed', $3, $4, $5, COALESCE((SELECT definition_hash FROM tms.workflows WHERE id = $1), ''), $6, now())`,
+        [workflowId, await nextAttempt(client, workflowId), workerName, runId, job.jobId, error]);
+    }
+    await notifyProgress(client, runId);
+  });
+}

@@ -1,0 +1,509 @@
+// The operations server's security (issue 5), against real Redis and Postgres through the real
+// startOperationsServer, plus the `taskfleet server` and `taskfleet users hash-password` CLI paths:
+// nothing but the probes answers without a token; expired, forged and garbage tokens are refused;
+// refresh tokens rotate, and a reused one revokes its whole login; viewers change nothing (Bull Board's
+// write endpoints and the lifecycle API answer 403), operators can pause and resume; every login and
+// every mutating request leaves an audit row; logins are rate limited; bad input gets a clear 4xx and
+// the server keeps answering.
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeJwt, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSettings } from '../src/config/settings.js';
+import { createLogger } from '../src/logger.js';
+import { parsePasswordHash, verifyPassword } from '../src/server/auth/passwords.js';
+import { actionOf } from '../src/server/audit.js';
+import { resolveAuthSettings } from '../src/server/auth/auth-settings.js';
+import { parseDuration } from '../src/server/auth/durations.js';
+import { safeNext } from '../src/server/auth/login-page.js';
+import { parseUsersFile } from '../src/server/auth/users-file.js';
+import { startOperationsServer } from '../src/server/operations-server.js';
+import { BIN, startCli } from './helpers/cli.js';
+import { auditRows, startTestServer, TEST_SECRET, usersYaml, writeUsersFile, type TestServer } from './helpers/server.js';
+import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
+
+const prefix = uniquePrefix('server_auth');
+const METRICS_TOKEN = 'scrape-token-for-the-test';
+let db: TestDatabase;
+let srv: TestServer;
+let root: string;
+const secret = new TextEncoder().encode(TEST_SECRET);
+
+/** No answer may carry a stack trace or an error dump. */
+function expectNoLeak(body: unknown): void {
+  const text = JSON.stringify(body);
+  expect(text).not.toMatch(/\bat [^ ]+ \(|\.(ts|js):\d+|node_modules/);
+}
+
+async function queuePaused(): Promise<boolean> {
+  return (srv.server.deps.queues.get('migrate')!).isPaused();
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'taskfleet-server-auth-'));
+  db = await createTestDatabase('server_auth');
+  srv = await startTestServer({ databaseUrl: db.url, prefix, loginLimit: 3, metricsToken: METRICS_TOKEN });
+});
+
+afterAll(async () => {
+  await srv?.close();
+  await db?.drop().catch(() => undefined);
+  await deleteQueueKeys(prefix);
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+describe('without a valid token', () => {
+  it('answers 401 JSON on the API, Bull Board\'s API and /metrics, and sends browsers to /login', async () => {
+    for (const path of ['/api/runs', '/api/audit', '/board/api/queues', '/metrics', '/api/no-such-thing']) {
+      const r = await srv.api('GET', path);
+      expect(r.status, path).toBe(401);
+      expect(r.body.error, path).toMatch(/log in|authentication required/i);
+    }
+    const page = await srv.fetch('/board', { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/login?next=%2Fboard');
+    const login = await srv.fetch('/login');
+    expect(login.status).toBe(200);
+    expect(await login.text()).toMatch(/<form method="post" action="\/auth\/login">/);
+    const mutate = await srv.api('PUT', '/board/api/queues/migrate/pause');
+    expect(mutate.status).toBe(401);
+    // A body is not even read before the sender is known.
+    const badBody = await srv.api('POST', '/api/runs/any/rollback', { body: '{not json' });
+    expect(badBody.status).toBe(401);
+  });
+
+  it('keeps /healthz and /readyz open, saying nothing but ok or not ready', async () => {
+    const health = await srv.fetch('/healthz');
+    expect(health.status).toBe(200);
+    const ready = await srv.fetch('/readyz');
+    expect(ready.status).toBe(200);
+    const text = await ready.text();
+    expect(text).not.toContain(db.url);
+    expect(text).not.toContain(REDIS_URL);
+  });
+
+  it('refuses garbage, forged, alg:none and expired tokens', async () => {
+    const garbage = await srv.api('GET', '/api/runs', { token: 'not.a.jwt' });
+    expect(garbage.status).toBe(401);
+    expect(garbage.body.error).toMatch(/not valid/);
+
+    const forged = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('ada')
+      .setIssuer('taskfleet').setAudience('taskfleet-server').setExpirationTime('5m')
+      .sign(new TextEncoder().encode('another-secret-another-secret-another-secret'));
+    expect((await srv.api('GET', '/api/runs', { token: forged })).status).toBe(401);
+
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'ada', role: 'admin', iss: 'taskfleet', aud: 'taskfleet-server', exp: Math.floor(Date.now() / 1000) + 600 })}.`;
+    expect((await srv.api('GET', '/api/runs', { token: none })).status).toBe(401);
+
+    const expired = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('ada')
+      .setIssuer('taskfleet').setAudience('taskfleet-server').setIssuedAt(Math.floor(Date.now() / 1000) - 3600)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(secret);
+    const r = await srv.api('GET', '/api/runs', { token: expired });
+    expect(r.status).toBe(401);
+    expect(r.body.error).toMatch(/expired/);
+
+    // The same claims, valid: accepted (so the refusals above are about the token, not the claims).
+    const valid = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('ada')
+      .setIssuer('taskfleet').setAudience('taskfleet-server').setExpirationTime('5m').sign(secret);
+    expect((await srv.api('GET', '/api/runs', { token: valid })).status).toBe(200);
+
+    // A token naming a user the users file does not list is refused.
+    const ghost = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('ghost')
+      .setIssuer('taskfleet').setAudience('taskfleet-server').setExpirationTime('5m').sign(secret);
+    expect((await srv.api('GET', '/api/runs', { token: ghost })).status).toBe(401);
+  });
+
+  it('opens /metrics (and nothing else) to the scrape token', async () => {
+    const metrics = await srv.fetch('/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(metrics.status).toBe(200);
+    expect((await srv.api('GET', '/api/runs', { token: METRICS_TOKEN })).status).toBe(401);
+  });
+});
+
+describe('tokens', () => {
+  it('expire after --access-ttl', async () => {
+    const db2 = await createTestDatabase('server_auth_ttl');
+    const short = await startTestServer({ databaseUrl: db2.url, prefix, accessTtlSeconds: 2 });
+    try {
+      const { accessToken } = await short.login('vera');
+      expect((await short.api('GET', '/api/runs', { token: accessToken })).status).toBe(200);
+      // Wait until the token's own exp has passed (jose allows no clock tolerance by default).
+      const { exp } = decodeJwt(accessToken);
+      await new Promise((r) => setTimeout(r, Math.max(0, exp! * 1000 - Date.now()) + 50));
+      const r = await short.api('GET', '/api/runs', { token: accessToken });
+      expect(r.status).toBe(401);
+      expect(r.body.error).toMatch(/expired/);
+    } finally {
+      await short.close();
+      await db2.drop();
+    }
+  });
+
+  it('rotate on refresh; a reused refresh token is refused and revokes its whole login', async () => {
+    const first = await srv.login('otto');
+    const second = await srv.api('POST', '/auth/refresh', { body: { refreshToken: first.refreshToken } });
+    expect(second.status).toBe(200);
+    expect(second.body.refreshToken).not.toBe(first.refreshToken);
+    expect(second.body.expiresIn).toBe(900);
+    expect((await srv.api('GET', '/api/runs', { token: second.body.accessToken as string })).status).toBe(200);
+    const third = await srv.api('POST', '/auth/refresh', { body: { refreshToken: second.body.refreshToken } });
+    expect(third.status).toBe(200);
+
+    // Only hashes are stored.
+    const newest = third.body.refreshToken as string;
+    const { rows } = await db.pool.query<{ token_hash: string }>('SELECT token_hash FROM ops.refresh_tokens');
+    expect(rows.map((r) => r.token_hash)).toContain(createHash('sha256').update(newest).digest('hex'));
+    expect(JSON.stringify(rows)).not.toContain(newest);
+
+    // Someone replays the first (rotated) token: refused, and the family is revoked ...
+    const reuse = await srv.api('POST', '/auth/refresh', { body: { refreshToken: first.refreshToken } });
+    expect(reuse.status).toBe(401);
+    expect(reuse.body.error).toMatch(/already used/);
+    // ... so the newest token of that login stops working too.
+    const afterReuse = await srv.api('POST', '/auth/refresh', { body: { refreshToken: newest } });
+    expect(afterReuse.status).toBe(401);
+    expect(afterReuse.body.error).toMatch(/revoked/);
+    // Another login of the same user is a different family and unaffected.
+    const other = await srv.login('otto');
+    expect((await srv.api('POST', '/auth/refresh', { body: { refreshToken: other.refreshToken } })).status).toBe(200);
+
+    const reuseRows = await auditRows(db.pool, `action = 'auth.refresh' AND details->>'reason' = 'reused'`, []);
+    expect(reuseRows[0]).toMatchObject({ username: 'otto', outcome: 'denied', status: 401 });
+  });
+
+  it('logout revokes the login\'s refresh tokens', async () => {
+    const { refreshToken } = await srv.login('vera');
+    const out = await srv.api('POST', '/auth/logout', { body: { refreshToken } });
+    expect(out.status).toBe(200);
+    expect(out.body.revokedTokens).toBe(1);
+    expect((await srv.api('POST', '/auth/refresh', { body: { refreshToken } })).status).toBe(401);
+  });
+
+  it('a browser logs in through the form and gets HttpOnly, Secure, SameSite=Strict cookies', async () => {
+    const res = await srv.fetch('/auth/login', {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'vera', password: 'vera-password-1', next: '/board' }).toString(),
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/board');
+    const cookies = res.headers.getSetCookie();
+    const access = cookies.find((c) => c.startsWith('tf_access='))!;
+    const refresh = cookies.find((c) => c.startsWith('tf_refresh='))!;
+    for (const c of [access, refresh]) {
+      expect(c).toMatch(/HttpOnly/i);
+      expect(c).toMatch(/Secure/i);
+      expect(c).toMatch(/SameSite=Strict/i);
+    }
+    expect(access).toMatch(/Path=\/;/);
+    expect(refresh).toMatch(/Path=\/auth/);
+    const cookie = access.split(';')[0]!;
+    const board = await srv.fetch('/board', { headers: { cookie, accept: 'text/html' } });
+    expect(board.status).toBe(200);
+    expect(await board.text()).toMatch(/<html/i);
+    // An off-site `next` is not followed.
+    const evil = await srv.fetch('/auth/login', {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'vera', password: 'vera-password-1', next: '//evil.example/' }).toString(),
+    });
+    expect(evil.headers.get('location')).toBe('/board');
+    // A stale session cookie sends the browser through /auth/refresh, which renews it from the refresh cookie.
+    const stale = await new SignJWT({ role: 'viewer' }).setProtectedHeader({ alg: 'HS256' }).setSubject('vera')
+      .setIssuer('taskfleet').setAudience('taskfleet-server').setExpirationTime(Math.floor(Date.now() / 1000) - 10).sign(secret);
+    const bounce = await srv.fetch('/board', { headers: { cookie: `tf_access=${stale}`, accept: 'text/html' } });
+    expect(bounce.headers.get('location')).toBe('/auth/refresh?next=%2Fboard');
+    const refreshCookie = refresh.split(';')[0]!;
+    const renewed = await srv.fetch('/auth/refresh?next=%2Fboard', { headers: { cookie: refreshCookie } });
+    expect(renewed.status).toBe(303);
+    expect(renewed.headers.get('location')).toBe('/board');
+    const fresh = renewed.headers.getSetCookie().find((c) => c.startsWith('tf_access='))!.split(';')[0]!;
+    expect((await srv.fetch('/board', { headers: { cookie: fresh, accept: 'text/html' } })).status).toBe(200);
+    const replayed = await srv.fetch('/auth/refresh?next=%2Fboard', { headers: { cookie: refreshCookie } });
+    expect(replayed.headers.get('location')).toBe('/login?next=%2Fboard&error=expired');
+    // A cookie-authenticated write from another origin is refused.
+    const cross = await srv.fetch('/board/api/queues/migrate/pause', { method: 'PUT', headers: { cookie, origin: 'https://evil.example' } });
+    expect(cross.status).toBe(403);
+  });
+});
+
+describe('roles', () => {
+  it('a viewer reads everything and changes nothing', async () => {
+    const { accessToken: token } = await srv.login('vera');
+    const board = await srv.api('GET', '/board/api/queues', { token });
+    expect(board.status).toBe(200);
+    // The viewer's board is Bull Board's read-only one: its buttons are hidden.
+    const queues = board.body.queues as { name: string; readOnlyMode: boolean }[];
+    expect(queues.map((q) => [q.name, q.readOnlyMode]).sort()).toEqual([['migrate', true], ['workflows', true]]);
+    expect((await srv.api('GET', '/api/runs', { token })).status).toBe(200);
+    expect((await srv.api('GET', '/metrics', { token })).status).toBe(200);
+    for (const [method, path] of [
+      ['PUT', '/board/api/queues/migrate/pause'],
+      ['PUT', '/board/api/queues/pause'],
+      ['PUT', '/board/api/queues/migrate/retry/failed'],
+      ['PUT', '/board/api/queues/migrate/clean/completed'],
+      ['PUT', '/board/api/queues/migrate/some-job/retry'],
+      ['POST', '/board/api/queues/migrate/add'],
+      ['PUT', '/board/api/queues/migrate/obliterate'],
+      ['POST', '/api/runs/any-run/rollback'],
+      ['POST', '/api/runs/any-run/decommission'],
+    ] as const) {
+      const r = await srv.api(method, path, { token, body: {} });
+      expect(r.status, `${method} ${path}`).toBe(403);
+      expect(r.body.error, `${method} ${path}`).toMatch(/forbidden/);
+    }
+    expect((await srv.api('GET', '/api/audit', { token })).status).toBe(403);
+    expect(await queuePaused()).toBe(false);
+    const denied = await auditRows(db.pool, `username = 'vera' AND action = 'queue.pause' AND outcome = 'denied'`, []);
+    expect(denied[0]).toMatchObject({ method: 'PUT', path: '/board/api/queues/migrate/pause', status: 403, role: 'viewer' });
+  });
+
+  it('an operator pauses, resumes, retries and cleans through Bull Board, but cannot roll back', async () => {
+    const { accessToken: token } = await srv.login('otto');
+    const board = await srv.api('GET', '/board/api/queues', { token });
+    expect((board.body.queues as { readOnlyMode: boolean }[]).map((q) => q.readOnlyMode)).toEqual([false, false]);
+    expect((await srv.api('PUT', '/board/api/queues/migrate/pause', { token })).status).toBe(200);
+    expect(await queuePaused()).toBe(true);
+    expect((await srv.api('PUT', '/board/api/queues/migrate/resume', { token })).status).toBe(200);
+    expect(await queuePaused()).toBe(false);
+    expect((await srv.api('PUT', '/board/api/queues/migrate/retry/failed', { token })).status).toBe(200);
+    expect((await srv.api('PUT', '/board/api/queues/migrate/clean/completed', { token })).status).toBeLessThan(300);
+    expect((await srv.api('POST', '/api/runs/any-run/rollback', { token, body: {} })).status).toBe(403);
+    expect((await srv.api('GET', '/api/audit', { token })).status).toBe(403);
+
+    const rows = await auditRows(db.pool, `username = 'otto' AND path LIKE '/board/%'`, [], 4);
+    expect(rows.map((r) => [r.action, r.outcome, r.status])).toEqual([
+      ['queue.pause', 'success', 200], ['queue.resume', 'success', 200], ['queue.retry-all', 'success', 200], ['queue.clean-all', 'success', rows[3]!.status],
+    ]);
+    for (const r of rows) expect(r).toMatchObject({ role: 'operator', method: 'PUT', ip: expect.stringMatching(/127\.0\.0\.1/) as unknown });
+  });
+});
+
+describe('the audit log', () => {
+  it('records every login, good and bad, with who, what, where and the outcome', async () => {
+    await srv.login('ada');
+    const bad = await srv.api('POST', '/auth/login', { body: { username: 'ada', password: 'wrong' } });
+    expect(bad.status).toBe(401);
+    expect(bad.body.error).toBe('Invalid username or password.');
+    const unknown = await srv.api('POST', '/auth/login', { body: { username: 'nobody', password: 'x' } });
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.error).toBe(bad.body.error);
+
+    const ok = await auditRows(db.pool, `action = 'auth.login' AND username = 'ada' AND outcome = 'success'`, []);
+    expect(ok[0]).toMatchObject({ role: 'admin', method: 'POST', path: '/auth/login', status: 200, ip: expect.stringMatching(/127\.0\.0\.1/) as unknown });
+    const failed = await auditRows(db.pool, `action = 'auth.login' AND username = 'ada' AND outcome = 'failure'`, []);
+    expect(failed[0]).toMatchObject({ role: null, status: 401, details: { reason: 'wrong password' } });
+    const nobody = await auditRows(db.pool, `action = 'auth.login' AND username = 'nobody'`, []);
+    expect(nobody[0]).toMatchObject({ outcome: 'failure', details: { reason: 'unknown user' } });
+  });
+
+  it('GET /api/audit pages and filters for admins', async () => {
+    const { accessToken: token } = await srv.login('ada');
+    await auditRows(db.pool, `action = 'auth.login' AND username = 'ada'`, [], 2);
+    const page = await srv.api('GET', '/api/audit?limit=2&offset=0', { token });
+    expect(page.status).toBe(200);
+    expect(page.body).toMatchObject({ limit: 2, offset: 0 });
+    expect((page.body.entries as unknown[]).length).toBe(2);
+    expect(page.body.total as number).toBeGreaterThan(2);
+    const filtered = await srv.api('GET', '/api/audit?user=otto&action=queue.pause', { token });
+    expect(filtered.status).toBe(200);
+    const entries = filtered.body.entries as { username: string; action: string; outcome: string }[];
+    expect(entries.length).toBeGreaterThanOrEqual(1);
+    for (const e of entries) expect(e).toMatchObject({ username: 'otto', action: 'queue.pause' });
+    const next = await srv.api('GET', '/api/audit?limit=2&offset=2', { token });
+    expect((next.body.entries as { id: number }[])[0]!.id).toBeLessThan((page.body.entries as { id: number }[])[1]!.id);
+  });
+});
+
+describe('login rate limit', () => {
+  it('answers 429 with a clear message after --login-limit attempts per address and username', async () => {
+    for (let i = 0; i < 3; i++) expect((await srv.api('POST', '/auth/login', { body: { username: 'mallory', password: `guess-${i}` } })).status).toBe(401);
+    const limited = await srv.api('POST', '/auth/login', { body: { username: 'mallory', password: 'mallory-password-1' } });
+    expect(limited.status).toBe(429);
+    expect(limited.body.error).toMatch(/Too many failed login attempts .* at most 3 in 15 minutes/);
+    // Per username: another user from the same address still logs in.
+    expect((await srv.api('POST', '/auth/login', { body: { username: 'vera', password: 'vera-password-1' } })).status).toBe(200);
+    const rows = await auditRows(db.pool, `action = 'auth.login' AND username = 'mallory' AND status = 429`, []);
+    expect(rows[0]).toMatchObject({ outcome: 'denied', details: { reason: 'rate limited' } });
+  });
+});
+
+describe('bad input', () => {
+  it('gets a clear 4xx, never a stack, and the server keeps answering', async () => {
+    const { accessToken: token } = await srv.login('ada');
+    const cases: [string, string, Parameters<TestServer['api']>[2], number, RegExp][] = [
+      ['POST', '/auth/login', { body: '{"username": "ada", "password": ' }, 400, /not valid JSON/],
+      ['POST', '/auth/login', { body: { username: 1, password: ['x'] } }, 400, /Invalid login request: username/],
+      ['POST', '/auth/login', { body: [] }, 400, /Invalid login request/],
+      ['POST', '/auth/login', { body: { username: 'ada', password: 'x'.repeat(100 * 1024) } }, 413, /too large/],
+      ['POST', '/auth/login', { body: 'username=ada', headers: { 'content-type': 'text/plain' } }, 415, /must be JSON/],
+      ['POST', '/auth/login', { body: { username: '\' OR 1=1 --', password: '\' OR \'1\'=\'1' } }, 401, /Invalid username or password/],
+      ['POST', '/auth/login', { body: { username: 'ada\'; DROP TABLE ops.audit_log; --', password: 'x' } }, 401, /Invalid username or password/],
+      ['POST', '/auth/refresh', { body: { refreshToken: 42 } }, 400, /Invalid refresh request/],
+      ['POST', '/auth/refresh', { body: { refreshToken: '\' OR 1=1 --' } }, 401, /not valid/],
+      ['POST', '/api/runs/no-such-run/rollback', { token, body: {} }, 404, /no-such-run is not in the ledger/],
+      ['POST', `/api/runs/${encodeURIComponent('x\' OR \'1\'=\'1')}/rollback`, { token, body: {} }, 400, /run id/],
+      ['POST', '/api/runs/no-such-run/rollback', { token, body: { dryRun: 'yes' } }, 404, /not in the ledger/],
+      ['POST', '/api/runs/no-such-run/decommission', { token, body: {} }, 404, /not in the ledger/],
+      ['POST', '/api/runs/any/rollback', { token, body: '{bad json' }, 400, /not valid JSON/],
+      ['POST', '/api/runs/any/rollback', { token, body: { big: 'x'.repeat(70 * 1024) } }, 413, /too large/],
+      ['GET', '/api/audit?limit=abc', { token }, 400, /limit/],
+      ['GET', `/api/audit?user=${encodeURIComponent('\' OR 1=1 --')}`, { token }, 200, /./],
+      ['GET', '/api/runs/no-such-run', { token }, 404, /not in the ledger/],
+      ['GET', '/api/nothing-here', { token }, 404, /Not found/],
+    ];
+    for (const [method, path, opts, status, message] of cases) {
+      const r = await srv.api(method, path, opts);
+      const what = `${method} ${path.slice(0, 60)} ${JSON.stringify(opts?.body ?? '').slice(0, 60)}`;
+      expect(r.status, what).toBe(status);
+      if (status !== 200) expect(r.body.error, what).toMatch(message);
+      expectNoLeak(r.body);
+    }
+    // A login form posted empty (no fields at all) is refused like any other bad login, not a 500.
+    const emptyForm = await srv.fetch('/auth/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    expect(emptyForm.status).toBeGreaterThanOrEqual(400);
+    expect(emptyForm.status).toBeLessThan(500);
+    const tables = await db.pool.query(`SELECT count(*)::int AS n FROM ops.audit_log`);
+    expect((tables.rows[0] as { n: number }).n).toBeGreaterThan(0);
+    expect((await srv.fetch('/healthz')).status).toBe(200);
+    expect((await srv.api('GET', '/api/runs', { token })).status).toBe(200);
+  });
+
+  it('wrong body types on a known run are 400 with the field named', async () => {
+    const { accessToken: token } = await srv.login('ada');
+    await db.pool.query(`INSERT INTO ledger.runs (id, status, legacy_dir, fingerprint, queue_token, options) VALUES ('known-run', 'completed', '/nonexistent', 'f', 't', '{}')`);
+    const r = await srv.api('POST', '/api/runs/known-run/rollback', { token, body: { dryRun: 'yes' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatch(/dryRun must be true or false/);
+    const u = await srv.api('POST', '/api/runs/known-run/rollback', { token, body: { dryRun: true, drop: 'table' } });
+    expect(u.status).toBe(400);
+    expect(u.body.error).toMatch(/unknown field drop/);
+    const d = await srv.api('POST', '/api/runs/known-run/decommission', { token, body: { archiveDir: 7 } });
+    expect(d.status).toBe(400);
+    expect(d.body.error).toMatch(/archiveDir/);
+  });
+});
+
+describe('start-up', () => {
+  it('--no-auth serves everyone as local-admin, on loopback, and still audits', async () => {
+    const open = await startTestServer({ databaseUrl: db.url, prefix, auth: false });
+    try {
+      expect((await open.api('GET', '/api/runs')).status).toBe(200);
+      expect((await open.api('GET', '/api/audit?limit=1')).status).toBe(200);
+      expect((await open.api('POST', '/auth/login', { body: { username: 'ada', password: 'x' } })).status).toBe(404);
+      expect((await open.api('PUT', '/board/api/queues/workflows/pause')).status).toBe(200);
+      expect((await open.api('PUT', '/board/api/queues/workflows/resume')).status).toBe(200);
+      const rows = await auditRows(db.pool, `username = 'local-admin' AND action = 'queue.resume'`, []);
+      expect(rows[0]).toMatchObject({ role: 'admin', outcome: 'success' });
+      // Without logins, another site's page must not drive it: cross-origin writes and foreign host names are refused.
+      const csrf = await open.api('PUT', '/board/api/queues/workflows/pause', { headers: { origin: 'http://evil.example' } });
+      expect(csrf.status).toBe(403);
+      expect(csrf.body.error).toMatch(/cross-origin/);
+      const rebound = await new Promise<number>((resolve, reject) => {
+        const url = new URL(`${open.url}/api/runs`);
+        request({ host: url.hostname, port: url.port, path: url.pathname, headers: { host: `evil.example:${url.port}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject).end();
+      });
+      expect(rebound).toBe(403);
+      // An empty login form is a 4xx, not a crash (there are no logins here: 404), and the server answers.
+      const empty = await open.fetch('/auth/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+      expect(empty.status).toBeLessThan(500);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('--no-auth binds to loopback only', async () => {
+    const settings = loadSettings({ databaseUrl: db.url, redisUrl: REDIS_URL, prefix, logLevel: 'silent' }, { env: {} });
+    await expect(startOperationsServer({ settings, logger: createLogger('silent'), port: 0, host: '0.0.0.0', auth: null }))
+      .rejects.toThrow(/loopback only: --host 0.0.0.0 is refused/);
+  });
+
+  it('`taskfleet users hash-password` makes a hash that verifies', async () => {
+    const child = spawn(process.execPath, [BIN, 'users', 'hash-password'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdin.end('correct horse battery staple\n');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    const hash = out.trim();
+    expect(hash).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+    expect(await verifyPassword('correct horse battery staple', parsePasswordHash(hash))).toBe(true);
+    expect(await verifyPassword('correct horse battery staple\n', parsePasswordHash(hash))).toBe(false);
+  });
+
+  it('`taskfleet server` refuses to start without a long enough secret, and with one serves logins', async () => {
+    const noSecret = await writeUsersFile(await mkdtemp(join(root, 'a-')), { withSecret: false });
+    const conn = ['--new-data', db.url, '--redis', REDIS_URL, '--prefix', prefix, '--port', '0'];
+    const short = startCli(['server', '--users', noSecret, ...conn], { env: { TASKFLEET_JWT_SECRET: 'too-short' }, timeoutMs: 60_000 });
+    const shortResult = await short.result;
+    expect(shortResult.code).toBe(2);
+    expect(shortResult.stderr).toMatch(/TASKFLEET_JWT_SECRET is 9 bytes; it must be at least 32/);
+    const none = await startCli(['server', '--users', noSecret, ...conn], { timeoutMs: 60_000 }).result;
+    expect(none.stderr).toMatch(/No JWT secret/);
+    const open = await startCli(['server', '--no-auth', '--host', '0.0.0.0', ...conn], { timeoutMs: 60_000 }).result;
+    expect(open.code).toBe(2);
+    expect(open.stderr).toMatch(/loopback only/);
+
+    const cli = startCli(['board', '--users', noSecret, ...conn], { env: { TASKFLEET_JWT_SECRET: TEST_SECRET }, timeoutMs: 60_000 });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const check = () => {
+          const m = /taskfleet server: (http:\/\/\S+)/.exec(cli.output().stdout);
+          if (m) resolve(m[1]!);
+        };
+        cli.child.stdout?.on('data', check);
+        void cli.result.then((r) => reject(new Error(`server exited: ${r.stderr}`)));
+      });
+      expect(cli.output().stderr).toMatch(/`taskfleet board` is now `taskfleet server`/);
+      expect((await fetch(`${url}/api/runs`)).status).toBe(401);
+      const login = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'vera', password: 'vera-password-1' }) });
+      expect(login.status).toBe(200);
+      const { accessToken } = (await login.json()) as { accessToken: string };
+      expect((await fetch(`${url}/api/runs`, { headers: { authorization: `Bearer ${accessToken}` } })).status).toBe(200);
+    } finally {
+      cli.child.kill('SIGTERM');
+      const end = await cli.result;
+      expect(end.signal ?? end.code).toBe(0);
+    }
+  });
+});
+
+describe('the pure pieces', () => {
+  it('names audit actions after what the request does', () => {
+    expect(actionOf('POST', '/auth/login')).toBe('auth.login');
+    expect(actionOf('PUT', '/board/api/queues/migrate/pause')).toBe('queue.pause');
+    expect(actionOf('PUT', '/board/api/queues/pause')).toBe('queue.pause-all');
+    expect(actionOf('PUT', '/board/api/queues/migrate/retry/failed')).toBe('queue.retry-all');
+    expect(actionOf('PUT', '/board/api/queues/migrate/clean/completed')).toBe('queue.clean-all');
+    expect(actionOf('PUT', '/board/api/queues/migrate/run-a.t.tasks.3/retry')).toBe('job.retry');
+    expect(actionOf('POST', '/api/runs/r1/rollback')).toBe('run.rollback');
+    expect(actionOf('POST', '/api/runs/r1/decommission')).toBe('run.decommission');
+    expect(actionOf('DELETE', '/api/whatever')).toBe('request');
+  });
+
+  it('follows only our own paths after login', () => {
+    expect(safeNext('/board/queue/migrate')).toBe('/board/queue/migrate');
+    for (const bad of ['//evil.example', '/\\evil.example', 'https://evil.example', 'board', '', 42, undefined]) expect(safeNext(bad)).toBe('/board');
+  });
+
+  it('parses durations', () => {
+    expect([parseDuration('90s'), parseDuration('15m'), parseDuration('12h'), parseDuration('7d'), parseDuration('30')]).toEqual([90, 900, 43_200, 604_800, 30]);
+    expect([parseDuration('0'), parseDuration('-1m'), parseDuration('1w'), parseDuration('')]).toEqual([null, null, null, null]);
+  });
+
+  it('rejects a users file with a message naming the entry', async () => {
+    expect(() => parseUsersFile('users: []', 'u.yaml')).toThrow(/u.yaml: users must list at least one user/);
+    expect(() => parseUsersFile('users:\n  - username: a\n    role: root\n    passwordHash: x', 'u.yaml')).toThrow(/u.yaml: users.0.role/);
+    expect(() => parseUsersFile('users:\n  - username: a\n    role: admin\n    passwordHash: plain-text', 'u.yaml')).toThrow(/users.0.passwordHash \(user a\) must look like scrypt/);
+    const good = await usersYaml();
+    expect(() => parseUsersFile(`${good}  - username: ada\n    role: viewer\n    passwordHash: "${(/scrypt\$[^"]+/.exec(good))![0]}"\n`, 'u.yaml')).toThrow(/"ada" is listed twice/);
+    expect(() => resolveAuthSettings({ usersFile: parseUsersFile(good, 'u.yaml'), usersPath: 'u.yaml', envSecret: undefined, accessTtlSeconds: 900, refreshTtlSeconds: 60, loginRateLimit: { limit: 1, windowMs: 1 } }))
+      .toThrow(/--access-ttl \(900s\) must not be longer than --refresh-ttl/);
+  });
+});
