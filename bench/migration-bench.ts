@@ -1,7 +1,8 @@
 // `npm run bench`: migrates a generated dataset end to end with a real fleet (2 worker processes by
 // default, per-chunk verification on) and prints, from the same run: fleet rows/s; a COPY of the very
 // same rows into scratch tables (the baseline) and the ratio; producer peak RSS; Redis peak
-// used_memory; worker CPU µs per entity; then `taskfleet verify` of the run (seconds, legacy records/s,
+// used_memory; worker CPU µs per entity; per entity, the WAL Postgres wrote and the commands, bytes
+// and CPU Redis spent (the inputs of README's "Throughput at scale"); then `taskfleet verify` of the run (seconds, legacy records/s,
 // peak RSS) next to the migration's figures. Several sizes (--tasks 1000000,3000000) show whether memory
 // stays flat as the input grows.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -66,6 +67,14 @@ interface Figures {
   redisBaselineUsedMemoryMb: number;
   workerCpuMicrosPerEntity: number;
   postgresAndRedisCpuMicrosPerEntity: number;
+  /** Redis's own CPU (INFO cpu), µs per entity: the rest of the above is Postgres and the OS. */
+  redisCpuMicrosPerEntity: number;
+  /** WAL Postgres wrote during the run (pg_current_wal_lsn before and after), bytes per entity. */
+  walBytesPerEntity: number;
+  /** Commands Redis processed during the run (INFO stats, less the bench's own sampling), per entity. */
+  redisCommandsPerEntity: number;
+  /** Bytes in and out of Redis during the run, per entity. */
+  redisNetBytesPerEntity: number;
   chunkSize: number;
   chunks: number;
   verify: VerifyFigures;
@@ -251,6 +260,9 @@ async function runSize(tasks: number): Promise<Figures> {
     }
     const workerCpuBefore = workers.reduce((s, w) => s + cpuSecondsOf(w.pid!), 0);
     const busyBefore = systemBusySeconds();
+    const walBefore = await currentWalLsn(url);
+    const redisBefore = await redisCounters(redis);
+    let samples = 0;
     const redisBaseline = await usedMemory();
     let redisPeak = redisBaseline;
     let producerPeak = 0;
@@ -262,6 +274,7 @@ async function runSize(tasks: number): Promise<Figures> {
     const sampler = setInterval(() => {
       producerPeak = Math.max(producerPeak, rssMbOf(producer.pid!));
       producerCpu = Math.max(producerCpu, cpuSecondsOf(producer.pid!));
+      samples++;
       usedMemory().then((m) => { redisPeak = Math.max(redisPeak, m); }, () => undefined);
     }, 50);
     const code = await runToEnd(producer);
@@ -269,6 +282,8 @@ async function runSize(tasks: number): Promise<Figures> {
     if (code !== 0) throw new Error(`migrate exited ${code}: ${producerOut.slice(-1000)}`);
     const workerCpu = workers.reduce((s, w) => s + cpuSecondsOf(w.pid!), 0) - workerCpuBefore;
     const busy = systemBusySeconds() - busyBefore;
+    const redisAfter = await redisCounters(redis);
+    const walBytes = await walBytesSince(url, walBefore);
 
     const db = new pg.Client({ connectionString: url });
     await db.connect();
@@ -305,6 +320,11 @@ async function runSize(tasks: number): Promise<Figures> {
       redisBaselineUsedMemoryMb: redisBaseline / 1024 / 1024,
       workerCpuMicrosPerEntity: (workerCpu * 1e6) / migrated,
       postgresAndRedisCpuMicrosPerEntity: (otherCpu * 1e6) / migrated,
+      redisCpuMicrosPerEntity: ((redisAfter.cpuSeconds - redisBefore.cpuSeconds) * 1e6) / migrated,
+      walBytesPerEntity: walBytes / migrated,
+      // Each sample is one INFO; the two counter reads are two more.
+      redisCommandsPerEntity: (redisAfter.commands - redisBefore.commands - samples - 1) / migrated,
+      redisNetBytesPerEntity: (redisAfter.netBytes - redisBefore.netBytes) / migrated,
       chunkSize: chunkInfo.size,
       chunks: chunkInfo.chunks,
       verify,
@@ -321,6 +341,36 @@ async function runSize(tasks: number): Promise<Figures> {
     redis.disconnect();
     await scratch.drop();
   }
+}
+
+async function currentWalLsn(url: string): Promise<string> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    return (await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+  } finally {
+    await db.end();
+  }
+}
+
+async function walBytesSince(url: string, lsn: string): Promise<number> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    return Number((await db.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS bytes', [lsn])).rows[0]!.bytes);
+  } finally {
+    await db.end();
+  }
+}
+
+async function redisCounters(redis: Redis): Promise<{ commands: number; netBytes: number; cpuSeconds: number }> {
+  const info = await redis.info();
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return {
+    commands: field('total_commands_processed'),
+    netBytes: field('total_net_input_bytes') + field('total_net_output_bytes'),
+    cpuSeconds: field('used_cpu_sys') + field('used_cpu_user'),
+  };
 }
 
 function runToEnd(child: ChildProcess): Promise<number | null> {
@@ -348,6 +398,10 @@ function report(all: Figures[]): void {
     row('Redis used_memory before the run, MB', (x) => x.redisBaselineUsedMemoryMb.toFixed(1)),
     row('worker CPU, µs per entity', (x) => x.workerCpuMicrosPerEntity.toFixed(1)),
     row('Postgres+Redis+OS CPU, µs per entity', (x) => x.postgresAndRedisCpuMicrosPerEntity.toFixed(1)),
+    row('  of which Redis, µs per entity', (x) => x.redisCpuMicrosPerEntity.toFixed(2)),
+    row('Postgres WAL written, bytes per entity', (x) => x.walBytesPerEntity.toFixed(0)),
+    row('Redis commands per entity', (x) => x.redisCommandsPerEntity.toFixed(4)),
+    row('Redis network in+out, bytes per entity', (x) => x.redisNetBytesPerEntity.toFixed(1)),
     row('verify: seconds (read + compare + queries)', (x) => x.verify.seconds.toFixed(1)),
     row('verify: legacy records/s', (x) => x.verify.recordsPerSecond.toFixed(0)),
     row('verify: peak RSS, MB', (x) => x.verify.peakRssMb.toFixed(1)),

@@ -22,6 +22,8 @@ export function settingsEnv(settings: Settings): Record<string, string> {
     TASKFLEET_WORKFLOW_CONCURRENCY: String(settings.workflowConcurrency),
     TASKFLEET_LOCK_DURATION_MS: String(settings.lockDurationMs),
     TASKFLEET_STALLED_INTERVAL_MS: String(settings.stalledIntervalMs),
+    TASKFLEET_PG_DEAD_CLIENT_MS: String(settings.pgDeadClientMs),
+    TASKFLEET_PG_IDLE_IN_TRANSACTION_MS: String(settings.pgIdleInTransactionMs),
     LOG_LEVEL: settings.logLevel,
     REDIS_URL: settings.redisUrl,
   };

@@ -4,10 +4,15 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { redisUrlProblem } from '../queue/redis-url.js';
 
 const settingsSchema = z.object({
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  // One Redis, or a Redis Cluster's nodes (redis://h1:p1,h2:p2): src/queue/redis-url.ts reads both.
+  redisUrl: z.string().superRefine((url, ctx) => {
+    const problem = redisUrlProblem(url);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   queueBackend: z.enum(['redis', 'postgres']),
   prefix: z.string().min(1).max(64).regex(/^[A-Za-z0-9_{}.-]+$/, 'may only hold letters, digits and _ { } . -'),
   chunkSize: z.number().int().min(1).max(100_000),
@@ -21,6 +26,10 @@ const settingsSchema = z.object({
   attempts: z.number().int().min(1).max(100),
   backoffMs: z.number().int().min(10),
   healthPort: z.number().int().min(0).max(65535),
+  /** Worker sessions: how soon Postgres drops a client that went silent (a lost host), rolling back its transaction. 0: the server's defaults. */
+  pgDeadClientMs: z.number().int().min(0),
+  /** Worker sessions: idle_in_transaction_session_timeout (a frozen worker holding locks). 0: off. */
+  pgIdleInTransactionMs: z.number().int().min(0),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 });
 
@@ -44,6 +53,12 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   attempts: 8,
   backoffMs: 1000,
   healthPort: 0,
+  // A host that drops off the network keeps its chunk's row locks until Postgres notices (TCP's own
+  // defaults: hours): one minute, then the stalled job's next worker proceeds. See src/store/pool.ts.
+  pgDeadClientMs: 60_000,
+  // Far above any chunk transaction's pause between statements (the longest, the cycle job's SCC pass,
+  // takes seconds per million edges), yet it frees the locks of a frozen (SIGSTOPped, paused VM) worker.
+  pgIdleInTransactionMs: 300_000,
   logLevel: 'info',
 });
 
@@ -63,12 +78,14 @@ const ENV_NAMES: Record<string, keyof Settings> = {
   TASKFLEET_ATTEMPTS: 'attempts',
   TASKFLEET_BACKOFF_MS: 'backoffMs',
   TASKFLEET_HEALTH_PORT: 'healthPort',
+  TASKFLEET_PG_DEAD_CLIENT_MS: 'pgDeadClientMs',
+  TASKFLEET_PG_IDLE_IN_TRANSACTION_MS: 'pgIdleInTransactionMs',
   LOG_LEVEL: 'logLevel',
 };
 
 const NUMERIC = new Set<keyof Settings>([
   'chunkSize', 'chunkMaxBytes', 'maxWaitingJobs', 'concurrency', 'workflowConcurrency', 'lockDurationMs',
-  'stalledIntervalMs', 'attempts', 'backoffMs', 'healthPort',
+  'stalledIntervalMs', 'attempts', 'backoffMs', 'healthPort', 'pgDeadClientMs', 'pgIdleInTransactionMs',
 ]);
 
 function coerce(key: keyof Settings, raw: unknown, source: string): unknown {

@@ -33,6 +33,10 @@ export interface EmbeddedPostgresOptions {
   osUser?: string;
   /** Default 30 s. */
   startTimeoutMs?: number;
+  /** Addresses to listen on besides 127.0.0.1 (e.g. a test's network-namespace links). Default: none. */
+  extraListenAddresses?: readonly string[];
+  /** Networks (CIDR) allowed to log in with the password besides loopback (pg_hba.conf). Default: none. */
+  allowNetworks?: readonly string[];
 }
 
 export interface EmbeddedPostgres {
@@ -66,7 +70,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 
   for (let attempt = 1; ; attempt += 1) {
     const port = opts.port ?? (await freePort());
-    const server = new PostgresProcess(binaries, dataDir, port, who, onLog);
+    const server = new PostgresProcess(binaries, dataDir, port, who, onLog, await networkSettings(dataDir, who, opts));
     try {
       await server.start(opts.startTimeoutMs ?? 30_000);
     } catch (err) {
@@ -109,6 +113,8 @@ class PostgresProcess {
     private readonly port: number,
     private readonly who: OsIdentity | undefined,
     private readonly onLog: (line: string) => void,
+    /** listen_addresses and, with allowNetworks, hba_file. */
+    private readonly network: readonly string[],
   ) {}
 
   logTail(): string {
@@ -121,7 +127,7 @@ class PostgresProcess {
       [
         '-D', this.dataDir,
         '-p', String(this.port),
-        '-c', 'listen_addresses=127.0.0.1',
+        ...this.network,
         // TCP only: the default socket directory (/var/run/postgresql or /tmp) may be missing or not
         // writable, and a socket path inside a deep data dir can exceed the 107-byte limit.
         '-c', 'unix_socket_directories=',
@@ -315,6 +321,24 @@ async function readPassword(dataDir: string): Promise<string> {
   } catch (err) {
     throw new Error(`${dataDir} holds a Postgres cluster that this program did not create (no ${PASSWORD_FILE} in it).`, { cause: err });
   }
+}
+
+/**
+ * The `-c` settings for extra addresses and networks (none by default): listen_addresses, and an hba file
+ * of ours (initdb's pg_hba.conf plus a password line per network), kept next to it in the data dir.
+ */
+async function networkSettings(dataDir: string, who: OsIdentity | undefined, opts: EmbeddedPostgresOptions): Promise<string[]> {
+  const settings = ['-c', `listen_addresses=${['127.0.0.1', ...(opts.extraListenAddresses ?? [])].join(',')}`];
+  const networks = opts.allowNetworks ?? [];
+  if (networks.length > 0) {
+    const base = await readFile(path.join(dataDir, 'pg_hba.conf'), 'utf8');
+    const hbaFile = path.join(dataDir, 'taskfleet_pg_hba.conf');
+    const lines = networks.map((cidr) => `host all all ${cidr} scram-sha-256\n`).join('');
+    await writeFile(hbaFile, `${base.trimEnd()}\n# added by taskfleet (allowNetworks)\n${lines}`, { mode: 0o600 });
+    if (who) await chown(hbaFile, who.uid, who.gid);
+    settings.push('-c', `hba_file=${hbaFile}`);
+  }
+  return settings;
 }
 
 /** postmaster.pid names the running postmaster (line 1) and its port (line 4). */

@@ -10,4 +10,6 @@ export { queueDepth } from './depth.js';
 export type { CountsJobs, QueueDepth } from './depth.js';
 export { obliterateQueues } from './obliterate.js';
 export { redactUrl } from '../redact-url.js';
+export { hashTagOf, parseRedisUrl, RedisUrlError } from './redis-url.js';
+export type { RedisEndpoint, RedisNode } from './redis-url.js';
 export { TransportUnavailableError } from './errors.js';

@@ -1,6 +1,7 @@
 // The taskfleet queues, and which transport the settings choose. Kept free of heavy imports: the
 // producer, the board and the workers all need these.
 import type { Settings } from '../config/settings.js';
+import { redisEndpointFor } from './redis-url.js';
 import type { QueueTransport } from './transport.js';
 
 /** The queue that carries migration chunk jobs. */
@@ -13,7 +14,9 @@ export const WORKFLOWS_QUEUE = 'workflows';
 export const WORKER_QUEUES = [MIGRATE_QUEUE, WORKFLOWS_QUEUE] as const;
 export type WorkerQueue = (typeof WORKER_QUEUES)[number];
 
+/** The transport the settings choose; throws ConfigError for a Redis Cluster with a prefix that has no hash tag. */
 export function transportOf(settings: Settings): QueueTransport {
   if (settings.queueBackend === 'postgres') return { kind: 'postgres', url: settings.databaseUrl, prefix: settings.prefix };
+  redisEndpointFor(settings.redisUrl, settings.prefix);
   return { kind: 'redis', url: settings.redisUrl, prefix: settings.prefix };
 }

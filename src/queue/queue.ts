@@ -1,8 +1,8 @@
 // The producer side: a BullMQ Queue on either transport.
 import { Queue, createPostgresBackend } from 'bullmq';
-import type { DefaultJobOptions, PostgresConnectionOptions, PostgresQueueBackend } from 'bullmq';
+import type { DefaultJobOptions, PostgresConnectionOptions, PostgresQueueBackend, QueueOptions } from 'bullmq';
 import { postgresPoolConfig } from './postgres-options.js';
-import { producerRedisOptions } from './redis-options.js';
+import { redisConnection } from './redis-connection.js';
 import type { QueueTransport } from './transport.js';
 
 export type RedisQueue<T> = Queue<T, unknown, string>;
@@ -26,11 +26,12 @@ export function createQueue<T>(name: string, transport: QueueTransport, opts: Cr
   const defaults = opts.defaultJobOptions ? { defaultJobOptions: opts.defaultJobOptions } : {};
   const onError = opts.onError ?? ignoreError;
   if (transport.kind === 'redis') {
-    const queue: RedisQueue<T> = new Queue(name, {
-      connection: producerRedisOptions(transport.url),
-      prefix: transport.prefix,
-      ...defaults,
-    });
+    const redis = redisConnection('producer', transport.url, transport.prefix);
+    const queue: RedisQueue<T> = new RedisQueueOwningConnection<T>(
+      name,
+      { connection: redis.connection, prefix: transport.prefix, ...defaults },
+      redis.release,
+    );
     queue.on('error', onError);
     return queue;
   }
@@ -41,6 +42,21 @@ export function createQueue<T>(name: string, transport: QueueTransport, opts: Cr
   );
   queue.on('error', onError);
   return queue;
+}
+
+/** A Redis Queue that also closes the connection made for it (a Cluster client, which BullMQ leaves open). */
+class RedisQueueOwningConnection<T> extends Queue<T, unknown, string> {
+  constructor(name: string, opts: QueueOptions, private readonly release: () => Promise<void>) {
+    super(name, opts);
+  }
+
+  override async close(): Promise<void> {
+    try {
+      await super.close();
+    } finally {
+      await this.release();
+    }
+  }
 }
 
 /** The default error listener: its only job is to exist, so that an 'error' event cannot crash the process. */

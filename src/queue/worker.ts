@@ -1,9 +1,9 @@
 // The consumer side: a BullMQ Worker on either transport.
 import { Worker, createPostgresBackend } from 'bullmq';
-import type { JobProgress, KeepJobs, PostgresConnectionOptions, PostgresQueueBackend, Processor } from 'bullmq';
+import type { JobProgress, KeepJobs, PostgresConnectionOptions, PostgresQueueBackend, Processor, WorkerOptions } from 'bullmq';
 import { postgresPoolConfig } from './postgres-options.js';
 import { ignoreError } from './queue.js';
-import { workerRedisOptions } from './redis-options.js';
+import { redisConnection } from './redis-connection.js';
 import type { QueueTransport } from './transport.js';
 
 export type RedisWorker<T> = Worker<T, unknown, string>;
@@ -37,11 +37,13 @@ export function createWorker<T>(
   const { onError = ignoreError, ...rest } = opts;
   const settings = definedOnly(rest);
   if (transport.kind === 'redis') {
-    const worker: RedisWorker<T> = new Worker(name, processor, {
-      ...settings,
-      connection: workerRedisOptions(transport.url),
-      prefix: transport.prefix,
-    });
+    const redis = redisConnection('worker', transport.url, transport.prefix);
+    const worker: RedisWorker<T> = new RedisWorkerOwningConnection<T>(
+      name,
+      processor,
+      { ...settings, connection: redis.connection, prefix: transport.prefix },
+      redis.release,
+    );
     worker.on('error', onError);
     return worker;
   }
@@ -54,6 +56,24 @@ export function createWorker<T>(
   );
   worker.on('error', onError);
   return worker;
+}
+
+/**
+ * A Redis Worker that also closes the connection made for it: on a cluster, the Cluster client it was
+ * handed (BullMQ closes the blocking duplicate it made itself, but leaves a client it was given open).
+ */
+class RedisWorkerOwningConnection<T> extends Worker<T, unknown, string> {
+  constructor(name: string, processor: JobProcessor<T>, opts: WorkerOptions, private readonly release: () => Promise<void>) {
+    super(name, processor, opts);
+  }
+
+  override async close(force?: boolean): Promise<void> {
+    try {
+      await super.close(force);
+    } finally {
+      await this.release();
+    }
+  }
 }
 
 /** BullMQ treats a present-but-undefined option differently from a missing one (its defaults would be overwritten). */

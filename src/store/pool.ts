@@ -7,8 +7,71 @@ pg.types.setTypeParser(1082, (value: string) => value);
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
-export function createPool(databaseUrl: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max, options: '-c TimeZone=UTC', connectionTimeoutMillis: 10_000 });
+/**
+ * How long the Postgres server keeps the session of a client that went silent. A worker host that drops
+ * off the network (cable, VM, partition) never closes its connections: by default the server only
+ * notices after the kernel's TCP keepalive (2 h idle) or retransmission limit (~15 min), and until then the
+ * dead client's open transaction keeps its chunk's row locks, so the worker BullMQ hands the stalled job to
+ * blocks on them. These bounds make the server end such a session, rolling its transaction back, within
+ * about `deadClientMs`.
+ */
+export interface SessionGuards {
+  /** Silence (no byte, no keepalive answer, or sent data left unacknowledged) after which the server drops the client. 0: the server's defaults. */
+  deadClientMs: number;
+  /** idle_in_transaction_session_timeout: a live client that stops mid-transaction (a frozen process). 0: off. */
+  idleInTransactionMs: number;
+}
+
+/**
+ * For pools created without settings (commands other than `worker`). Idle-in-transaction stays off: verify
+ * and the id-mapping export legitimately hold a snapshot transaction open while they stream other input.
+ */
+export const DEFAULT_SESSION_GUARDS: SessionGuards = Object.freeze({ deadClientMs: 60_000, idleInTransactionMs: 0 });
+
+/** Per-session settings, sent in the startup packet (libpq `options`): no extra round trip. */
+export function sessionOptions(guards: SessionGuards): string {
+  const options = ['-c TimeZone=UTC'];
+  if (guards.deadClientMs > 0) {
+    // Keepalive probes cover a silent peer while the server waits for it (idle, idle in transaction, COPY
+    // FROM STDIN): first probe after half the budget, then 3 probes a sixth of it apart. tcp_user_timeout
+    // covers the server sending to it (results, COPY TO) with nothing acknowledged.
+    const idleS = Math.max(1, Math.round(guards.deadClientMs / 2000));
+    const intervalS = Math.max(1, Math.round(guards.deadClientMs / 6000));
+    options.push(`-c tcp_keepalives_idle=${idleS}`, `-c tcp_keepalives_interval=${intervalS}`, '-c tcp_keepalives_count=3',
+      `-c tcp_user_timeout=${guards.deadClientMs}`);
+  }
+  if (guards.idleInTransactionMs > 0) options.push(`-c idle_in_transaction_session_timeout=${guards.idleInTransactionMs}`);
+  return options.join(' ');
+}
+
+/** How often a busy backend checks that its client is still there (Postgres ≥ 14), given the guards. */
+export function connectionCheckIntervalMs(guards: SessionGuards): number {
+  return guards.deadClientMs > 0 ? Math.max(1000, Math.min(10_000, Math.round(guards.deadClientMs / 6))) : 0;
+}
+
+export function createPool(databaseUrl: string, max: number, guards: SessionGuards = DEFAULT_SESSION_GUARDS): pg.Pool {
+  const checkMs = connectionCheckIntervalMs(guards);
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max,
+    options: sessionOptions(guards),
+    connectionTimeoutMillis: 10_000,
+    // Our side of the same problem: a query waiting on a server that vanished fails once keepalive gives
+    // up, instead of holding its job's slot forever.
+    keepAlive: guards.deadClientMs > 0,
+    keepAliveInitialDelayMillis: Math.max(1000, Math.round(guards.deadClientMs / 2)),
+    // A backend busy in one long statement reads nothing from its client; from Postgres 14 it can poll the
+    // socket (and so see the keepalive's verdict) meanwhile. Older servers do not know the setting (it
+    // would fail the connection in `options`), so it is set once connected, where the server has it; the
+    // pool hands the client out after this hook (pg-pool awaits it; @types/pg still types it as void).
+    ...(checkMs > 0 ? {
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises
+      onConnect: async (client: pg.ClientBase): Promise<void> => {
+        await client.query(`SELECT set_config('client_connection_check_interval', $1, false) WHERE current_setting('server_version_num')::int >= 140000`,
+          [`${checkMs}ms`]).catch(() => undefined);
+      },
+    } : {}),
+  });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   return pool;

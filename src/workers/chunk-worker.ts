@@ -32,7 +32,8 @@ export async function startChunkWorker(settings: Settings, logger: Logger, opts:
   await ensureTransportReady(transport);
   const queues = opts.queues && opts.queues.length > 0 ? opts.queues : WORKER_QUEUES;
   // Workflow jobs hold a connection only around their short transactions, not while a step runs.
-  const db = createPool(settings.databaseUrl, settings.concurrency + Math.min(settings.workflowConcurrency, 8) + 2);
+  const db = createPool(settings.databaseUrl, settings.concurrency + Math.min(settings.workflowConcurrency, 8) + 2,
+    { deadClientMs: settings.pgDeadClientMs, idleInTransactionMs: settings.pgIdleInTransactionMs });
   const workerName = `${hostname()}:${process.pid}`;
   const base = { db, logger, workerName, runs: new RunContextCache(db) };
   const metrics = createWorkerMetrics();

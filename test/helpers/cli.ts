@@ -15,6 +15,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
   cwd?: string;
+  /** Runs the command under this one, e.g. `['ip', 'netns', 'exec', ns]` (test/helpers/netns.ts). */
+  wrapper?: readonly string[];
 }
 
 function childEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
@@ -32,7 +34,8 @@ export interface RunningCli {
 }
 
 export function startCli(args: readonly string[], opts: CliOptions = {}): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], { env: childEnv(opts.env), cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...prefix] = [...(opts.wrapper ?? []), process.execPath];
+  const child = spawn(command, [...prefix, BIN, ...args], { env: childEnv(opts.env), cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -59,12 +59,13 @@ describe('loadSettings: precedence', () => {
         DATABASE_URL: 'postgresql://u@h/db', REDIS_URL: 'rediss://h:6380/2', TASKFLEET_QUEUE_BACKEND: 'postgres', TASKFLEET_PREFIX: 'p',
         TASKFLEET_CHUNK_SIZE: '10', TASKFLEET_CHUNK_MAX_BYTES: '2048', TASKFLEET_MAX_WAITING_JOBS: '5', TASKFLEET_CONCURRENCY: '6', TASKFLEET_WORKFLOW_CONCURRENCY: '7',
         TASKFLEET_LOCK_DURATION_MS: '5000', TASKFLEET_STALLED_INTERVAL_MS: '6000', TASKFLEET_ATTEMPTS: '3', TASKFLEET_BACKOFF_MS: '20',
-        TASKFLEET_HEALTH_PORT: '8080', LOG_LEVEL: 'debug',
+        TASKFLEET_HEALTH_PORT: '8080', TASKFLEET_PG_DEAD_CLIENT_MS: '9000', TASKFLEET_PG_IDLE_IN_TRANSACTION_MS: '0', LOG_LEVEL: 'debug',
       },
     });
     expect(s).toEqual({
       databaseUrl: 'postgresql://u@h/db', redisUrl: 'rediss://h:6380/2', queueBackend: 'postgres', prefix: 'p', chunkSize: 10, chunkMaxBytes: 2048,
-      maxWaitingJobs: 5, concurrency: 6, workflowConcurrency: 7, lockDurationMs: 5000, stalledIntervalMs: 6000, attempts: 3, backoffMs: 20, healthPort: 8080, logLevel: 'debug',
+      maxWaitingJobs: 5, concurrency: 6, workflowConcurrency: 7, lockDurationMs: 5000, stalledIntervalMs: 6000, attempts: 3, backoffMs: 20, healthPort: 8080,
+      pgDeadClientMs: 9000, pgIdleInTransactionMs: 0, logLevel: 'debug',
     });
   });
 
