@@ -15,12 +15,30 @@ export interface TableSpec {
 }
 
 const UNIQUE_VIOLATION = '23505';
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The lines as COPY sends them (each ending in a newline), encoded straight into one buffer: joining
+ * them into one giant string first and encoding that costs about four times as much (measured on a
+ * chunk of 5000 workflow rows, 12 MB: ~200 ms against ~50 ms).
+ */
+export function copyPayload(lines: readonly string[]): Buffer {
+  let size = 0;
+  for (const line of lines) size += Buffer.byteLength(line) + 1;
+  const payload = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const line of lines) {
+    offset += payload.write(line, offset);
+    payload[offset++] = 0x0a;
+  }
+  return payload;
+}
 
 export async function copyLines(client: PoolClient, table: string, columns: readonly string[], lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
   const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
-  await pipeline(Readable.from([Buffer.from(`${lines.join('\n')}\n`)]), stream);
+  await pipeline(Readable.from([copyPayload(lines)]), stream);
 }
 
 /** COPYs rows that should all be new; false (and nothing written) if any of them already exists. */
@@ -42,8 +60,8 @@ export async function tryCopyFresh(client: PoolClient, spec: TableSpec, lines: r
  * Reads rows back by key, in the order given, as COPY text lines. `keys[k][i]` is key column k of
  * row i: uuids (checked: COPY takes no bind parameters, so they are inlined as array literals).
  */
-async function readBackLines(client: PoolClient, spec: TableSpec, keys: readonly (readonly string[])[]): Promise<string[]> {
-  if ((keys[0]?.length ?? 0) === 0) return [];
+async function readBack(client: PoolClient, spec: TableSpec, keys: readonly (readonly string[])[]): Promise<Buffer> {
+  if ((keys[0]?.length ?? 0) === 0) return Buffer.alloc(0);
   const arrays = keys.map((values, k) => {
     for (const value of values) if (!UUID.test(value)) throw new Error(`Key column ${spec.key[k]} of ${spec.table} is not a uuid: ${value}`);
     return `'{${values.join(',')}}'::uuid[]`;
@@ -56,8 +74,7 @@ async function readBackLines(client: PoolClient, spec: TableSpec, keys: readonly
   const parts: Buffer[] = [];
   const stream = client.query(copyTo(sql));
   for await (const part of stream as AsyncIterable<Buffer>) parts.push(part);
-  const text = Buffer.concat(parts).toString('utf8');
-  return text === '' ? [] : text.slice(0, -1).split('\n');
+  return Buffer.concat(parts);
 }
 
 /**
@@ -66,7 +83,12 @@ async function readBackLines(client: PoolClient, spec: TableSpec, keys: readonly
  */
 export async function verifyLines(client: PoolClient, spec: TableSpec, rows: readonly (readonly unknown[])[], lines: readonly string[]): Promise<void> {
   const keys = spec.key.map((_, k) => rows.map((row) => String(row[k])));
-  const actual = await readBackLines(client, spec, keys);
+  const received = await readBack(client, spec, keys);
+  // The common case, compared as bytes; only a difference is decoded, to name the row and column. A lone
+  // surrogate encodes as U+FFFD and would compare equal as bytes: such a line takes the text comparison.
+  if (received.equals(copyPayload(lines)) && !lines.some((line) => LONE_SURROGATE.test(line))) return;
+  const text = received.toString('utf8');
+  const actual = text === '' ? [] : text.slice(0, -1).split('\n');
   if (actual.length !== lines.length) {
     throw new Error(`Per-chunk verification failed on ${spec.table}: wrote ${lines.length} rows, read back ${actual.length}`);
   }
@@ -76,6 +98,7 @@ export async function verifyLines(client: PoolClient, spec: TableSpec, rows: rea
       throw new Error(`Per-chunk verification failed on ${spec.table} row ${keys[0]![i] ?? '?'}: column ${column} reads back differently`);
     }
   }
+  // Every line reads back equal as text (the bytes differed only where the text comparison is the judge).
 }
 
 function firstDifferentColumn(spec: TableSpec, a: string, b: string): string {

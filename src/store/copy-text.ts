@@ -8,8 +8,12 @@ export type CopyValue = string | number | boolean | null | readonly string[] | R
 const COPY_SPECIAL = /[\\\b\f\n\r\t\v]/;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' };
 
+// Only backslash among them is printable; the rest are rare (jsonb text, for one, never holds them raw).
+const COPY_CONTROL = /[\b\f\n\r\t\v]/;
+
 export function escapeCopy(text: string): string {
   if (!COPY_SPECIAL.test(text)) return text;
+  if (!COPY_CONTROL.test(text)) return text.replaceAll('\\', '\\\\');
   return text.replace(/[\\\b\f\n\r\t\v]/g, (c) => COPY_ESCAPES[c]!);
 }
 
@@ -21,11 +25,13 @@ export function arrayLiteral(items: readonly string[]): string {
   return `{${items.map((item) => (NEEDS_QUOTES.test(item) ? `"${item.replace(/[\\"]/g, (c) => `\\${c}`)}"` : item)).join(',')}}`;
 }
 
-const JSON_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-function jsonbString(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return `"${s.replace(/["\\\u0000-\u001f]/g, (c) => JSON_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`;
+/**
+ * A JSON string as Postgres prints it inside jsonb: `"`, `\\`, \b \f \n \r \t escaped by name, other
+ * controls as \u00xx (lower-case hex), everything else as it is — which is exactly what JSON.stringify
+ * writes for a well-formed string (a lone surrogate cannot reach here: the normalizer rejects it).
+ */
+export function jsonbString(s: string): string {
+  return JSON.stringify(s);
 }
 
 function jsonbNumber(n: number): string {

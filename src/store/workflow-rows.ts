@@ -6,11 +6,11 @@
 //   changed or another run last migrated it (last_run_id) — re-migrating unchanged tasks within a run
 //   writes nothing, and the row keeps the run that created it (run_id).
 import type { TaskValues } from '../legacy/normalize.js';
-import { definitionHash, renderWorkflow, type TaskForWorkflow } from '../workflows/render.js';
+import { renderedSteps, sha256Hex, taskInputs, type TaskForWorkflow } from '../workflows/render.js';
 import type { TemplateSet } from '../workflows/templates.js';
-import type { RunMode, WorkflowDefinition } from '../workflows/types.js';
+import type { RunMode, WorkflowTemplate } from '../workflows/types.js';
 import { copyLines, tryCopyFresh, type TableSpec } from './copy-rows.js';
-import { encodeCopyLine, type CopyValue } from './copy-text.js';
+import { encodeCopyLine, jsonbString, jsonbText, type CopyValue } from './copy-text.js';
 import { workflowId } from './new-ids.js';
 import type { PoolClient } from './pool.js';
 
@@ -32,7 +32,10 @@ export interface WorkflowRow {
   id: string;
   taskId: string;
   legacyId: string;
-  definition: WorkflowDefinition;
+  template: string;
+  templateVersion: string;
+  /** The rendered definition (renderWorkflow) as Postgres prints it as jsonb: what is written and read back. */
+  definitionJsonb: string;
   definitionHash: string;
   runMode: RunMode;
 }
@@ -46,17 +49,41 @@ export function taskForWorkflow(task: MigratedTask): TaskForWorkflow {
   };
 }
 
+/** The template's share of the definition's jsonb text, once per template (templates are not changed once loaded). */
+const templateJsonb = new WeakMap<WorkflowTemplate, { head: string; tail: string }>();
+
+/**
+ * jsonbText(renderWorkflow(template, task)) from the task's inputs, the template's parts cached: a task
+ * chunk renders thousands of workflows from one or two templates. jsonb orders keys by length, then
+ * bytes: run, steps, inputs, template, templateVersion.
+ */
+function definitionJsonb(template: WorkflowTemplate, inputs: ReturnType<typeof taskInputs>): string {
+  let parts = templateJsonb.get(template);
+  if (!parts) {
+    parts = {
+      head: `{"run": ${jsonbString(template.run)}, "steps": ${jsonbText(renderedSteps(template))}, "inputs": `,
+      tail: `, "template": ${jsonbString(template.name)}, "templateVersion": ${jsonbString(template.version)}}`,
+    };
+    templateJsonb.set(template, parts);
+  }
+  return `${parts.head}${jsonbText(inputs)}${parts.tail}`;
+}
+
 export function workflowRow(templates: TemplateSet, task: MigratedTask): WorkflowRow {
-  const definition = renderWorkflow(templates.templateFor(task.values.type), taskForWorkflow(task));
+  const template = templates.templateFor(task.values.type);
+  const inputs = taskInputs(taskForWorkflow(task));
+  const jsonb = definitionJsonb(template, inputs);
   return {
     id: workflowId(task.values.legacyId), taskId: task.id, legacyId: task.values.legacyId,
-    definition, definitionHash: definitionHash(definition), runMode: definition.run,
+    template: template.name, templateVersion: template.version,
+    // = definitionHash(renderWorkflow(template, task)): the hash of this same text.
+    definitionJsonb: jsonb, definitionHash: sha256Hex(jsonb), runMode: template.run,
   };
 }
 
 function copyRow(w: WorkflowRow, runId: string): CopyValue[] {
-  return [w.id, w.taskId, w.legacyId, w.definition.template, w.definition.templateVersion,
-    w.definition as unknown as Record<string, unknown>, w.definitionHash, w.runMode, runId, runId];
+  // The definition goes as its jsonb text (a string is written as it is): the very text read back.
+  return [w.id, w.taskId, w.legacyId, w.template, w.templateVersion, w.definitionJsonb, w.definitionHash, w.runMode, runId, runId];
 }
 
 export interface WorkflowWriteOutcome {

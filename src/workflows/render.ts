@@ -1,8 +1,9 @@
 // Renders a task's workflow from its template: the template's steps as they are, and the task's fields
 // as data only — TASK_* environment variables and a JSON file (TaskInputs). Nothing of the task enters
-// a command. The definition's hash (SHA-256 of its canonical JSON) is the cache key of its runs.
+// a command. The definition's hash (SHA-256 of its jsonb text, as stored) is the cache key of its runs.
 import { createHash } from 'node:crypto';
-import { TASK_FILE_PATH, type TaskInputs, type WorkflowDefinition, type WorkflowTemplate } from './types.js';
+import { jsonbText } from '../store/copy-text.js';
+import { TASK_FILE_PATH, type TaskInputs, type WorkflowDefinition, type WorkflowStep, type WorkflowTemplate } from './types.js';
 
 /** The migrated task's fields a workflow sees (ids are the new system's). */
 export interface TaskForWorkflow {
@@ -22,14 +23,34 @@ export interface TaskForWorkflow {
   tags: readonly string[] | null;
 }
 
-/** JSON with object keys sorted at every level: equal values give equal text whatever their key order. */
+/**
+ * JSON with object keys sorted at every level: equal values give equal text whatever their key order.
+ * Written out directly (no replacer building sorted copies): it runs for every migrated task.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  });
+  return canonical(value) ?? 'null';
+}
+
+/** As JSON.stringify: undefined (and functions) are left out of objects and read null in arrays. */
+function canonical(value: unknown): string | undefined {
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return canonical((value as { toJSON: () => unknown }).toJSON());
+  }
+  // undefined, a function or a symbol: JSON.stringify gives undefined (its type says string).
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += `${i > 0 ? ',' : ''}${canonical(value[i]) ?? 'null'}`;
+    return `${out}]`;
+  }
+  const obj = value as Record<string, unknown>;
+  let out = '{';
+  for (const key of Object.keys(obj).sort()) {
+    const text = canonical(obj[key]);
+    if (text === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${text}`;
+  }
+  return `${out}}`;
 }
 
 const text = (value: string | null): string => value ?? '';
@@ -69,13 +90,25 @@ export function renderWorkflow(template: WorkflowTemplate, task: TaskForWorkflow
     template: template.name,
     templateVersion: template.version,
     run: template.run,
-    // Copies: a definition is stored and hashed; it must not change when the template object does.
-    steps: template.steps.map((s) => ({ ...s, command: [...s.command], env: { ...s.env }, cache: s.cache ? { ...s.cache } : null })),
+    steps: renderedSteps(template),
     inputs: taskInputs(task),
   };
 }
 
-/** SHA-256 (hex) of the definition's canonical JSON: same template and same task inputs → same hash. */
+/** The template's steps as a definition holds them: copies, so a stored definition cannot change under a template. */
+export function renderedSteps(template: WorkflowTemplate): WorkflowStep[] {
+  return template.steps.map((s) => ({ ...s, command: [...s.command], env: { ...s.env }, cache: s.cache ? { ...s.cache } : null }));
+}
+
+/**
+ * SHA-256 (hex) of the definition as stored: its jsonb text, which orders object keys itself (by length,
+ * then bytes), so the same template and the same task inputs give the same hash whatever the key order.
+ * The worker hashes the very text it writes (src/store/workflow-rows.ts): one serialization, not two.
+ */
 export function definitionHash(def: WorkflowDefinition): string {
-  return createHash('sha256').update(canonicalJson(def)).digest('hex');
+  return sha256Hex(jsonbText(def));
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }

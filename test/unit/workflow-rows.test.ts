@@ -1,0 +1,111 @@
+// The worker's fast way to a task's workflow row (template parts cached, no definition object) must give
+// exactly what the plain way gives: renderWorkflow's definition as the real Postgres prints it as jsonb,
+// and its hash (the cache key), which Postgres computes alike from the stored text. Random tasks, the shipped
+// templates and one with a cache mount and step env.
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonbText } from '../../src/store/copy-text.js';
+import { workflowRow, type MigratedTask } from '../../src/store/workflow-rows.js';
+import { canonicalJson, definitionHash, renderWorkflow } from '../../src/workflows/render.js';
+import { DEFAULT_TEMPLATES_DIR, loadTemplates, templateSetFromJson, templateSetToJson } from '../../src/workflows/templates.js';
+import type { TaskValues } from '../../src/legacy/normalize.js';
+import { utcClient } from './support.js';
+
+/** The canonical JSON as first written (a replacer building sorted copies): the reference the fast writer must equal. */
+function referenceCanonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
+}
+
+/** A small deterministic generator (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const PIECES = ['a', 'Z', ' ', '"', '\\', '\n', '\t', '\r', '\u0001', '\u001f', 'é', 'ß', '山田', '🔥', '{', '}', ',', ':', '$(x)', "'", '\u2028', '/', '<>', 'null'];
+
+function text(rnd: () => number, max = 12): string {
+  let s = '';
+  const n = Math.floor(rnd() * max);
+  for (let i = 0; i < n; i++) s += PIECES[Math.floor(rnd() * PIECES.length)];
+  return s;
+}
+
+function maybe<T>(rnd: () => number, value: T): T | null {
+  return rnd() < 0.3 ? null : value;
+}
+
+function task(rnd: () => number, i: number, type: string): MigratedTask {
+  const values = {
+    legacyId: `T-${i}${text(rnd, 3)}`, projectLegacyId: 'P-1', phaseLegacyId: null, title: text(rnd, 20) || 'x',
+    description: maybe(rnd, text(rnd, 40)), status: 'todo', priority: 'high', type, assignee: maybe(rnd, text(rnd)), reporter: maybe(rnd, text(rnd)),
+    estimateHours: maybe(rnd, rnd() < 0.5 ? (Math.round(rnd() * 1000) / 8).toString() : Math.round(rnd() * 100) / 4),
+    dueOn: maybe(rnd, '2026-12-01'), tags: maybe(rnd, Array.from({ length: Math.floor(rnd() * 4) }, () => text(rnd, 5))),
+  } as unknown as TaskValues;
+  return { id: `00000000-0000-5000-8000-${String(i).padStart(12, '0')}`, projectId: '11111111-1111-5111-8111-111111111111', phaseId: maybe(rnd, '22222222-2222-5222-8222-222222222222'), values };
+}
+
+let client: pg.Client;
+beforeAll(async () => { client = await utcClient(); });
+afterAll(async () => { await client.end(); });
+
+// The shipped templates, and one with everything a step can hold (JSON round trip = as a run stores them).
+const shipped = loadTemplates(DEFAULT_TEMPLATES_DIR);
+const rich = templateSetFromJson({
+  ...templateSetToJson(shipped),
+  templates: [{
+    name: 'default', version: '7', run: 'on-migrate',
+    steps: [{ name: 'build "it"', image: 'node:20', command: ['node', '-e', 'console.log("\\t")'], env: { B: '2', A: 'é', LONGER_KEY: '' }, cache: { key: 'npm', path: '/root/.npm' }, timeoutSeconds: 30 },
+      { name: 'two', image: 'alpine:3', command: ['true'], env: {}, cache: null, timeoutSeconds: 5 }],
+  }],
+});
+
+describe('a workflow row, the fast way', () => {
+  for (const [name, templates, types] of [['shipped templates', shipped, ['default', 'bug', 'feature', 'chore', 'unknown-type']], ['a rich template', rich, ['default']]] as const) {
+    it(`hashes and prints the definition exactly as renderWorkflow + definitionHash + jsonbText do (${name})`, async () => {
+      const rnd = random(name.length);
+      const tasks = Array.from({ length: 300 }, (_, i) => task(rnd, i, types[i % types.length]!));
+      const fast = tasks.map((t) => workflowRow(templates, t));
+      const jsonbs: string[] = [];
+      for (const [i, t] of tasks.entries()) {
+        const template = templates.templateFor(t.values.type);
+        const definition = renderWorkflow(template, {
+          id: t.id, legacyId: t.values.legacyId, projectId: t.projectId, phaseId: t.phaseId, title: t.values.title, description: t.values.description,
+          status: t.values.status, priority: t.values.priority, type: t.values.type, assignee: t.values.assignee, reporter: t.values.reporter,
+          estimateHours: t.values.estimateHours, dueOn: t.values.dueOn, tags: t.values.tags,
+        });
+        expect(canonicalJson(definition)).toBe(referenceCanonicalJson(definition));
+        expect(fast[i]!.definitionHash, t.values.legacyId).toBe(definitionHash(definition));
+        expect(fast[i]!.definitionJsonb, t.values.legacyId).toBe(jsonbText(definition));
+        expect(fast[i]).toMatchObject({ template: definition.template, templateVersion: definition.templateVersion, runMode: definition.run });
+        jsonbs.push(fast[i]!.definitionJsonb);
+      }
+      // And Postgres prints each one back unchanged, and its SHA-256 is the row's hash (as docs/workflows.md says).
+      const { rows } = await client.query<{ t: string; h: string }>(
+        `SELECT j::jsonb::text AS t, encode(sha256(convert_to(j::jsonb::text, 'UTF8')), 'hex') AS h
+           FROM unnest($1::text[]) WITH ORDINALITY AS u(j, n) ORDER BY n`, [jsonbs]);
+      expect(rows.map((r) => r.t)).toEqual(jsonbs);
+      expect(rows.map((r) => r.h)).toEqual(fast.map((f) => f.definitionHash));
+    });
+  }
+
+  it('writes canonical JSON as the reference does for odd values (nesting, arrays with holes, toJSON, undefined)', () => {
+    const values: unknown[] = [
+      { b: 1, a: [3, { d: null, c: undefined, e: 'x' }], 'é': true, '': -0.5 },
+      [undefined, () => 1, { toJSON: () => ({ z: 1, y: 2 }) }],
+      { date: new Date(0), nested: { list: [[], {}], n: 1e21, s: '\u2028"\\' } },
+      'plain', 42, null, true,
+    ];
+    for (const v of values) expect(canonicalJson(v)).toBe(referenceCanonicalJson(v));
+  });
+});
