@@ -83,9 +83,9 @@ describe('workflows of 10k migrated tasks (local runner, 2 workers)', () => {
     const { rows: workflows } = await db.pool.query<{
       id: string; legacy_id: string; task_legacy_id: string; title: string; type: string; template: string; template_version: string;
       run_mode: string; definition: { steps: { name: string; command: string[] }[]; inputs: { env: Record<string, string>; file: string } };
-      definition_hash: string; definition_text: string; run_id: string; last_run_id: string;
+      definition_hash: string; run_id: string; last_run_id: string;
     }>(`SELECT w.id::text, w.legacy_id, t.legacy_id AS task_legacy_id, t.title, t.type, w.template, w.template_version, w.run_mode,
-               w.definition, w.definition::text AS definition_text, w.definition_hash, w.run_id, w.last_run_id
+               w.definition, w.definition_hash, w.run_id, w.last_run_id
           FROM tms.workflows w JOIN tms.tasks t ON t.id = w.task_id`);
     const problems: string[] = [];
     for (const w of workflows) {
@@ -98,8 +98,7 @@ describe('workflows of 10k migrated tasks (local runner, 2 workers)', () => {
       // The task reaches the workflow as data; the commands are the template's, untouched.
       if (w.definition.inputs.env.TASK_LEGACY_ID !== w.task_legacy_id || w.definition.inputs.env.TASK_TITLE !== w.title) problems.push(`${where}: inputs`);
       if (canonical(w.definition.steps.map((s) => s.command)) !== canonical(template.steps.map((s) => s.command))) problems.push(`${where}: commands differ from the template`);
-      // The hash is the SHA-256 of the definition as stored (its jsonb text: keys in jsonb's own order).
-      if (createHash('sha256').update(w.definition_text).digest('hex') !== w.definition_hash) problems.push(`${where}: definition_hash is not the definition's hash`);
+      if (createHash('sha256').update(canonical(w.definition)).digest('hex') !== w.definition_hash) problems.push(`${where}: definition_hash is not the definition's hash`);
       if (w.run_id !== runId || w.last_run_id !== runId) problems.push(`${where}: run ${w.run_id}/${w.last_run_id}`);
     }
     expect(firstOf(problems)).toEqual([]);

@@ -28,7 +28,8 @@ export function arrayLiteral(items: readonly string[]): string {
 /**
  * A JSON string as Postgres prints it inside jsonb: `"`, `\\`, \b \f \n \r \t escaped by name, other
  * controls as \u00xx (lower-case hex), everything else as it is — which is exactly what JSON.stringify
- * writes for a well-formed string (a lone surrogate cannot reach here: the normalizer rejects it).
+ * writes for a well-formed string. A lone surrogate comes out as \udxxx, which jsonb refuses: the chunk
+ * fails loudly (task values never carry one — the normalizer rejects them; a template string could).
  */
 export function jsonbString(s: string): string {
   return JSON.stringify(s);

@@ -6,7 +6,7 @@
 //   changed or another run last migrated it (last_run_id) — re-migrating unchanged tasks within a run
 //   writes nothing, and the row keeps the run that created it (run_id).
 import type { TaskValues } from '../legacy/normalize.js';
-import { renderedSteps, sha256Hex, taskInputs, type TaskForWorkflow } from '../workflows/render.js';
+import { definitionHashFor, renderedSteps, taskInputs, type TaskForWorkflow } from '../workflows/render.js';
 import type { TemplateSet } from '../workflows/templates.js';
 import type { RunMode, WorkflowTemplate } from '../workflows/types.js';
 import { copyLines, tryCopyFresh, type TableSpec } from './copy-rows.js';
@@ -72,12 +72,11 @@ function definitionJsonb(template: WorkflowTemplate, inputs: ReturnType<typeof t
 export function workflowRow(templates: TemplateSet, task: MigratedTask): WorkflowRow {
   const template = templates.templateFor(task.values.type);
   const inputs = taskInputs(taskForWorkflow(task));
-  const jsonb = definitionJsonb(template, inputs);
   return {
     id: workflowId(task.values.legacyId), taskId: task.id, legacyId: task.values.legacyId,
     template: template.name, templateVersion: template.version,
-    // = definitionHash(renderWorkflow(template, task)): the hash of this same text.
-    definitionJsonb: jsonb, definitionHash: sha256Hex(jsonb), runMode: template.run,
+    // Both equal what renderWorkflow's definition gives (test/unit/workflow-rows.test.ts).
+    definitionJsonb: definitionJsonb(template, inputs), definitionHash: definitionHashFor(template, inputs), runMode: template.run,
   };
 }
 

@@ -1,8 +1,7 @@
 // Renders a task's workflow from its template: the template's steps as they are, and the task's fields
 // as data only — TASK_* environment variables and a JSON file (TaskInputs). Nothing of the task enters
-// a command. The definition's hash (SHA-256 of its jsonb text, as stored) is the cache key of its runs.
+// a command. The definition's hash (SHA-256 of its canonical JSON) is the cache key of its runs.
 import { createHash } from 'node:crypto';
-import { jsonbText } from '../store/copy-text.js';
 import { TASK_FILE_PATH, type TaskInputs, type WorkflowDefinition, type WorkflowStep, type WorkflowTemplate } from './types.js';
 
 /** The migrated task's fields a workflow sees (ids are the new system's). */
@@ -101,14 +100,30 @@ export function renderedSteps(template: WorkflowTemplate): WorkflowStep[] {
 }
 
 /**
- * SHA-256 (hex) of the definition as stored: its jsonb text, which orders object keys itself (by length,
- * then bytes), so the same template and the same task inputs give the same hash whatever the key order.
- * The worker hashes the very text it writes (src/store/workflow-rows.ts): one serialization, not two.
+ * SHA-256 (hex) of the definition's canonical JSON: same template and same task inputs → same hash. Its
+ * format must not change: stored hashes are the cache keys of earlier successful runs.
  */
 export function definitionHash(def: WorkflowDefinition): string {
-  return sha256Hex(jsonbText(def));
+  return createHash('sha256').update(canonicalJson(def)).digest('hex');
 }
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+/** The template's share of the canonical definition text, once per template (templates are not changed once loaded). */
+const templateCanonical = new WeakMap<WorkflowTemplate, { run: string; steps: string; tail: string }>();
+
+/**
+ * definitionHash(renderWorkflow(template, task)) from the task's inputs, without building the definition:
+ * the canonical text is the template's cached parts around the inputs. Canonical key order: inputs, run,
+ * steps, template, templateVersion.
+ */
+export function definitionHashFor(template: WorkflowTemplate, inputs: TaskInputs): string {
+  let parts = templateCanonical.get(template);
+  if (!parts) {
+    parts = {
+      run: JSON.stringify(template.run),
+      steps: canonicalJson(renderedSteps(template)),
+      tail: `"template":${JSON.stringify(template.name)},"templateVersion":${JSON.stringify(template.version)}}`,
+    };
+    templateCanonical.set(template, parts);
+  }
+  return createHash('sha256').update(`{"inputs":${canonicalJson(inputs)},"run":${parts.run},"steps":${parts.steps},${parts.tail}`).digest('hex');
 }
