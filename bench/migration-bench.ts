@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     'chunk-size': { type: 'string' },
     format: { type: 'string', default: 'jsonl' },
     dependencies: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     'data-dir': { type: 'string', default: join(PACKAGE_ROOT, '.bench-data') },
     'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
     'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0' },
@@ -44,7 +45,8 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   process.stdout.write(`npm run bench -- [--tasks 1000000[,3000000]] [--workers 2] [--concurrency 4] [--chunk-size N]
-  [--format jsonl|json|csv] [--dependencies] [--data-dir DIR] [--pg-url URL] [--redis-url URL]
+  [--format jsonl|json|csv] [--dependencies] [--data-dir DIR] [--pg-url URL] [--redis-url URL] [--cpu-prof DIR]
+--cpu-prof DIR writes a V8 CPU profile of each worker process into DIR (open it in Chrome DevTools).
 Generated data is cached in --data-dir (default .bench-data/). Each size gets a fresh database, dropped after.\n`);
   process.exit(0);
 }
@@ -254,7 +256,8 @@ async function runSize(tasks: number): Promise<Figures> {
     // Workers are a standing fleet: started (and warmed) before the run is timed.
     for (let i = 0; i < Number(args.workers); i++) {
       // As `npx taskfleet worker` runs them (bin/taskfleet.js's shebang flags).
-      const w = spawn(process.execPath, ['--max-semi-space-size=64', BIN, 'worker', '--concurrency', args.concurrency], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
+      const w = spawn(process.execPath, ['--max-semi-space-size=64', ...profile, BIN, 'worker', '--concurrency', args.concurrency], { env, stdio: ['ignore', 'ignore', 'pipe'] });
       workers.push(w);
       await waitForLine(w, /Worker started/, 30_000);
     }

@@ -7,6 +7,7 @@ import * as ledger from './migrations/002_ledger.js';
 import * as lifecycle from './migrations/003_lifecycle.js';
 import * as workflows from './migrations/004_workflows.js';
 import * as operations from './migrations/005_operations.js';
+import * as workflowTemplates from './migrations/006_workflow_templates.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -16,7 +17,15 @@ const MIGRATIONS: Record<string, Migration> = {
   '003_lifecycle': lifecycle,
   '004_workflows': workflows,
   '005_operations': operations,
+  '006_workflow_templates': workflowTemplates,
 };
+
+/** The migrations up to `last` (all by default): a test can build an older schema and upgrade it. */
+function sourceUpTo(last?: string): Knex.MigrationSource<string> {
+  const names = Object.keys(MIGRATIONS);
+  if (last !== undefined && !names.includes(last)) throw new Error(`Unknown migration ${last}`);
+  return { ...migrationSource, getMigrations: () => Promise.resolve(last === undefined ? names : names.slice(0, names.indexOf(last) + 1)) };
+}
 
 const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: () => Promise.resolve(Object.keys(MIGRATIONS)),
@@ -43,21 +52,21 @@ async function upToDate(client: pg.Client): Promise<boolean> {
   return Object.keys(MIGRATIONS).every((name) => applied.has(name));
 }
 
-/** Brings the database to the latest schema; returns the names of the migrations it applied. */
+/** Brings the database to the latest schema (or only up to `upTo`: tests build an older one); returns the names of the migrations it applied. */
 // Any number of workers and producers may start at once on a fresh database; knex's own lock table
 // is created without a lock, so the whole step is serialised on a Postgres advisory lock first.
 const MIGRATION_LOCK = 7_346_012_019;
 
-export async function migrateToLatest(databaseUrl: string): Promise<string[]> {
+export async function migrateToLatest(databaseUrl: string, upTo?: string): Promise<string[]> {
   const lock = new pg.Client({ connectionString: databaseUrl });
   lock.on('error', () => undefined);
   await lock.connect();
   let knex: Knex | null = null;
   try {
-    if (await upToDate(lock)) return [];
+    if (upTo === undefined && await upToDate(lock)) return [];
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     knex = await createKnex(databaseUrl);
-    const [, applied] = (await knex.migrate.latest({ migrationSource, tableName: 'taskfleet_schema_migrations' })) as [number, string[]];
+    const [, applied] = (await knex.migrate.latest({ migrationSource: sourceUpTo(upTo), tableName: 'taskfleet_schema_migrations' })) as [number, string[]];
     return applied;
   } finally {
     await knex?.destroy();

@@ -235,7 +235,7 @@ describe('taskfleet rollback', () => {
     const fingerprint = await fingerprintOf('rb-a');
     const undone = await rollback('--run-id', 'rb-d');
     expect(undone.code, undone.stderr).toBe(0);
-    expect(undone.stdout).toMatch(/deleted tms\.task_dependencies 0, tms\.workflow_runs 0, tms\.workflows 0, tms\.tasks 0, tms\.phases 0, tms\.projects 0/);
+    expect(undone.stdout).toMatch(/deleted tms\.task_dependencies 0, tms\.workflow_runs 0, tms\.workflows 0, tms\.workflow_templates 0, tms\.tasks 0, tms\.phases 0, tms\.projects 0/);
     expect(undone.stdout).toMatch(/leave in place \(created by run rb-a, adopted by this run\): tms\.tasks T-00000001/);
     expect(await fingerprintOf('rb-a')).toBe(fingerprint);
     // Rows a rolled-back run adopted were changed by that run, not by someone else: no --force needed.

@@ -2,7 +2,8 @@
 // 10k generated tasks of several types migrate with two workers and test templates
 // (test/fixtures/workflow-templates: feature runs on migrate with two steps, chore runs on migrate and
 // always exits 1, bug and default are created only). Checked with this file's own SQL and hashing:
-// every task has exactly one workflow with its rendered definition; every on-migrate workflow ran
+// every task has exactly one workflow, from its type's template stored once, whose definition rendered
+// from that template and the task hashes to the stored hash; every on-migrate workflow ran
 // (feature: succeeded, chore: failed with exit code 1 and the tail of its output); workflow_runs holds
 // one row per attempt; the migrate summary says so; Bull Board's job names carry the task's legacy id
 // and title; the same migrate command again writes nothing.
@@ -14,6 +15,7 @@ import { Queue } from 'bullmq';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLegacyData } from '../src/generator/generate.js';
+import { loadWorkflow } from '../src/store/workflow-definitions.js';
 import { connectionArgs } from './helpers/cli.js';
 import { writeCounters } from './helpers/ledger.js';
 import { firstOf, runFleet, summaryOf } from './helpers/legacy-files.js';
@@ -80,26 +82,44 @@ describe('workflows of 10k migrated tasks (local runner, 2 workers)', () => {
     for (const t of tasks) types.set(t.type, (types.get(t.type) ?? 0) + 1);
     expect([...types.keys()].sort()).toEqual(['bug', 'chore', 'default', 'feature']);
 
+    // Each template is stored once (tms.workflow_templates), its steps as the template file has them.
+    const { rows: stored } = await db.pool.query<{ id: string; name: string; version: string; run_mode: string; steps: { command: string[] }[]; run_id: string }>(
+      'SELECT id::text, name, version, run_mode, steps, run_id FROM tms.workflow_templates');
+    expect(stored.map((t) => t.name).sort()).toEqual(['bug', 'chore', 'default', 'feature']);
+    for (const t of stored) {
+      const file = templates.get(t.name)!;
+      expect({ version: t.version, run: t.run_mode, commands: t.steps.map((st) => st.command), runId: t.run_id })
+        .toEqual({ version: String(file.version), run: file.run, commands: file.steps.map((st) => st.command), runId });
+    }
+
     const { rows: workflows } = await db.pool.query<{
       id: string; legacy_id: string; task_legacy_id: string; title: string; type: string; template: string; template_version: string;
-      run_mode: string; definition: { steps: { name: string; command: string[] }[]; inputs: { env: Record<string, string>; file: string } };
-      definition_hash: string; run_id: string; last_run_id: string;
-    }>(`SELECT w.id::text, w.legacy_id, t.legacy_id AS task_legacy_id, t.title, t.type, w.template, w.template_version, w.run_mode,
-               w.definition, w.definition_hash, w.run_id, w.last_run_id
-          FROM tms.workflows w JOIN tms.tasks t ON t.id = w.task_id`);
+      stored_template: string | null; run_mode: string; definition_hash: string; run_id: string; last_run_id: string;
+    }>(`SELECT w.id::text, w.legacy_id, t.legacy_id AS task_legacy_id, t.title, t.type, w.template, w.template_version, tpl.name AS stored_template,
+               w.run_mode, w.definition_hash, w.run_id, w.last_run_id
+          FROM tms.workflows w JOIN tms.tasks t ON t.id = w.task_id LEFT JOIN tms.workflow_templates tpl ON tpl.id = w.template_id`);
     const problems: string[] = [];
-    for (const w of workflows) {
-      const template = templates.get(w.type)!;
-      const where = `task ${w.task_legacy_id}`;
-      if (w.legacy_id !== w.task_legacy_id) problems.push(`${where}: workflow legacy_id ${w.legacy_id}`);
-      if (w.template !== w.type || w.template_version !== String(template.version) || w.run_mode !== template.run) {
-        problems.push(`${where}: template ${w.template} v${w.template_version} ${w.run_mode}, expected ${w.type} v${template.version} ${template.run}`);
+    const client = await db.pool.connect();
+    try {
+      for (const w of workflows) {
+        const template = templates.get(w.type)!;
+        const where = `task ${w.task_legacy_id}`;
+        if (w.legacy_id !== w.task_legacy_id) problems.push(`${where}: workflow legacy_id ${w.legacy_id}`);
+        if (w.template !== w.type || w.stored_template !== w.type || w.template_version !== String(template.version) || w.run_mode !== template.run) {
+          problems.push(`${where}: template ${w.template} (stored: ${w.stored_template}) v${w.template_version} ${w.run_mode}, expected ${w.type} v${template.version} ${template.run}`);
+        }
+        // The definition as it runs, rendered from the stored template and the task: the task reaches it
+        // as data, the commands are the template's untouched, and its hash (this file's own) is the stored one.
+        const loaded = await loadWorkflow(client, w.id);
+        const definition = loaded!.definition;
+        if (definition.inputs.env.TASK_LEGACY_ID !== w.task_legacy_id || definition.inputs.env.TASK_TITLE !== w.title
+          || (JSON.parse(definition.inputs.file) as { title: string }).title !== w.title) problems.push(`${where}: inputs`);
+        if (canonical(definition.steps.map((st) => st.command)) !== canonical(template.steps.map((st) => st.command))) problems.push(`${where}: commands differ from the template`);
+        if (createHash('sha256').update(canonical(definition)).digest('hex') !== w.definition_hash) problems.push(`${where}: definition_hash is not the definition's hash`);
+        if (w.run_id !== runId || w.last_run_id !== runId) problems.push(`${where}: run ${w.run_id}/${w.last_run_id}`);
       }
-      // The task reaches the workflow as data; the commands are the template's, untouched.
-      if (w.definition.inputs.env.TASK_LEGACY_ID !== w.task_legacy_id || w.definition.inputs.env.TASK_TITLE !== w.title) problems.push(`${where}: inputs`);
-      if (canonical(w.definition.steps.map((s) => s.command)) !== canonical(template.steps.map((s) => s.command))) problems.push(`${where}: commands differ from the template`);
-      if (createHash('sha256').update(canonical(w.definition)).digest('hex') !== w.definition_hash) problems.push(`${where}: definition_hash is not the definition's hash`);
-      if (w.run_id !== runId || w.last_run_id !== runId) problems.push(`${where}: run ${w.run_id}/${w.last_run_id}`);
+    } finally {
+      client.release();
     }
     expect(firstOf(problems)).toEqual([]);
 

@@ -11,8 +11,9 @@
 // A job that runs twice changes nothing the second time: the workflow's lock and its final row decide.
 import { notifyProgress } from '../ledger/runs.js';
 import { inTransaction, type Pool, type PoolClient } from '../store/pool.js';
+import { loadWorkflow, type StoredWorkflow } from '../store/workflow-definitions.js';
 import type { DaggerConfig } from '../workflows/dagger-config.js';
-import type { RunResult, WorkflowDefinition, WorkflowRunner } from '../workflows/types.js';
+import type { RunResult, WorkflowRunner } from '../workflows/types.js';
 import type { JobContext } from './context.js';
 import { PermanentJobError } from './errors.js';
 import type { WorkflowJobPayload } from './payload.js';
@@ -39,13 +40,6 @@ export interface WorkflowJobResult {
   runRowId: number | null;
 }
 
-interface WorkflowRow {
-  id: string;
-  legacy_id: string;
-  definition: WorkflowDefinition;
-  definition_hash: string;
-}
-
 const FINAL = `status IN ('succeeded', 'failed', 'cached')`;
 const ABANDONED_BY_DEATH = 'abandoned: its worker stopped before the run finished (the job was retried)';
 
@@ -68,7 +62,7 @@ async function nextAttempt(client: PoolClient, workflowId: string): Promise<numb
 type Start =
   | { kind: 'done' }
   | { kind: 'cached'; rowId: number }
-  | { kind: 'execute'; rowId: number; workflow: WorkflowRow };
+  | { kind: 'execute'; rowId: number; workflow: StoredWorkflow };
 
 export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJobPayload, job: WorkflowJobInfo): Promise<WorkflowJobResult> {
   const { runId, workflowId } = payload;
@@ -80,9 +74,16 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
 
   const start = await inTransaction(ctx.db, async (client): Promise<Start> => {
     await lockWorkflow(client, workflowId);
-    const { rows: [workflow] } = await client.query<WorkflowRow>(
-      'SELECT id::text, legacy_id, definition, definition_hash FROM tms.workflows WHERE id = $1', [workflowId]);
+    let workflow: StoredWorkflow | null;
+    try {
+      workflow = await loadWorkflow(client, workflowId);
+    } catch (err) {
+      throw new PermanentJobError(`Workflow ${workflowId} of run ${runId} cannot be rendered: ${(err as Error).message}`);
+    }
     if (!workflow) throw new PermanentJobError(`Workflow ${workflowId} of run ${runId} is not in tms.workflows`);
+    if (workflow.hash !== workflow.storedHash) {
+      ctx.logger.info({ workflowId, legacyId: workflow.legacyId }, 'Task changed since it was migrated: its workflow runs with the task as it is now');
+    }
     if (await hasFinalResult(client, runId, workflowId)) return { kind: 'done' };
     // A 'running' attempt nobody holds any more: its worker died (this job was re-delivered).
     await client.query(
@@ -92,14 +93,14 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
     if (useCache) {
       const { rows: [hit] } = await client.query<{ id: string; exit_code: number | null; output_digest: string | null; output_tail: string | null; runner: string | null }>(
         `SELECT id::text, exit_code, output_digest, output_tail, runner FROM tms.workflow_runs
-          WHERE definition_hash = $1 AND status = 'succeeded' ORDER BY id DESC LIMIT 1`, [workflow.definition_hash]);
+          WHERE definition_hash = $1 AND status = 'succeeded' ORDER BY id DESC LIMIT 1`, [workflow.hash]);
       if (hit) {
         const { rows: [row] } = await client.query<{ id: string }>(
           `INSERT INTO tms.workflow_runs (workflow_id, attempt, status, exit_code, duration_ms, output_digest, output_tail, cache_hit, runner,
              worker, run_id, job_id, definition_hash, cached_from, finished_at)
            VALUES ($1, $2, 'cached', $3, $4, $5, $6, true, $7, $8, $9, $10, $11, $12, now()) RETURNING id`,
           [workflowId, attempt, hit.exit_code, Math.round(performance.now() - started), hit.output_digest, hit.output_tail, hit.runner,
-            ctx.workerName, runId, job.jobId, workflow.definition_hash, hit.id]);
+            ctx.workerName, runId, job.jobId, workflow.hash, hit.id]);
         await notifyProgress(client, runId);
         return { kind: 'cached', rowId: Number(row!.id) };
       }
@@ -107,7 +108,7 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
     const { rows: [row] } = await client.query<{ id: string }>(
       `INSERT INTO tms.workflow_runs (workflow_id, attempt, status, worker, run_id, job_id, definition_hash)
        VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id`,
-      [workflowId, attempt, ctx.workerName, runId, job.jobId, workflow.definition_hash]);
+      [workflowId, attempt, ctx.workerName, runId, job.jobId, workflow.hash]);
     return { kind: 'execute', rowId: Number(row!.id), workflow };
   });
   if (start.kind === 'done') return { outcome: 'already-done', runRowId: null };

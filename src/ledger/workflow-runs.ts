@@ -51,8 +51,8 @@ export interface PendingWorkflow {
 export async function nextPendingWorkflows(db: Db, runId: string, afterId: string | null, limit: number): Promise<PendingWorkflow[]> {
   if (limit <= 0) return [];
   const { rows } = await db.query<PendingWorkflow>(
-    `SELECT w.id::text AS id, w.legacy_id AS "legacyId", COALESCE(w.definition #>> '{inputs,env,TASK_TITLE}', '') AS title
-       FROM tms.workflows w
+    `SELECT w.id::text AS id, w.legacy_id AS "legacyId", COALESCE(t.title, '') AS title
+       FROM tms.workflows w LEFT JOIN tms.tasks t ON t.id = w.task_id
       WHERE w.last_run_id = $1 AND w.run_mode = 'on-migrate' AND ($2::uuid IS NULL OR w.id > $2::uuid)
         AND NOT EXISTS (SELECT 1 FROM tms.workflow_runs r WHERE r.run_id = $1 AND r.workflow_id = w.id AND r.${IS_FINAL})
       ORDER BY w.id LIMIT $3`,

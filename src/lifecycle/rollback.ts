@@ -23,7 +23,7 @@ type Db = Pool | PoolClient;
 const SAMPLE = 10;
 
 /** The tables a run writes, children before parents: the deletion order. */
-export const ROLLBACK_ORDER = ['tms.task_dependencies', 'tms.workflow_runs', 'tms.workflows', 'tms.tasks', 'tms.phases', 'tms.projects'] as const;
+export const ROLLBACK_ORDER = ['tms.task_dependencies', 'tms.workflow_runs', 'tms.workflows', 'tms.workflow_templates', 'tms.tasks', 'tms.phases', 'tms.projects'] as const;
 export type RollbackTable = (typeof ROLLBACK_ORDER)[number];
 
 /** Tables whose rows carry a legacy id and the run that last migrated them. */
@@ -95,12 +95,16 @@ export interface RollbackOptions {
 // The workflow attempts a run created: those its workflows stage made (also on workflows an earlier run
 // created, which stay), and any attempt at a workflow the run created (they go with the workflow).
 const RUN_WORKFLOW_RUNS = 'wr.run_id = $1 OR wr.workflow_id IN (SELECT id FROM tms.workflows WHERE run_id = $1)';
+// The templates the run stored first that no other run's workflow uses (stored once per content and
+// shared: a template another run's workflows still use stays with them).
+const RUN_TEMPLATES = `tpl.run_id = $1 AND tpl.id NOT IN (SELECT DISTINCT template_id FROM tms.workflows WHERE run_id <> $1)`;
 
 async function countRows(db: Db, runId: string): Promise<RollbackPlan['deletes']> {
   const { rows: [c] } = await db.query<Record<string, number>>(
     `SELECT (SELECT count(*) FROM tms.task_dependencies WHERE run_id = $1)::int AS "tms.task_dependencies",
             (SELECT count(*) FROM tms.workflow_runs wr WHERE ${RUN_WORKFLOW_RUNS})::int AS "tms.workflow_runs",
             (SELECT count(*) FROM tms.workflows WHERE run_id = $1)::int AS "tms.workflows",
+            (SELECT count(*) FROM tms.workflow_templates tpl WHERE ${RUN_TEMPLATES})::int AS "tms.workflow_templates",
             (SELECT count(*) FROM tms.tasks WHERE run_id = $1)::int AS "tms.tasks",
             (SELECT count(*) FROM tms.phases WHERE run_id = $1)::int AS "tms.phases",
             (SELECT count(*) FROM tms.projects WHERE run_id = $1)::int AS "tms.projects"`, [runId]);
@@ -304,7 +308,7 @@ function refuseIfNeeded(refusals: RollbackPlan['refusals'], force: boolean): voi
   if (blocking.length > 0) throw new GateError(blocking.map((r) => r.reason).join('; '));
 }
 
-const LOCKED_TABLES = 'tms.projects, tms.phases, tms.tasks, tms.task_dependencies, tms.workflows, tms.workflow_runs';
+const LOCKED_TABLES = 'tms.projects, tms.phases, tms.tasks, tms.task_dependencies, tms.workflows, tms.workflow_templates, tms.workflow_runs';
 
 /** Deletes the run's rows, children first, in one transaction; the plan is re-checked under a lock. */
 async function deleteRows(db: Pool, run: Run, restore: RestorePlan | null, force: boolean): Promise<RollbackResult['deleted']> {
@@ -320,6 +324,7 @@ async function deleteRows(db: Pool, run: Run, restore: RestorePlan | null, force
       'tms.task_dependencies': 'DELETE FROM tms.task_dependencies WHERE run_id = $1',
       'tms.workflow_runs': `DELETE FROM tms.workflow_runs wr WHERE ${RUN_WORKFLOW_RUNS}`,
       'tms.workflows': 'DELETE FROM tms.workflows WHERE run_id = $1',
+      'tms.workflow_templates': `DELETE FROM tms.workflow_templates tpl WHERE ${RUN_TEMPLATES}`,
       'tms.tasks': 'DELETE FROM tms.tasks WHERE run_id = $1',
       'tms.phases': 'DELETE FROM tms.phases WHERE run_id = $1',
       'tms.projects': 'DELETE FROM tms.projects WHERE run_id = $1',

@@ -65,7 +65,7 @@ export const SECONDARY_INDEXES: readonly SecondaryIndex[] = [
 ];
 
 /** The tables optimize analyzes once the indexes are in. */
-export const TMS_TABLES = ['tms.projects', 'tms.phases', 'tms.tasks', 'tms.task_dependencies', 'tms.workflows', 'tms.workflow_runs'] as const;
+export const TMS_TABLES = ['tms.projects', 'tms.phases', 'tms.tasks', 'tms.task_dependencies', 'tms.workflows', 'tms.workflow_templates', 'tms.workflow_runs'] as const;
 
 export function createIndexSql(index: SecondaryIndex): string {
   return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY IF NOT EXISTS ${index.name} ON ${index.table} ${index.definition}`;

@@ -18,12 +18,18 @@ const UNIQUE_VIOLATION = '23505';
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+// A chunk's payload is encoded once: for its COPY and again for comparing its read-back (keyed by the
+// lines array itself, so it lives no longer than the chunk's lines).
+const payloads = new WeakMap<readonly string[], Buffer>();
+
 /**
  * The lines as COPY sends them (each ending in a newline), encoded straight into one buffer: joining
  * them into one giant string first and encoding that costs about four times as much (measured on a
  * chunk of 5000 workflow rows, 12 MB: ~200 ms against ~50 ms).
  */
 export function copyPayload(lines: readonly string[]): Buffer {
+  const cached = payloads.get(lines);
+  if (cached) return cached;
   let size = 0;
   for (const line of lines) size += Buffer.byteLength(line) + 1;
   const payload = Buffer.allocUnsafe(size);
@@ -32,6 +38,7 @@ export function copyPayload(lines: readonly string[]): Buffer {
     offset += payload.write(line, offset);
     payload[offset++] = 0x0a;
   }
+  payloads.set(lines, payload);
   return payload;
 }
 

@@ -37,6 +37,14 @@ export function workflowId(taskLegacyId: string): string {
   return uuidV5(taskLegacyId, WORKFLOW_NAMESPACE);
 }
 
+// A stored workflow template (tms.workflow_templates): the UUIDv5 of its canonical JSON, so the same
+// content gets the same id in every run and on every worker, and changed content a new one.
+const TEMPLATE_NAMESPACE = namespaceBytes(uuidV5('workflow_templates', ROOT));
+
+export function templateContentId(canonicalJson: string): string {
+  return uuidV5(canonicalJson, TEMPLATE_NAMESPACE);
+}
+
 /** A per-chunk memo: parents repeat a lot within a chunk (every task of a project names it). */
 export function idMemo(kind: EntityKind): (legacyId: string) => string {
   const memo = new Map<string, string>();

@@ -1,24 +1,30 @@
-// The workflow row of each migrated task (tms.workflows), written in the task chunk's transaction:
-// the definition rendered from the run's template for the task's type, its hash, the template name
-// and version, and whether it runs during the migration.
+// The workflow row of each migrated task (tms.workflows), written in the task chunk's transaction: the
+// template it is rendered from (name, version and the id of its stored content, tms.workflow_templates),
+// the rendered definition's hash, and whether it runs during the migration. The definition itself is
+// the template's steps with the task's fields as inputs: rendered again from those two rows when it runs
+// (src/store/workflow-definitions.ts), not copied into every row.
 // - Fast path: a plain COPY, when none of the chunk's workflows exists yet.
 // - Otherwise: COPY into a temporary table and an upsert that rewrites a row only when its definition
 //   changed or another run last migrated it (last_run_id) — re-migrating unchanged tasks within a run
 //   writes nothing, and the row keeps the run that created it (run_id).
+// Either way the rows are read back with COPY and compared with what was sent (all but run_id).
 import type { TaskValues } from '../legacy/normalize.js';
-import { definitionHashFor, renderedSteps, taskInputs, type TaskForWorkflow } from '../workflows/render.js';
+import { definitionHashFor, taskInputs, type TaskForWorkflow } from '../workflows/render.js';
 import type { TemplateSet } from '../workflows/templates.js';
 import type { RunMode, WorkflowTemplate } from '../workflows/types.js';
-import { copyLines, tryCopyFresh, type TableSpec } from './copy-rows.js';
-import { encodeCopyLine, jsonbString, jsonbText, type CopyValue } from './copy-text.js';
+import { copyLines, tryCopyFresh, verifyLines, type TableSpec } from './copy-rows.js';
+import { encodeCopyLine, escapeCopy, type CopyValue } from './copy-text.js';
 import { workflowId } from './new-ids.js';
 import type { PoolClient } from './pool.js';
+import { storedTemplateId, storeTemplates } from './workflow-templates.js';
 
+// run_id last: the read-back compares every column but that one (a row another run created keeps its run_id).
 export const WORKFLOWS_TABLE: TableSpec = {
   table: 'tms.workflows',
-  columns: ['id', 'task_id', 'legacy_id', 'template', 'template_version', 'definition', 'definition_hash', 'run_mode', 'run_id', 'last_run_id'],
+  columns: ['id', 'task_id', 'legacy_id', 'template', 'template_version', 'template_id', 'definition_hash', 'run_mode', 'last_run_id', 'run_id'],
   key: ['id'],
 };
+const VERIFIED: TableSpec = { ...WORKFLOWS_TABLE, columns: WORKFLOWS_TABLE.columns.slice(0, -1) };
 
 /** A task as the chunk holds it: its new id, parents' new ids and validated values. */
 export interface MigratedTask {
@@ -32,10 +38,8 @@ export interface WorkflowRow {
   id: string;
   taskId: string;
   legacyId: string;
-  template: string;
-  templateVersion: string;
-  /** The rendered definition (renderWorkflow) as Postgres prints it as jsonb: what is written and read back. */
-  definitionJsonb: string;
+  template: WorkflowTemplate;
+  /** SHA-256 of the rendered definition's canonical JSON (renderWorkflow + definitionHash): the cache key. */
   definitionHash: string;
   runMode: RunMode;
 }
@@ -49,40 +53,17 @@ export function taskForWorkflow(task: MigratedTask): TaskForWorkflow {
   };
 }
 
-/** The template's share of the definition's jsonb text, once per template (templates are not changed once loaded). */
-const templateJsonb = new WeakMap<WorkflowTemplate, { head: string; tail: string }>();
-
-/**
- * jsonbText(renderWorkflow(template, task)) from the task's inputs, the template's parts cached: a task
- * chunk renders thousands of workflows from one or two templates. jsonb orders keys by length, then
- * bytes: run, steps, inputs, template, templateVersion.
- */
-function definitionJsonb(template: WorkflowTemplate, inputs: ReturnType<typeof taskInputs>): string {
-  let parts = templateJsonb.get(template);
-  if (!parts) {
-    parts = {
-      head: `{"run": ${jsonbString(template.run)}, "steps": ${jsonbText(renderedSteps(template))}, "inputs": `,
-      tail: `, "template": ${jsonbString(template.name)}, "templateVersion": ${jsonbString(template.version)}}`,
-    };
-    templateJsonb.set(template, parts);
-  }
-  return `${parts.head}${jsonbText(inputs)}${parts.tail}`;
-}
-
 export function workflowRow(templates: TemplateSet, task: MigratedTask): WorkflowRow {
   const template = templates.templateFor(task.values.type);
-  const inputs = taskInputs(taskForWorkflow(task));
   return {
-    id: workflowId(task.values.legacyId), taskId: task.id, legacyId: task.values.legacyId,
-    template: template.name, templateVersion: template.version,
-    // Both equal what renderWorkflow's definition gives (test/unit/workflow-rows.test.ts).
-    definitionJsonb: definitionJsonb(template, inputs), definitionHash: definitionHashFor(template, inputs), runMode: template.run,
+    id: workflowId(task.values.legacyId), taskId: task.id, legacyId: task.values.legacyId, template,
+    // Equals definitionHash(renderWorkflow(template, task)) (test/unit/workflow-rows.test.ts).
+    definitionHash: definitionHashFor(template, taskInputs(taskForWorkflow(task))), runMode: template.run,
   };
 }
 
 function copyRow(w: WorkflowRow, runId: string): CopyValue[] {
-  // The definition goes as its jsonb text (a string is written as it is): the very text read back.
-  return [w.id, w.taskId, w.legacyId, w.template, w.templateVersion, w.definitionJsonb, w.definitionHash, w.runMode, runId, runId];
+  return [w.id, w.taskId, w.legacyId, w.template.name, w.template.version, storedTemplateId(w.template), w.definitionHash, w.runMode, runId, runId];
 }
 
 export interface WorkflowWriteOutcome {
@@ -91,37 +72,35 @@ export interface WorkflowWriteOutcome {
   onMigrate: number;
 }
 
-/** Writes the workflows of a chunk's tasks (the caller's transaction); checks every one is there with its hash. */
+/** Writes the workflows of a chunk's tasks (the caller's transaction) and their templates; reads every row back. */
 export async function writeWorkflows(client: PoolClient, runId: string, unordered: readonly WorkflowRow[]): Promise<WorkflowWriteOutcome> {
   // In id order, so that chunks writing the same workflows lock them in the same order (no deadlock).
   const rows = [...unordered].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const onMigrate = rows.filter((r) => r.runMode === 'on-migrate').length;
   if (rows.length === 0) return { written: 0, onMigrate };
-  const lines = rows.map((r) => encodeCopyLine(copyRow(r, runId)));
-  let written = rows.length;
-  if (!(await tryCopyFresh(client, WORKFLOWS_TABLE, lines))) {
-    const { columns } = WORKFLOWS_TABLE;
-    const temp = 'incoming_tms_workflows';
-    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${temp} (LIKE tms.workflows INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
-    await copyLines(client, temp, columns, lines);
-    const updatable = columns.filter((c) => c !== 'id' && c !== 'run_id');
-    const result = await client.query(
-      `INSERT INTO tms.workflows AS t (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM ${temp} ORDER BY id
-       ON CONFLICT (id) DO UPDATE SET (${updatable.join(', ')}) = ROW(${updatable.map((c) => `excluded.${c}`).join(', ')})
-       WHERE t.definition_hash IS DISTINCT FROM excluded.definition_hash OR t.last_run_id IS DISTINCT FROM excluded.last_run_id`,
-    );
-    written = result.rowCount ?? 0;
-    await client.query(`TRUNCATE ${temp}`);
+  await storeTemplates(client, runId, new Set(rows.map((r) => r.template)));
+  const values = rows.map((r) => copyRow(r, runId));
+  const lines = values.map(encodeCopyLine);
+  if (await tryCopyFresh(client, WORKFLOWS_TABLE, lines)) {
+    // All new: every row holds this run in run_id too, so the lines sent are the lines to read back.
+    await verifyLines(client, WORKFLOWS_TABLE, values, lines);
+    return { written: rows.length, onMigrate };
   }
-  // Per-chunk check: every task of the chunk has its workflow, with the definition just rendered.
-  const { rows: held } = await client.query<{ id: string; definition_hash: string; last_run_id: string }>(
-    'SELECT id::text, definition_hash, last_run_id FROM tms.workflows WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
-  const byId = new Map(held.map((h) => [h.id, h]));
-  for (const r of rows) {
-    const h = byId.get(r.id);
-    if (!h || h.definition_hash !== r.definitionHash || h.last_run_id !== runId) {
-      throw new Error(`Per-chunk verification failed on tms.workflows: the workflow of task ${r.legacyId} ${h ? 'reads back differently' : 'is missing'}`);
-    }
-  }
-  return { written, onMigrate };
+  const { columns } = WORKFLOWS_TABLE;
+  const temp = 'incoming_tms_workflows';
+  await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${temp} (LIKE tms.workflows INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
+  await copyLines(client, temp, columns, lines);
+  const updatable = columns.filter((c) => c !== 'id' && c !== 'run_id');
+  const result = await client.query(
+    `INSERT INTO tms.workflows AS t (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM ${temp} ORDER BY id
+     ON CONFLICT (id) DO UPDATE SET (${updatable.join(', ')}) = ROW(${updatable.map((c) => `excluded.${c}`).join(', ')})
+     WHERE t.definition_hash IS DISTINCT FROM excluded.definition_hash OR t.template_id IS DISTINCT FROM excluded.template_id
+        OR t.last_run_id IS DISTINCT FROM excluded.last_run_id`,
+  );
+  await client.query(`TRUNCATE ${temp}`);
+  // Per-chunk check: every task of the chunk has its workflow, as just rendered (the line less its run_id:
+  // a row another run created keeps that run).
+  const runIdField = `\t${escapeCopy(runId)}`;
+  await verifyLines(client, VERIFIED, values, lines.map((line) => line.slice(0, -runIdField.length)));
+  return { written: result.rowCount ?? 0, onMigrate };
 }

@@ -76,12 +76,27 @@ export function taskInputs(task: TaskForWorkflow): TaskInputs {
     // Where the task JSON is mounted (the local runner points it at its own copy of the file).
     TASK_FILE: TASK_FILE_PATH,
   };
-  const file = canonicalJson({
-    id: task.id, legacyId: task.legacyId, projectId: task.projectId, phaseId: task.phaseId, title: task.title, description: task.description,
-    status: task.status, priority: task.priority, type: task.type, assignee: task.assignee, reporter: task.reporter, estimateHours: estimate,
-    dueOn: task.dueOn, tags,
-  });
+  const file = taskFileJson(task, estimate, tags);
   return { env, file };
+}
+
+/**
+ * canonicalJson of the task file's object, written out with its keys already in canonical order: this
+ * runs for every migrated task (test/unit/workflow-rows.test.ts checks it against canonicalJson).
+ */
+function taskFileJson(task: TaskForWorkflow, estimate: string | null, tags: string[] | null): string {
+  const j = JSON.stringify;
+  return `{"assignee":${j(task.assignee)},"description":${j(task.description)},"dueOn":${j(task.dueOn)},"estimateHours":${j(estimate)},`
+    + `"id":${j(task.id)},"legacyId":${j(task.legacyId)},"phaseId":${j(task.phaseId)},"priority":${j(task.priority)},`
+    + `"projectId":${j(task.projectId)},"reporter":${j(task.reporter)},"status":${j(task.status)},"tags":${j(tags)},`
+    + `"title":${j(task.title)},"type":${j(task.type)}}`;
+}
+
+/** canonicalJson(inputs) without the generic walk: env holds only strings, file is one string. */
+function canonicalInputs(inputs: TaskInputs): string {
+  let env = '';
+  for (const key of Object.keys(inputs.env).sort()) env += `${env === '' ? '' : ','}${JSON.stringify(key)}:${JSON.stringify(inputs.env[key])}`;
+  return `{"env":{${env}},"file":${JSON.stringify(inputs.file)}}`;
 }
 
 export function renderWorkflow(template: WorkflowTemplate, task: TaskForWorkflow): WorkflowDefinition {
@@ -125,5 +140,5 @@ export function definitionHashFor(template: WorkflowTemplate, inputs: TaskInputs
     };
     templateCanonical.set(template, parts);
   }
-  return createHash('sha256').update(`{"inputs":${canonicalJson(inputs)},"run":${parts.run},"steps":${parts.steps},${parts.tail}`).digest('hex');
+  return createHash('sha256').update(`{"inputs":${canonicalInputs(inputs)},"run":${parts.run},"steps":${parts.steps},${parts.tail}`).digest('hex');
 }

@@ -40,7 +40,7 @@ export interface TaskInputs {
   file: string;
 }
 
-/** The rendered workflow of one task: stored in tms.workflows.definition; its hash is the cache key. */
+/** The rendered workflow of one task (its stored template + its task: src/store/workflow-definitions.ts); its hash is the cache key. */
 export interface WorkflowDefinition {
   template: string;
   templateVersion: string;
