@@ -11,6 +11,7 @@ import { createNormalizer } from '../legacy/normalize.js';
 import { claimRows, type ClaimSpec } from '../store/claim-rows.js';
 import type { CopyValue } from '../store/copy-text.js';
 import { idMemo } from '../store/new-ids.js';
+import { lookupById } from '../store/lookup-by-id.js';
 import { inTransaction } from '../store/pool.js';
 import { readChunkRecords } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
@@ -90,7 +91,7 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
     const taskId = idMemo('tasks');
     const taskIds = [...new Set(edges.flatMap((e) => [taskId(e.taskLegacyId), taskId(e.dependsOnLegacyId)]))];
     const { rows: tasks } = await client.query<{ id: string; legacy_line: number }>(
-      `SELECT id::text, legacy_line FROM tms.tasks WHERE id = ANY($1::uuid[])`, [taskIds]);
+      lookupById('tms.tasks', 't.id::text AS id, t.legacy_line'), [taskIds]);
     const taskLine = new Map(tasks.map((t) => [t.id, t.legacy_line]));
 
     const candidates: (Edge & { taskId: string; dependsOnId: string })[] = [];

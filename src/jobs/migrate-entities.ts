@@ -13,6 +13,7 @@ import { claimRows } from '../store/claim-rows.js';
 import type { CopyValue } from '../store/copy-text.js';
 import { ENTITY_TABLES, phaseRow, projectRow, taskRow } from '../store/entity-tables.js';
 import { idMemo } from '../store/new-ids.js';
+import { lookupById } from '../store/lookup-by-id.js';
 import { inTransaction, type PoolClient } from '../store/pool.js';
 import { workflowRow, writeWorkflows, type WorkflowRow } from '../store/workflow-rows.js';
 import { ConfigError } from '../config/errors.js';
@@ -128,7 +129,7 @@ async function checkParents(
   const phaseId = idMemo('phases');
   const projectLegacy = (c: Candidate<EntityKind>) => (c.values as KindValues['phases'] | KindValues['tasks']).projectLegacyId;
   const projectIds = [...new Set(candidates.map((c) => projectId(projectLegacy(c))))];
-  const { rows: projects } = await client.query<{ id: string }>(`SELECT id::text FROM tms.projects WHERE id = ANY($1::uuid[])`, [projectIds]);
+  const { rows: projects } = await client.query<{ id: string }>(lookupById('tms.projects', 't.id::text AS id'), [projectIds]);
   const haveProject = new Set(projects.map((p) => p.id));
   const phaseProject = new Map<string, string>();
   if (kind === 'tasks') {
@@ -137,7 +138,7 @@ async function checkParents(
       return phase === null ? [] : [phaseId(phase)];
     }))];
     const { rows } = await client.query<{ id: string; project_id: string }>(
-      `SELECT id::text, project_id::text FROM tms.phases WHERE id = ANY($1::uuid[])`, [phaseIds]);
+      lookupById('tms.phases', 't.id::text AS id, t.project_id::text AS project_id'), [phaseIds]);
     for (const r of rows) phaseProject.set(r.id, r.project_id);
   }
 

@@ -66,8 +66,9 @@ export async function claimRows<T>(client: PoolClient, spec: ClaimSpec, runId: s
   const { rows: held } = await client.query<Record<string, unknown>>(
     `SELECT ${spec.key.map((c) => `t.${c}::text AS ${c}`).join(', ')}, t.run_id, t.last_run_id, t.${spec.orderColumn} AS held_order
        ${spec.describeColumns.map((c) => `, t.${c}`).join('')}
-     FROM ${spec.table} t JOIN unnest(${spec.key.map((_, k) => `$${k + 1}::uuid[]`).join(', ')}) AS w(${spec.key.map((_, k) => `k${k}`).join(', ')})
-       ON ${spec.key.map((c, k) => `t.${c} = w.k${k}`).join(' AND ')}`,
+     FROM unnest(${spec.key.map((_, k) => `$${k + 1}::uuid[]`).join(', ')}) AS w(${spec.key.map((_, k) => `k${k}`).join(', ')})
+       -- one primary-key probe per key, whatever the table's statistics say (lookup-by-id.ts)
+       CROSS JOIN LATERAL (SELECT * FROM ${spec.table} t WHERE ${spec.key.map((c, k) => `t.${c} = w.k${k}`).join(' AND ')} LIMIT 1) t`,
     arrays,
   );
   const keyOf = (values: readonly unknown[]) => values.map(String).join('|');
