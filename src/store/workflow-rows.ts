@@ -9,7 +9,7 @@
 //   writes nothing, and the row keeps the run that created it (run_id).
 // Either way the rows are read back with COPY and compared with what was sent (all but run_id).
 import type { TaskValues } from '../legacy/normalize.js';
-import { definitionHashFor, taskInputs, type TaskForWorkflow } from '../workflows/render.js';
+import { definitionHashFor, type TaskForWorkflow } from '../workflows/render.js';
 import type { TemplateSet } from '../workflows/templates.js';
 import type { RunMode, WorkflowTemplate } from '../workflows/types.js';
 import { copyLines, tryCopyFresh, verifyLines, type TableSpec } from './copy-rows.js';
@@ -58,7 +58,7 @@ export function workflowRow(templates: TemplateSet, task: MigratedTask): Workflo
   return {
     id: workflowId(task.values.legacyId), taskId: task.id, legacyId: task.values.legacyId, template,
     // Equals definitionHash(renderWorkflow(template, task)) (test/unit/workflow-rows.test.ts).
-    definitionHash: definitionHashFor(template, taskInputs(taskForWorkflow(task))), runMode: template.run,
+    definitionHash: definitionHashFor(template, taskForWorkflow(task)), runMode: template.run,
   };
 }
 

@@ -92,11 +92,28 @@ function taskFileJson(task: TaskForWorkflow, estimate: string | null, tags: stri
     + `"title":${j(task.title)},"type":${j(task.type)}}`;
 }
 
-/** canonicalJson(inputs) without the generic walk: env holds only strings, file is one string. */
-function canonicalInputs(inputs: TaskInputs): string {
-  let env = '';
-  for (const key of Object.keys(inputs.env).sort()) env += `${env === '' ? '' : ','}${JSON.stringify(key)}:${JSON.stringify(inputs.env[key])}`;
-  return `{"env":{${env}},"file":${JSON.stringify(inputs.file)}}`;
+/**
+ * canonicalJson(taskInputs(task)) written out directly — keys already in canonical order, each field's
+ * JSON text computed once for both the variables and the file: this runs for every migrated task
+ * (test/unit/workflow-rows.test.ts checks it against canonicalJson on random tasks).
+ */
+function canonicalTaskInputs(task: TaskForWorkflow): string {
+  const j = JSON.stringify;
+  // A variable is its field's JSON text, or "" for null (taskInputs: a null field is an empty variable).
+  const v = (json: string): string => (json === 'null' ? '""' : json);
+  const estimate = task.estimateHours === null ? null : String(task.estimateHours);
+  const id = j(task.id), legacyId = j(task.legacyId), projectId = j(task.projectId), phaseId = j(task.phaseId);
+  const title = j(task.title), description = j(task.description), status = j(task.status), priority = j(task.priority);
+  const type = j(task.type), assignee = j(task.assignee), reporter = j(task.reporter), estimateHours = j(estimate);
+  const dueOn = j(task.dueOn), tags = j(task.tags);
+  const file = `{"assignee":${assignee},"description":${description},"dueOn":${dueOn},"estimateHours":${estimateHours},`
+    + `"id":${id},"legacyId":${legacyId},"phaseId":${phaseId},"priority":${priority},"projectId":${projectId},`
+    + `"reporter":${reporter},"status":${status},"tags":${tags},"title":${title},"type":${type}}`;
+  return `{"env":{"TASK_ASSIGNEE":${v(assignee)},"TASK_DESCRIPTION":${v(description)},"TASK_DUE_ON":${v(dueOn)},`
+    + `"TASK_ESTIMATE_HOURS":${v(estimateHours)},"TASK_FILE":${j(TASK_FILE_PATH)},"TASK_ID":${id},"TASK_LEGACY_ID":${legacyId},`
+    + `"TASK_PHASE_ID":${v(phaseId)},"TASK_PRIORITY":${priority},"TASK_PROJECT_ID":${projectId},"TASK_REPORTER":${v(reporter)},`
+    + `"TASK_STATUS":${status},"TASK_TAGS":${j(task.tags === null ? '[]' : tags)},"TASK_TITLE":${title},"TASK_TYPE":${type}},`
+    + `"file":${j(file)}}`;
 }
 
 export function renderWorkflow(template: WorkflowTemplate, task: TaskForWorkflow): WorkflowDefinition {
@@ -126,11 +143,11 @@ export function definitionHash(def: WorkflowDefinition): string {
 const templateCanonical = new WeakMap<WorkflowTemplate, { run: string; steps: string; tail: string }>();
 
 /**
- * definitionHash(renderWorkflow(template, task)) from the task's inputs, without building the definition:
- * the canonical text is the template's cached parts around the inputs. Canonical key order: inputs, run,
- * steps, template, templateVersion.
+ * definitionHash(renderWorkflow(template, task)) without building the definition: the canonical text is
+ * the template's cached parts around the task's inputs. Canonical key order: inputs, run, steps,
+ * template, templateVersion.
  */
-export function definitionHashFor(template: WorkflowTemplate, inputs: TaskInputs): string {
+export function definitionHashFor(template: WorkflowTemplate, task: TaskForWorkflow): string {
   let parts = templateCanonical.get(template);
   if (!parts) {
     parts = {
@@ -140,5 +157,5 @@ export function definitionHashFor(template: WorkflowTemplate, inputs: TaskInputs
     };
     templateCanonical.set(template, parts);
   }
-  return createHash('sha256').update(`{"inputs":${canonicalInputs(inputs)},"run":${parts.run},"steps":${parts.steps},${parts.tail}`).digest('hex');
+  return createHash('sha256').update(`{"inputs":${canonicalTaskInputs(task)},"run":${parts.run},"steps":${parts.steps},${parts.tail}`).digest('hex');
 }
