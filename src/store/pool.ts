@@ -30,7 +30,9 @@ export const DEFAULT_SESSION_GUARDS: SessionGuards = Object.freeze({ deadClientM
 
 /** Per-session settings, sent in the startup packet (libpq `options`): no extra round trip. */
 export function sessionOptions(guards: SessionGuards): string {
-  const options = ['-c TimeZone=UTC'];
+  // Dates and timestamps print as the per-chunk read-back and the workflow hash expect, whatever the
+  // server's own DateStyle.
+  const options = ['-c TimeZone=UTC', '-c DateStyle=ISO'];
   if (guards.deadClientMs > 0) {
     // Keepalive probes cover a silent peer while the server waits for it (idle, idle in transaction, COPY
     // FROM STDIN): first probe after half the budget, then 3 probes a sixth of it apart. tcp_user_timeout

@@ -4,7 +4,7 @@
 // changed after it was migrated; then the definition runs with the task as it is now, under its new hash.
 import { definitionHash, renderWorkflow } from '../workflows/render.js';
 import type { RunMode, WorkflowDefinition, WorkflowStep } from '../workflows/types.js';
-import type { PoolClient } from './pool.js';
+import type pg from 'pg';
 
 export interface StoredWorkflow {
   id: string;
@@ -25,13 +25,14 @@ interface Row {
 }
 
 /** The workflow, rendered; null when there is no such workflow. Throws when its template or task is gone. */
-export async function loadWorkflow(client: PoolClient, workflowId: string): Promise<StoredWorkflow | null> {
+export async function loadWorkflow(client: pg.ClientBase, workflowId: string): Promise<StoredWorkflow | null> {
   // Numbers and dates as text: the very strings the migration rendered from (its per-chunk read-back
-  // compared the row's text with what it sent).
+  // compared the row's text with what it sent). The date in ISO form whatever the session's DateStyle.
   const { rows: [r] } = await client.query<Row>(
     `SELECT w.id::text, w.legacy_id, w.definition_hash, tpl.name, tpl.version, tpl.run_mode, tpl.steps,
             t.id::text AS task_id, t.legacy_id AS task_legacy_id, t.project_id::text, t.phase_id::text, t.title, t.description,
-            t.status, t.priority, t.type, t.assignee, t.reporter, t.estimate_hours::text, t.due_on::text, t.tags
+            t.status, t.priority, t.type, t.assignee, t.reporter, t.estimate_hours::text,
+            to_char(t.due_on, 'YYYY-MM-DD') AS due_on, t.tags
        FROM tms.workflows w
        LEFT JOIN tms.workflow_templates tpl ON tpl.id = w.template_id
        LEFT JOIN tms.tasks t ON t.id = w.task_id
