@@ -237,6 +237,9 @@ describe('taskfleet rollback', () => {
     expect(undone.code, undone.stderr).toBe(0);
     expect(undone.stdout).toMatch(/deleted tms\.task_dependencies 0, tms\.workflow_runs 0, tms\.workflows 0, tms\.workflow_templates 0, tms\.tasks 0, tms\.phases 0, tms\.projects 0/);
     expect(undone.stdout).toMatch(/leave in place \(created by run rb-a, adopted by this run\): tms\.tasks T-00000001/);
+    // The workflow templates rb-a stored first stay: rb-a's workflows still use them.
+    const { rows: [templates] } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM tms.workflow_templates WHERE run_id = 'rb-a'`);
+    expect(templates!.n).toBeGreaterThan(0);
     expect(await fingerprintOf('rb-a')).toBe(fingerprint);
     // Rows a rolled-back run adopted were changed by that run, not by someone else: no --force needed.
     const preview = await rollback('--run-id', 'rb-a', '--dry-run');

@@ -95,9 +95,11 @@ export interface RollbackOptions {
 // The workflow attempts a run created: those its workflows stage made (also on workflows an earlier run
 // created, which stay), and any attempt at a workflow the run created (they go with the workflow).
 const RUN_WORKFLOW_RUNS = 'wr.run_id = $1 OR wr.workflow_id IN (SELECT id FROM tms.workflows WHERE run_id = $1)';
-// The templates the run stored first that no other run's workflow uses (stored once per content and
-// shared: a template another run's workflows still use stays with them).
-const RUN_TEMPLATES = `tpl.run_id = $1 AND tpl.id NOT IN (SELECT DISTINCT template_id FROM tms.workflows WHERE run_id <> $1)`;
+// Templates are stored once per content and shared: the rollback removes those the run stored first,
+// and those a run already rolled back stored first (kept then for this run's workflows), once no other
+// run's workflow uses them.
+const RUN_TEMPLATES = `(tpl.run_id = $1 OR tpl.run_id IN (SELECT id FROM ledger.runs WHERE status = 'rolled_back'))
+  AND tpl.id NOT IN (SELECT DISTINCT template_id FROM tms.workflows WHERE run_id <> $1)`;
 
 async function countRows(db: Db, runId: string): Promise<RollbackPlan['deletes']> {
   const { rows: [c] } = await db.query<Record<string, number>>(
