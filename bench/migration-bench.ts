@@ -14,15 +14,9 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { loadLegacyMapping } from '../src/config/legacy-mapping.js';
 import { PACKAGE_ROOT } from '../src/config/package-root.js';
 import { generateLegacyData } from '../src/generator/generate.js';
-import { createNormalizer, type PhaseValues, type ProjectValues, type TaskValues } from '../src/legacy/normalize.js';
-import { encodeCopyLine } from '../src/store/copy-text.js';
-import { ENTITY_TABLES as TABLE_SPECS, phaseRow, projectRow, taskRow } from '../src/store/entity-tables.js';
-import { newId } from '../src/store/new-ids.js';
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
+import { naiveLoader, parallelNaiveLoader } from './naive-loader.js';
 import { createScratchDatabase } from './scratch-database.js';
 
 const { values: args } = parseArgs({
@@ -64,10 +58,15 @@ interface Figures {
   ratio: number;
   naiveRowsPerSecond: number | null;
   naiveRatio: number | null;
+  /** The naive loader in --workers processes at once (an Nth of the lines each): the ceiling of any loader that parses in Node here. */
+  naiveParallelRowsPerSecond: number | null;
+  naiveParallelCopyRatio: number | null;
   producerPeakRssMb: number;
   redisPeakUsedMemoryMb: number;
   redisBaselineUsedMemoryMb: number;
   workerCpuMicrosPerEntity: number;
+  /** The producer's CPU (planning: reading and hashing every file; enqueueing; following), µs per entity. */
+  producerCpuMicrosPerEntity: number;
   postgresAndRedisCpuMicrosPerEntity: number;
   /** Redis's own CPU (INFO cpu), µs per entity: the rest of the above is Postgres and the OS. */
   redisCpuMicrosPerEntity: number;
@@ -196,52 +195,6 @@ async function copyBaseline(url: string): Promise<{ rows: number; seconds: numbe
   }
 }
 
-/**
- * The second, looser baseline: the simplest loader a person would write — one process, one stream,
- * reading the legacy JSONL, mapping each record with the fleet's own normalizer and row encoding, and
- * COPYing into scratch tables. No queue, no ledger, no parent checks, no verification, no retries.
- */
-async function naiveLoader(url: string, dir: string): Promise<{ rows: number; seconds: number }> {
-  const client = new pg.Client({ connectionString: url, options: '-c TimeZone=UTC' });
-  await client.connect();
-  const mapping = loadLegacyMapping();
-  let rows = 0;
-  try {
-    await client.query('DROP SCHEMA IF EXISTS scratch CASCADE; CREATE SCHEMA scratch');
-    for (const kind of ['projects', 'phases', 'tasks'] as const) await client.query(`CREATE TABLE scratch.${kind} (LIKE tms.${kind} INCLUDING ALL)`);
-    await client.query('CHECKPOINT');
-    const started = performance.now();
-    for (const kind of ['projects', 'phases', 'tasks'] as const) {
-      const normalize = createNormalizer(kind, mapping);
-      let line = 0;
-      async function* encoded(): AsyncGenerator<string> {
-        let batch: string[] = [];
-        for await (const text of createInterface({ input: createReadStream(join(dir, `${kind}.jsonl`)), crlfDelay: Infinity })) {
-          line++;
-          if (text.trim() === '') continue;
-          const result = normalize(JSON.parse(text) as Record<string, unknown>);
-          if (!result.ok) continue;
-          const v = result.value;
-          const id = newId(kind, v.legacyId);
-          const row = kind === 'projects' ? projectRow(v as ProjectValues, id, 'naive', line)
-            : kind === 'phases' ? phaseRow(v as PhaseValues, id, 'naive', line, newId('projects', (v as PhaseValues).projectLegacyId))
-            : taskRow(v as TaskValues, id, 'naive', line, newId('projects', (v as TaskValues).projectLegacyId), (v as TaskValues).phaseLegacyId ? newId('phases', (v as TaskValues).phaseLegacyId!) : null);
-          batch.push(encodeCopyLine(row));
-          rows++;
-          if (batch.length >= 1000) { yield `${batch.join('\n')}\n`; batch = []; }
-        }
-        if (batch.length > 0) yield `${batch.join('\n')}\n`;
-      }
-      await pipeline(Readable.from(encoded()), client.query(copyFrom(`COPY scratch.${kind} (${TABLE_SPECS[kind].columns.join(', ')}) FROM STDIN`)));
-    }
-    const seconds = (performance.now() - started) / 1000;
-    await client.query('DROP SCHEMA scratch CASCADE');
-    return { rows, seconds };
-  } finally {
-    await client.end();
-  }
-}
-
 async function runSize(tasks: number): Promise<Figures> {
   const dir = await dataset(tasks);
   const scratch = await createScratchDatabase(args['pg-url'], 'bench');
@@ -305,8 +258,11 @@ async function runSize(tasks: number): Promise<Figures> {
     log('COPY baseline');
     const copy = await copyBaseline(url);
     if (copy.rows !== migrated) throw new Error(`COPY baseline saw ${copy.rows} rows, the fleet migrated ${migrated}`);
-    log('naive single-stream loader');
-    const naive = args.format === 'jsonl' && !args.dependencies ? await naiveLoader(url, dir) : null;
+    const simple = args.format === 'jsonl' && !args.dependencies;
+    log('naive loader: one stream, then one process per core');
+    const naive = simple ? await naiveLoader(url, dir) : null;
+    const naiveParallel = simple ? await parallelNaiveLoader(url, dir, Number(args.workers)) : null;
+    if (naive && naiveParallel && naiveParallel.rows !== naive.rows) throw new Error(`the naive loader's shares loaded ${naiveParallel.rows} rows, one stream ${naive.rows}`);
     const otherCpu = Math.max(0, busy - workerCpu - producerCpu);
     return {
       tasks,
@@ -318,10 +274,13 @@ async function runSize(tasks: number): Promise<Figures> {
       ratio: (migrated / run.seconds) / (copy.rows / copy.seconds),
       naiveRowsPerSecond: naive ? naive.rows / naive.seconds : null,
       naiveRatio: naive ? (migrated / run.seconds) / (naive.rows / naive.seconds) : null,
+      naiveParallelRowsPerSecond: naiveParallel ? naiveParallel.rows / naiveParallel.seconds : null,
+      naiveParallelCopyRatio: naiveParallel ? (naiveParallel.rows / naiveParallel.seconds) / (copy.rows / copy.seconds) : null,
       producerPeakRssMb: producerPeak,
       redisPeakUsedMemoryMb: redisPeak / 1024 / 1024,
       redisBaselineUsedMemoryMb: redisBaseline / 1024 / 1024,
       workerCpuMicrosPerEntity: (workerCpu * 1e6) / migrated,
+      producerCpuMicrosPerEntity: (producerCpu * 1e6) / migrated,
       postgresAndRedisCpuMicrosPerEntity: (otherCpu * 1e6) / migrated,
       redisCpuMicrosPerEntity: ((redisAfter.cpuSeconds - redisBefore.cpuSeconds) * 1e6) / migrated,
       walBytesPerEntity: walBytes / migrated,
@@ -396,10 +355,13 @@ function report(all: Figures[]): void {
     row('ratio fleet / COPY (target >= 0.6)', (x) => x.ratio.toFixed(2)),
     row('naive 1-stream loader (parse+map+COPY): rows/s', (x) => x.naiveRowsPerSecond?.toFixed(0) ?? '-'),
     row('ratio fleet / naive loader', (x) => x.naiveRatio?.toFixed(2) ?? '-'),
+    row('naive loader, one process per worker: rows/s', (x) => x.naiveParallelRowsPerSecond?.toFixed(0) ?? '-'),
+    row('  its ratio to COPY (the fleet\'s ceiling here)', (x) => x.naiveParallelCopyRatio?.toFixed(2) ?? '-'),
     row('producer peak RSS, MB (target <= 150)', (x) => x.producerPeakRssMb.toFixed(1)),
     row('Redis peak used_memory, MB (target <= 256)', (x) => x.redisPeakUsedMemoryMb.toFixed(1)),
     row('Redis used_memory before the run, MB', (x) => x.redisBaselineUsedMemoryMb.toFixed(1)),
     row('worker CPU, µs per entity', (x) => x.workerCpuMicrosPerEntity.toFixed(1)),
+    row('producer CPU, µs per entity', (x) => x.producerCpuMicrosPerEntity.toFixed(1)),
     row('Postgres+Redis+OS CPU, µs per entity', (x) => x.postgresAndRedisCpuMicrosPerEntity.toFixed(1)),
     row('  of which Redis, µs per entity', (x) => x.redisCpuMicrosPerEntity.toFixed(2)),
     row('Postgres WAL written, bytes per entity', (x) => x.walBytesPerEntity.toFixed(0)),
