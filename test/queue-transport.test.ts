@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_QUEUE_PREFIX,
+  EVENTS_STREAM_MAX_LEN,
   TransportUnavailableError,
   createQueue,
   createWorker,
@@ -226,6 +227,26 @@ describe('Redis specifics', () => {
       expect(await raw5.keys(`${prefix}*`)).toEqual([]);
       raw5.disconnect();
       raw0.disconnect();
+    }
+  });
+
+  it('caps the events stream of every queue it creates (the stream would otherwise grow with the jobs)', async () => {
+    const t: QueueTransport = { kind: 'redis', url: REDIS_URL, prefix: `{tf-qt-${suffix()}}` };
+    const name = `events-${suffix()}`;
+    const queue = createQueue<Payload>(name, t);
+    const redis = new Redis(REDIS_URL);
+    try {
+      await queue.getVersion(); // resolves once the queue has written its meta (the cap among it)
+      await queue.addBulk(jobsFor(Array.from({ length: 3000 }, (_, i) => `ev-${i}`)));
+      expect(await redis.hget(`${t.prefix}:${name}:meta`, 'opts.maxLenEvents')).toBe(String(EVENTS_STREAM_MAX_LEN));
+      // 3000 "added" and "waiting" events; XTRIM's approximate cap keeps a little more than the cap, not all of them.
+      const length = await redis.xlen(`${t.prefix}:${name}:events`);
+      expect(length).toBeGreaterThan(0);
+      expect(length).toBeLessThan(2 * EVENTS_STREAM_MAX_LEN);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+      redis.disconnect();
     }
   });
 

@@ -19,11 +19,18 @@ export interface CreateQueueOptions {
   defaultJobOptions?: DefaultJobOptions;
 }
 
+/**
+ * The events stream's cap (BullMQ's default: 10,000). Nothing of taskfleet reads the stream (progress
+ * comes from the ledger, Bull Board reads the job sets), yet at 10,000 it grew with the number of jobs:
+ * Redis's peak was 14% higher for 3M tasks than for 1M. A listener that follows live loses nothing.
+ */
+export const EVENTS_STREAM_MAX_LEN = 1000;
+
 /** A producer's pg pool: adds are single statements, a few connections are plenty. */
 const PRODUCER_POOL_SIZE = 4;
 
 export function createQueue<T>(name: string, transport: QueueTransport, opts: CreateQueueOptions = {}): TransportQueue<T> {
-  const defaults = opts.defaultJobOptions ? { defaultJobOptions: opts.defaultJobOptions } : {};
+  const defaults = { streams: { events: { maxLen: EVENTS_STREAM_MAX_LEN } }, ...(opts.defaultJobOptions ? { defaultJobOptions: opts.defaultJobOptions } : {}) };
   const onError = opts.onError ?? ignoreError;
   if (transport.kind === 'redis') {
     const redis = redisConnection('producer', transport.url, transport.prefix);

@@ -1,0 +1,107 @@
+// A feasibility measurement, not a part of the fleet: how fast a loader goes when Postgres, not Node,
+// parses and maps the legacy records. Each 5000-line chunk of tasks.jsonl is sent as it is (COPY in CSV
+// mode with a quote and a delimiter no JSON line holds, so the bytes need no escaping) into a staging
+// table, then one INSERT … SELECT parses it as jsonb and maps it (UUIDv5 ids, enum defaults, casts)
+// into a table shaped like tms.tasks. No validation with reasons, no rejects, no read-back, no workflow
+// rows: it bounds from above what such a design could reach, next to a plain COPY of the same rows.
+//   node dist/bench/parse-in-postgres.js [--tasks 200000] [--streams 1,2] [--pg-url URL]
+// (uses the bench's cached data in .bench-data/; run `npm run bench -- --tasks N` once to make it)
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { PACKAGE_ROOT } from '../src/config/package-root.js';
+import { createScratchDatabase } from './scratch-database.js';
+
+const { values: args } = parseArgs({
+  options: {
+    tasks: { type: 'string', default: '200000' },
+    streams: { type: 'string', default: '1,2' },
+    'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
+  },
+});
+
+const NAMESPACE = '6ba7b810-9dad-11d1-80b4-00c04fd430c8';
+const TASKS_TABLE = `CREATE TABLE tasks (
+  id uuid PRIMARY KEY, legacy_id text NOT NULL, project_id uuid NOT NULL, phase_id uuid, title text NOT NULL, description text,
+  status text NOT NULL CHECK (status IN ('todo', 'in_progress', 'blocked', 'review', 'done', 'cancelled')),
+  priority text NOT NULL CHECK (priority IN ('low', 'medium', 'high', 'critical')), type text NOT NULL, assignee text, reporter text,
+  estimate_hours numeric, due_on date, tags text[], created_at timestamptz, updated_at timestamptz, legacy_extra jsonb,
+  run_id text NOT NULL, last_run_id text NOT NULL, legacy_line integer NOT NULL)`;
+const MAP_STAGED = `INSERT INTO tasks
+  SELECT uuid_generate_v5('${NAMESPACE}', j->>'id'), j->>'id', uuid_generate_v5('${NAMESPACE}', j->>'project_id'),
+    uuid_generate_v5('${NAMESPACE}', j->>'phase_id'), j->>'title', j->>'description', coalesce(j->>'status', 'todo'),
+    CASE j->>'priority' WHEN '1' THEN 'low' WHEN '2' THEN 'medium' WHEN '3' THEN 'high' WHEN '4' THEN 'critical'
+      ELSE coalesce(j->>'priority', 'medium') END,
+    coalesce(j->>'type', 'default'), j->>'assignee', j->>'reporter', (j->>'estimate_hours')::numeric, (j->>'due_on')::date,
+    ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(j->'tags') = 'array' THEN j->'tags' ELSE '[]' END)),
+    (j->>'created_at')::timestamptz, (j->>'updated_at')::timestamptz, NULL, 'bench', 'bench', n::int
+  FROM (SELECT raw::jsonb AS j, row_number() OVER () AS n FROM staging) s`;
+
+/** The file's chunks of `size` whole lines. */
+function chunksOf(data: Buffer, size: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let start = 0; start < data.length;) {
+    let end = start;
+    for (let n = 0; n < size && end < data.length; n++) end = data.indexOf(0x0a, end) + 1 || data.length;
+    chunks.push(data.subarray(start, end));
+    start = end;
+  }
+  return chunks;
+}
+
+async function measure(serverUrl: string, data: Buffer, streams: number): Promise<{ rows: number; seconds: number; copyRowsPerSecond: number }> {
+  const scratch = await createScratchDatabase(serverUrl, 'pgparse');
+  try {
+    const setup = new pg.Client({ connectionString: scratch.url });
+    await setup.connect();
+    await setup.query(`CREATE EXTENSION IF NOT EXISTS "uuid-ossp"; ${TASKS_TABLE}; CHECKPOINT`);
+    const chunks = chunksOf(data, 5000);
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(Array.from({ length: streams }, async () => {
+      const client = new pg.Client({ connectionString: scratch.url });
+      await client.connect();
+      try {
+        await client.query('CREATE TEMP TABLE staging (raw text) ON COMMIT DELETE ROWS');
+        while (next < chunks.length) {
+          const chunk = chunks[next++]!;
+          await client.query('BEGIN');
+          await pipeline(Readable.from([chunk]), client.query(copyFrom(`COPY staging (raw) FROM STDIN WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')`)));
+          await client.query(MAP_STAGED);
+          await client.query('COMMIT');
+        }
+      } finally {
+        await client.end();
+      }
+    }));
+    const seconds = (performance.now() - started) / 1000;
+    const rows = Number((await setup.query<{ n: string }>('SELECT count(*) AS n FROM tasks')).rows[0]!.n);
+    // The baseline of the same run: the mapped rows written to a file, then COPYed into an empty twin (one stream, timed).
+    const file = join(tmpdir(), `${scratch.name}.copy`);
+    await pipeline(setup.query(copyTo('COPY tasks TO STDOUT')), createWriteStream(file));
+    await setup.query('CREATE TABLE tasks_copy (LIKE tasks INCLUDING ALL); CHECKPOINT');
+    const copyStarted = performance.now();
+    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), setup.query(copyFrom('COPY tasks_copy FROM STDIN')));
+    const copySeconds = (performance.now() - copyStarted) / 1000;
+    await rm(file, { force: true });
+    await setup.end();
+    return { rows, seconds, copyRowsPerSecond: rows / copySeconds };
+  } finally {
+    await scratch.drop();
+  }
+}
+
+const tasks = Number(args.tasks);
+const data = readFileSync(join(PACKAGE_ROOT, '.bench-data', `tasks-${tasks}-jsonl`, 'tasks.jsonl'));
+for (const streams of args.streams.split(',').map(Number)) {
+  const { rows, seconds, copyRowsPerSecond } = await measure(args['pg-url'], data, streams);
+  const rate = rows / seconds;
+  process.stdout.write(`parse and map in Postgres, ${streams} stream(s): ${rows} task rows in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} rows/s; `
+    + `COPY of the same rows (1 stream, same run): ${copyRowsPerSecond.toFixed(0)} rows/s; ratio ${(rate / copyRowsPerSecond).toFixed(2)}\n`);
+}
