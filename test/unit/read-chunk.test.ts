@@ -107,7 +107,9 @@ describe('parseChunk: JSONL', () => {
   });
 });
 
-describe('parseChunk: the JSON batch path and the per-record path agree', () => {
+// An earlier build parsed a chunk of well-formed objects with one JSON.parse and fell back to one per record;
+// records are now parsed one at a time, and these keep holding: a record parses the same whatever its neighbours.
+describe('parseChunk: a record parses the same whatever else is in its chunk', () => {
   const GOOD = [
     '{"id":"1","s":"\\u00e9\\ud83d\\ude00 \\"q\\" \\\\ \\n","n":-0.0,"big":12345678901234567890,"e":1e-7}',
     '  {"nested": {"a": [1, {"b": [true, false, null]}], "": ""}}  ',
@@ -117,21 +119,21 @@ describe('parseChunk: the JSON batch path and the per-record path agree', () => 
     '{}',
   ];
 
-  it.each(['jsonl', 'json'] as const)('%s: identical records whichever path parses them', async (format) => {
+  it.each(['jsonl', 'json'] as const)('%s: identical records with or without a bad neighbour', async (format) => {
     const text = (lines: string[]) => (format === 'jsonl' ? `${lines.join('\r\n')}\r\n` : `[\n${lines.join(',\n')}\n]`);
-    const batch = await parseAll(format, text(GOOD)); // every record an object: one JSON.parse for the chunk
-    const single = await parseAll(format, text([...GOOD, '"not an object"'])); // forces record-by-record parsing
+    const batch = await parseAll(format, text(GOOD)); // every record an object
+    const single = await parseAll(format, text([...GOOD, '"not an object"'])); // and one that is not
     expect(single).toHaveLength(GOOD.length + 1);
     expect(single.at(-1)!.error).toBe('record is not a JSON object');
     expect(single.slice(0, GOOD.length)).toEqual(batch);
     expect(batch.every((r) => r.error === null)).toBe(true);
-    // Own properties only, no prototype pollution, by either path.
+    // Own properties only, no prototype pollution.
     expect(Object.getPrototypeOf(batch[3]!.fields)).toBe(Object.prototype);
     expect(Object.keys(batch[3]!.fields!)).toEqual(['__proto__', 'constructor']);
     expect(batch[2]!.fields).toEqual({ dup: 2 });
   });
 
-  it('the per-record path also kicks in for an oversized record and gives the same fields for the others', async () => {
+  it('an oversized record is rejected alone and the others parse as without it', async () => {
     const big = JSON.stringify({ id: 'big', pad: 'y'.repeat(200) });
     const batch = await parseAll('jsonl', `${GOOD.join('\n')}\n`, 150);
     const single = await parseAll('jsonl', `${GOOD.join('\n')}\n${big}\n`, 150);
@@ -139,7 +141,7 @@ describe('parseChunk: the JSON batch path and the per-record path agree', () => 
     expect(single.at(-1)!.error).toMatch(/maxRecordBytes/);
   });
 
-  // Fixed bug (regression test): the batch path joins the JSONL records with ',' and
+  // Fixed bug (regression test; the batch path is gone since): the batch path joined the JSONL records with ',' and
   // parses them as one array; it only checks that each record starts with '{' and ends with '}' and
   // that the element count matches. Malformed lines can re-pair across the joins and still give the
   // right count, so three malformed lines are MIGRATED with invented fields instead of rejected.
