@@ -157,6 +157,7 @@ export function definitionHashFor(template: WorkflowTemplate, task: TaskForWorkf
     };
     templateCanonical.set(template, parts);
   }
-  // The one-shot hash: a Hash object (createHash) costs more than hashing the ~2 KB text (18 µs against 3 µs here).
+  // crypto.hash: one call, no Hash object per task. Most of this function's cost is building the ~2 KB
+  // text and hashing it (SHA-256 runs at ~940 MB/s here), which the fixed format does not let us cut.
   return hash('sha256', `{"inputs":${canonicalTaskInputs(task)},"run":${parts.run},"steps":${parts.steps},${parts.tail}`, 'hex');
 }
