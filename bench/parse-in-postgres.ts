@@ -2,7 +2,7 @@
 // parses and maps the legacy records. Each 5000-line chunk of tasks.jsonl is sent as it is (COPY in CSV
 // mode with a quote and a delimiter no JSON line holds, so the bytes need no escaping) into a staging
 // table, then one INSERT … SELECT parses it as jsonb and maps it (UUIDv5 ids, enum defaults, casts)
-// into a table shaped like tms.tasks. No validation with reasons, no rejects, no read-back, no workflow
+// into a twin of tms.tasks. No validation with reasons, no rejects, no read-back, no workflow
 // rows: it bounds from above what such a design could reach, next to a plain COPY of the same rows.
 //   node dist/bench/parse-in-postgres.js [--tasks 200000] [--streams 1,2] [--pg-url URL]
 // (uses the bench's cached data in .bench-data/; run `npm run bench -- --tasks N` once to make it)
@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { migrateToLatest } from '../db/migrate.js';
 import { PACKAGE_ROOT } from '../src/config/package-root.js';
 import { createScratchDatabase } from './scratch-database.js';
 
@@ -27,13 +28,8 @@ const { values: args } = parseArgs({
 });
 
 const NAMESPACE = '6ba7b810-9dad-11d1-80b4-00c04fd430c8';
-const TASKS_TABLE = `CREATE TABLE tasks (
-  id uuid PRIMARY KEY, legacy_id text NOT NULL, project_id uuid NOT NULL, phase_id uuid, title text NOT NULL, description text,
-  status text NOT NULL CHECK (status IN ('todo', 'in_progress', 'blocked', 'review', 'done', 'cancelled')),
-  priority text NOT NULL CHECK (priority IN ('low', 'medium', 'high', 'critical')), type text NOT NULL, assignee text, reporter text,
-  estimate_hours numeric, due_on date, tags text[], created_at timestamptz, updated_at timestamptz, legacy_extra jsonb,
-  run_id text NOT NULL, last_run_id text NOT NULL, legacy_line integer NOT NULL)`;
-const MAP_STAGED = `INSERT INTO tasks
+const MAP_STAGED = `INSERT INTO tasks (id, legacy_id, project_id, phase_id, title, description, status, priority, type, assignee,
+    reporter, estimate_hours, due_on, tags, created_at, updated_at, legacy_extra, run_id, last_run_id, legacy_line)
   SELECT uuid_generate_v5('${NAMESPACE}', j->>'id'), j->>'id', uuid_generate_v5('${NAMESPACE}', j->>'project_id'),
     uuid_generate_v5('${NAMESPACE}', j->>'phase_id'), j->>'title', j->>'description', coalesce(j->>'status', 'todo'),
     CASE j->>'priority' WHEN '1' THEN 'low' WHEN '2' THEN 'medium' WHEN '3' THEN 'high' WHEN '4' THEN 'critical'
@@ -60,7 +56,9 @@ async function measure(serverUrl: string, data: Buffer, streams: number): Promis
   try {
     const setup = new pg.Client({ connectionString: scratch.url });
     await setup.connect();
-    await setup.query(`CREATE EXTENSION IF NOT EXISTS "uuid-ossp"; ${TASKS_TABLE}; CHECKPOINT`);
+    // The fleet's own schema, so the table is tms.tasks's twin (columns, checks, primary key).
+    await migrateToLatest(scratch.url);
+    await setup.query('CREATE EXTENSION IF NOT EXISTS "uuid-ossp"; CREATE TABLE tasks (LIKE tms.tasks INCLUDING ALL); CHECKPOINT');
     const chunks = chunksOf(data, 5000);
     let next = 0;
     const started = performance.now();

@@ -122,11 +122,10 @@ export async function scanLegacyFile(
     // outside V8's heap, and tens of MB of them piled up between collections in the producer's RSS.
     // Nothing keeps a view of it across reads (samples are copies; `latest` is read only after the
     // last non-empty read, which a final empty read does not overwrite).
-    const reader = await openFile(file.path, 'r');
-    handle = reader;
+    handle = await openFile(file.path, 'r');
     const block = Buffer.allocUnsafe(READ_BYTES);
     for (;;) {
-      const { bytesRead } = await reader.read(block, 0, block.length, null);
+      const { bytesRead } = await handle.read(block, 0, block.length, null);
       if (bytesRead === 0) break;
       buf = block.subarray(0, bytesRead);
       fileHash.update(buf);

@@ -10,6 +10,7 @@
 import type { CopyValue } from './copy-text.js';
 import { encodeCopyLine } from './copy-text.js';
 import { copyLines, tryCopyFresh, verifyLines, type TableSpec } from './copy-rows.js';
+import { probesByKey } from './lookup-by-id.js';
 import type { PoolClient } from './pool.js';
 
 export interface ClaimSpec extends TableSpec {
@@ -66,9 +67,7 @@ export async function claimRows<T>(client: PoolClient, spec: ClaimSpec, runId: s
   const { rows: held } = await client.query<Record<string, unknown>>(
     `SELECT ${spec.key.map((c) => `t.${c}::text AS ${c}`).join(', ')}, t.run_id, t.last_run_id, t.${spec.orderColumn} AS held_order
        ${spec.describeColumns.map((c) => `, t.${c}`).join('')}
-     FROM unnest(${spec.key.map((_, k) => `$${k + 1}::uuid[]`).join(', ')}) AS w(${spec.key.map((_, k) => `k${k}`).join(', ')})
-       -- one primary-key probe per key, whatever the table's statistics say (lookup-by-id.ts)
-       CROSS JOIN LATERAL (SELECT * FROM ${spec.table} t WHERE ${spec.key.map((c, k) => `t.${c} = w.k${k}`).join(' AND ')} LIMIT 1) t`,
+     FROM ${probesByKey(spec.table, spec.key, spec.key.map((_, k) => `$${k + 1}::uuid[]`))}`,
     arrays,
   );
   const keyOf = (values: readonly unknown[]) => values.map(String).join('|');

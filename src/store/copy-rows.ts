@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { probesByKey } from './lookup-by-id.js';
 import type { PoolClient } from './pool.js';
 
 export interface TableSpec {
@@ -63,7 +64,7 @@ export async function tryCopyFresh(client: PoolClient, spec: TableSpec, lines: r
 }
 
 /**
- * Reads rows back by key, in the order given, as COPY text, comparing it with `expected` as it arrives:
+ * Reads rows back by key (as primary-key probes: lookup-by-id.ts), in the order given, as COPY text, comparing it with `expected` as it arrives:
  * null when every byte matched, otherwise everything read (to name the row that differs). Comparing
  * the parts as they come spares concatenating a chunk's read-back (3 MB for 5000 task rows) only to
  * compare it. `keys[k][i]` is key column k of row i: uuids (checked: COPY takes no bind parameters,
@@ -75,15 +76,8 @@ async function readBack(client: PoolClient, spec: TableSpec, keys: readonly (rea
     for (const value of values) if (!UUID.test(value)) throw new Error(`Key column ${spec.key[k]} of ${spec.table} is not a uuid: ${value}`);
     return `'{${values.join(',')}}'::uuid[]`;
   });
-  const keyNames = spec.key.map((_, k) => `k${k}`);
-  const match = spec.key.map((column, k) => `t.${column} = w.k${k}`).join(' AND ');
-  // One primary-key probe per row: a LATERAL subquery with a LIMIT is never flattened into a join. As a
-  // plain join, a table growing under the load (no fresh statistics) got a hash join over a sequential
-  // scan of the whole table, so each chunk's read-back grew with the table: 163 ms per 5000 rows at 200k
-  // rows, against 25 ms as probes into 1M rows (lookup-by-id.ts does the same for the other per-chunk reads).
   const sql = `COPY (SELECT ${spec.columns.map((c) => `t.${c}`).join(', ')}
-    FROM unnest(${arrays.join(', ')}) WITH ORDINALITY AS w(${keyNames.join(', ')}, n)
-    CROSS JOIN LATERAL (SELECT * FROM ${spec.table} t WHERE ${match} LIMIT 1) t ORDER BY w.n) TO STDOUT`;
+    FROM ${probesByKey(spec.table, spec.key, arrays, true)} ORDER BY w.n) TO STDOUT`;
   let matched = 0;
   let differing: Buffer[] | null = null;
   const stream = client.query(copyTo(sql));
