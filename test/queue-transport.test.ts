@@ -15,6 +15,7 @@ import {
   obliterateQueues,
   postgresSchemaForPrefix,
   queueDepth,
+  queuesReady,
   redactUrl,
   redisAnswers,
 } from '../src/queue/index.js';
@@ -236,7 +237,7 @@ describe('Redis specifics', () => {
     const queue = createQueue<Payload>(name, t);
     const redis = new Redis(REDIS_URL);
     try {
-      await queue.getVersion(); // resolves once the queue has written its meta (the cap among it)
+      await queuesReady(queue); // the producer's first add waits for this too (migrate-command.ts)
       await queue.addBulk(jobsFor(Array.from({ length: 3000 }, (_, i) => `ev-${i}`)));
       expect(await redis.hget(`${t.prefix}:${name}:meta`, 'opts.maxLenEvents')).toBe(String(EVENTS_STREAM_MAX_LEN));
       // 3000 "added" and "waiting" events; XTRIM's approximate cap keeps a little more than the cap, not all of them.

@@ -16,7 +16,7 @@ import { planRun } from '../producers/plan-run.js';
 import { checkMigrateGate } from '../lifecycle/migrate-gate.js';
 import { finishPhase, GateError, refusePhase, startPhase } from '../lifecycle/phase-events.js';
 import { discoverLegacyFiles } from '../legacy/files.js';
-import { createQueue, ensureTransportReady } from '../queue/index.js';
+import { createQueue, ensureTransportReady, queuesReady } from '../queue/index.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
 import { MIGRATE_QUEUE, transportOf, WORKFLOWS_QUEUE } from '../queue/queue-names.js';
@@ -137,6 +137,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    await queuesReady(queues.chunks, queues.workflows);
     const run = await start({ db, logger });
     let status = run.status;
     // Every real migrate is a recorded phase; a no-op re-run of a completed run records nothing.

@@ -16,8 +16,10 @@ import { idMemo } from '../store/new-ids.js';
 import { lookupById } from '../store/lookup-by-id.js';
 import { inTransaction, type PoolClient } from '../store/pool.js';
 import { workflowRow, writeWorkflows, type WorkflowRow } from '../store/workflow-rows.js';
+import { storeTemplates } from '../store/workflow-templates.js';
 import { ConfigError } from '../config/errors.js';
 import type { TemplateSet } from '../workflows/templates.js';
+import type { WorkflowTemplate } from '../workflows/types.js';
 import { readChunkRecords } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
 import { PermanentJobError } from './errors.js';
@@ -54,6 +56,9 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
     if (!result.ok) { reject(record.line, result.legacyId, result.field, result.reason); continue; }
     candidates.push({ line: record.line, id: ownId(result.value.legacyId), values: result.value });
   }
+
+  // The templates its tasks use, stored before the transaction (storeTemplates says why).
+  if (kind === 'tasks' && run.workflows) await storeTemplates(ctx.db, runId, templatesUsed(run.workflows.templates, candidates));
 
   return inTransaction(ctx.db, async (client) => {
     const status = await lockChunk(client, runId, stage, chunkNo);
@@ -111,6 +116,19 @@ function renderWorkflows(templates: TemplateSet, tasks: readonly Accepted[]): Wo
     if (err instanceof ConfigError) throw new PermanentJobError(err.message);
     throw err;
   }
+}
+
+/** The templates of these tasks' types; a type without one is left to renderWorkflows, which says so. */
+function templatesUsed(templates: TemplateSet, tasks: readonly Candidate<EntityKind>[]): Set<WorkflowTemplate> {
+  const used = new Set<WorkflowTemplate>();
+  for (const type of new Set(tasks.map((t) => (t.values as KindValues['tasks']).type))) {
+    try {
+      used.add(templates.templateFor(type));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+    }
+  }
+  return used;
 }
 
 interface Parents { projectId: string; phaseId: string | null }

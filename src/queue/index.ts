@@ -1,7 +1,7 @@
 // The queue transport: BullMQ on Redis, or BullMQ's Postgres backend, behind one small API.
 export { DEFAULT_QUEUE_PREFIX, postgresSchemaForPrefix } from './transport.js';
 export type { QueueTransport } from './transport.js';
-export { createQueue, EVENTS_STREAM_MAX_LEN } from './queue.js';
+export { createQueue, EVENTS_STREAM_MAX_LEN, queuesReady } from './queue.js';
 export type { CreateQueueOptions, PostgresQueue, RedisQueue, TransportQueue } from './queue.js';
 export { createWorker } from './worker.js';
 export type { CreateWorkerOptions, JobProcessor, PostgresWorker, RedisWorker, TransportWorker } from './worker.js';

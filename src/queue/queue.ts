@@ -66,5 +66,14 @@ class RedisQueueOwningConnection<T> extends Queue<T, unknown, string> {
   }
 }
 
+/**
+ * Resolves once each queue has written its meta (the events cap among it). A Queue writes it in the
+ * background after connecting; jobs added before that trim the events stream to BullMQ's default cap.
+ * (getVersion waits for that write, then reads one field: the only public way to await it.)
+ */
+export async function queuesReady(...queues: readonly Pick<TransportQueue<never>, 'getVersion'>[]): Promise<void> {
+  await Promise.all(queues.map((queue) => queue.getVersion()));
+}
+
 /** The default error listener: its only job is to exist, so that an 'error' event cannot crash the process. */
 export function ignoreError(_err: Error): void {}

@@ -22,17 +22,23 @@ export function storedTemplateId(template: WorkflowTemplate): string {
 }
 
 /**
- * Stores these templates unless already there (the caller's transaction: a chunk stores the ones its
- * tasks use, so its workflow rows never name a missing template). In id order, so chunks storing the
- * same templates at once wait for each other instead of deadlocking. run_id: the run that stored it
- * first (a rollback of that run removes it once no workflow uses it).
+ * Stores these templates unless already there. A chunk calls it twice: once on its own, before its
+ * transaction, so that the first chunks of a run, which all find the templates missing, wait for each
+ * other only for that short insert, not for each other's whole chunk; then again in its transaction,
+ * where it finds them (a read, no lock) — unless a rollback removed them in between — so that its
+ * workflow rows never name a missing template. Inserts in id order, so writers of the same templates
+ * wait for each other instead of deadlocking. run_id: the run that stored it first (a rollback of
+ * that run removes it once no workflow uses it).
  */
-export async function storeTemplates(client: PoolClient, runId: string, templates: Iterable<WorkflowTemplate>): Promise<void> {
+export async function storeTemplates(db: Pick<PoolClient, 'query'>, runId: string, templates: Iterable<WorkflowTemplate>): Promise<void> {
   const byId = new Map<string, WorkflowTemplate>();
   for (const template of templates) byId.set(storedTemplateId(template), template);
   if (byId.size === 0) return;
+  const { rows: stored } = await db.query<{ id: string }>('SELECT id::text AS id FROM tms.workflow_templates WHERE id = ANY($1::uuid[])', [[...byId.keys()]]);
+  for (const { id } of stored) byId.delete(id);
+  if (byId.size === 0) return;
   const entries = [...byId.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  await client.query(
+  await db.query(
     `INSERT INTO tms.workflow_templates (id, name, version, run_mode, steps, run_id)
      SELECT u.id, u.name, u.version, u.run_mode, u.steps::jsonb, $6 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
        WITH ORDINALITY AS u(id, name, version, run_mode, steps, n) ORDER BY u.n
