@@ -134,10 +134,12 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
   let workers: SpawnedWorkers | null = null;
   const interrupted = new AbortController();
   const onSignal = () => interrupted.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
+    // Before the first add (queuesReady says why), and before the signal handlers: should Redis stop
+    // answering right here, Ctrl-C still ends the process.
     await queuesReady(queues.chunks, queues.workflows);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     const run = await start({ db, logger });
     let status = run.status;
     // Every real migrate is a recorded phase; a no-op re-run of a completed run records nothing.
