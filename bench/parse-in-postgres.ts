@@ -4,19 +4,19 @@
 // table, then one INSERT … SELECT parses it as jsonb and maps it (UUIDv5 ids, enum defaults, casts)
 // into a twin of tms.tasks. No validation with reasons, no rejects, no read-back, no workflow
 // rows: it bounds from above what such a design could reach, next to a plain COPY of the same rows.
+// bench/parse-in-postgres-full.ts adds the rest of a chunk's work to it.
 //   node dist/bench/parse-in-postgres.js [--tasks 200000] [--streams 1,2] [--pg-url URL]
 // (uses the bench's cached data in .bench-data/; run `npm run bench -- --tasks N` once to make it)
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
 import { migrateToLatest } from '../db/migrate.js';
 import { PACKAGE_ROOT } from '../src/config/package-root.js';
+import { chunksOf, copyBaseline, RAW_LINES_COPY } from './raw-lines.js';
 import { createScratchDatabase } from './scratch-database.js';
 
 const { values: args } = parseArgs({
@@ -39,18 +39,6 @@ const MAP_STAGED = `INSERT INTO tasks (id, legacy_id, project_id, phase_id, titl
     (j->>'created_at')::timestamptz, (j->>'updated_at')::timestamptz, NULL, 'bench', 'bench', n::int
   FROM (SELECT raw::jsonb AS j, row_number() OVER () AS n FROM staging) s`;
 
-/** The file's chunks of `size` whole lines. */
-function chunksOf(data: Buffer, size: number): Buffer[] {
-  const chunks: Buffer[] = [];
-  for (let start = 0; start < data.length;) {
-    let end = start;
-    for (let n = 0; n < size && end < data.length; n++) end = data.indexOf(0x0a, end) + 1 || data.length;
-    chunks.push(data.subarray(start, end));
-    start = end;
-  }
-  return chunks;
-}
-
 async function measure(serverUrl: string, data: Buffer, streams: number): Promise<{ rows: number; seconds: number; copyRowsPerSecond: number }> {
   const scratch = await createScratchDatabase(serverUrl, 'pgparse');
   try {
@@ -70,7 +58,7 @@ async function measure(serverUrl: string, data: Buffer, streams: number): Promis
         while (next < chunks.length) {
           const chunk = chunks[next++]!;
           await client.query('BEGIN');
-          await pipeline(Readable.from([chunk]), client.query(copyFrom(`COPY staging (raw) FROM STDIN WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')`)));
+          await pipeline(Readable.from([chunk]), client.query(copyFrom(`COPY staging (raw) ${RAW_LINES_COPY}`)));
           await client.query(MAP_STAGED);
           await client.query('COMMIT');
         }
@@ -80,16 +68,9 @@ async function measure(serverUrl: string, data: Buffer, streams: number): Promis
     }));
     const seconds = (performance.now() - started) / 1000;
     const rows = Number((await setup.query<{ n: string }>('SELECT count(*) AS n FROM tasks')).rows[0]!.n);
-    // The baseline of the same run: the mapped rows written to a file, then COPYed into an empty twin (one stream, timed).
-    const file = join(tmpdir(), `${scratch.name}.copy`);
-    await pipeline(setup.query(copyTo('COPY tasks TO STDOUT')), createWriteStream(file));
-    await setup.query('CREATE TABLE tasks_copy (LIKE tasks INCLUDING ALL); CHECKPOINT');
-    const copyStarted = performance.now();
-    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), setup.query(copyFrom('COPY tasks_copy FROM STDIN')));
-    const copySeconds = (performance.now() - copyStarted) / 1000;
-    await rm(file, { force: true });
+    const copyRowsPerSecond = await copyBaseline(setup, 'tasks', scratch.name);
     await setup.end();
-    return { rows, seconds, copyRowsPerSecond: rows / copySeconds };
+    return { rows, seconds, copyRowsPerSecond };
   } finally {
     await scratch.drop();
   }
