@@ -30,6 +30,7 @@ if (flags.help) {
   process.stdout.write(`npm run demo -- [--tasks 20000] [--workers 2] [--no-redis] [--exit] [--port 3000] [--dir .taskfleet/demo]
   --no-redis  use BullMQ's Postgres queue backend even if a Redis answers
   --exit      stop after the summary instead of serving Bull Board
+Environment: REDIS_URL (default redis://127.0.0.1:6379/0), TASKFLEET_PREFIX (the queues' key prefix, default {taskfleet-demo}).
 `);
   process.exit(0);
 }
@@ -60,7 +61,7 @@ try {
     ...process.env,
     DATABASE_URL: pg.url,
     TASKFLEET_QUEUE_BACKEND: useRedis ? 'redis' : 'postgres',
-    TASKFLEET_PREFIX: '{taskfleet-demo}',
+    TASKFLEET_PREFIX: process.env.TASKFLEET_PREFIX ?? '{taskfleet-demo}',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...(useRedis ? { REDIS_URL: redisUrl } : {}),
   };

@@ -6,13 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deleteQueueKeys, uniquePrefix } from './helpers/services.js';
 
 const DEMO = fileURLToPath(new URL('../dist/src/demo.js', import.meta.url));
 const dirs: string[] = [];
+const prefix = uniquePrefix('demo');
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
+    // The queues under this file's own prefix (the demo's default is a fixed one), deleted afterwards.
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', TASKFLEET_PREFIX: prefix };
     delete env.REDIS_URL;
     delete env.DATABASE_URL;
     const child = spawn(process.execPath, [DEMO, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -32,8 +35,9 @@ function demoDir(): string {
   return dir;
 }
 
-afterAll(() => {
+afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  await deleteQueueKeys(prefix);
 });
 
 function expectedCounts(dir: string): Record<string, { legacy: number; rejected: number }> {

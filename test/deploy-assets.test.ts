@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createServerMetrics } from '../src/server/metrics.js';
 import { createWorkerMetrics } from '../src/workers/worker-metrics.js';
 import { opsDeps } from './helpers/ops-app.js';
+import { deleteQueueKeys, uniquePrefix } from './helpers/services.js';
 
 const DEPLOY = fileURLToPath(new URL('../deploy/', import.meta.url));
 
@@ -43,7 +44,8 @@ async function assets() {
 
 describe('deploy assets', () => {
   it('reference only metrics the server or the workers export', async () => {
-    const deps = opsDeps('postgres://postgres@127.0.0.1:5432/unused', '{deploy_assets}');
+    const prefix = uniquePrefix('deploy_assets');
+    const deps = opsDeps('postgres://postgres@127.0.0.1:5432/unused', prefix);
     try {
       const exported = new Set([...exportedNames(createServerMetrics(deps).registry), ...exportedNames(createWorkerMetrics().registry)]);
       const { panels, rules } = await assets();
@@ -62,6 +64,7 @@ describe('deploy assets', () => {
     } finally {
       await Promise.all([...deps.queues.values()].map((q) => q.close()));
       await deps.db.end();
+      await deleteQueueKeys(prefix);
     }
   });
 

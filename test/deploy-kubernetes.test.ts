@@ -21,7 +21,7 @@ import { DEFAULT_STEP_TIMEOUT_SECONDS } from '../src/workflows/dagger-config.js'
 import { startHealthServer } from '../src/workers/health-server.js';
 import { codeReadsEnv, parseRole, repoFile } from './helpers/deploy-checks.js';
 import { startOpsApp } from './helpers/ops-app.js';
-import { REDIS_URL } from './helpers/services.js';
+import { deleteQueueKeys, REDIS_URL } from './helpers/services.js';
 
 const DIR = fileURLToPath(new URL('../deploy/kubernetes/', import.meta.url));
 
@@ -241,12 +241,14 @@ describe('deploy/kubernetes', () => {
     expect(portNumber(c, service.spec.ports![0]!.targetPort)).toBe(port);
     // The probe paths exist on the server's health router: /healthz answers, /readyz says "not ready"
     // for a database that does not exist (503), not "no such route" (404).
-    const app = await startOpsApp('postgres://postgres@127.0.0.1:5432/taskfleet_k8s_test_absent', `{k8s_${randomBytes(3).toString('hex')}}`, { readyTimeoutMs: 2000 });
+    const prefix = `{k8s_${randomBytes(3).toString('hex')}}`;
+    const app = await startOpsApp('postgres://postgres@127.0.0.1:5432/taskfleet_k8s_test_absent', prefix, { readyTimeoutMs: 2000 });
     try {
       expect((await fetch(`${app.url}${c.livenessProbe.httpGet.path}`)).status).toBe(200);
       expect((await fetch(`${app.url}${c.readinessProbe.httpGet.path}`)).status).toBe(503);
     } finally {
       await app.close();
+      await deleteQueueKeys(prefix);
     }
   });
 

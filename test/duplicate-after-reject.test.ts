@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionArgs, runCli } from './helpers/cli.js';
-import { createTestDatabase, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
+import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
 
 const jsonl = (rows: object[]) => `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
 
@@ -30,6 +30,7 @@ describe('a duplicate id after a record rejected for a dangling parent', () => {
   afterAll(async () => {
     rmSync(work, { recursive: true, force: true });
     await db.drop();
+    await deleteQueueKeys(prefix);
   });
 
   it('migrates the later valid record (same chunk) and rejects only the dangling one; prepare agrees', async () => {

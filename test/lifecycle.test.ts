@@ -3,7 +3,7 @@
 // and predicts the real run's counts.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extract } from 'tar';
 import { runCli, type CliResult } from './helpers/cli.js';
-import { createTestDatabase, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
+import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
 
 const SCRIPT = fileURLToPath(new URL('../scripts/run_migration.sh', import.meta.url));
 
@@ -66,7 +66,7 @@ describe('the full lifecycle with every path flag set (20k tasks)', () => {
     db = await createTestDatabase('lifecycle_full');
     // decommission retires (chmods) the legacy dir: work on a copy.
     data = join(work, 'full-legacy');
-    await runCli(['generate', '--out', data, '--projects', '40', '--phases-per-project', '5', '--tasks', '20000', '--format', 'jsonl', '--seed', '7', '--bad-ratio', '0.01']);
+    cpSync(legacy, data, { recursive: true });
     result = await runScript([
       '--legacy-data', data, '--new-data', db.url, '--redis', REDIS_URL, '--prefix', prefix,
       '--backup', out('backup'), '--id-mapping', out('ids.json'), '--verification-report', out('verification.json'),
@@ -78,6 +78,7 @@ describe('the full lifecycle with every path flag set (20k tasks)', () => {
   afterAll(async () => {
     rmSync(data, { recursive: true, force: true }); // read-only after decommission: rm -rf still works as root/owner
     await db.drop();
+    await deleteQueueKeys(prefix);
   });
 
   it('runs every phase and exits 0', () => {
@@ -155,7 +156,7 @@ describe('phases alone, and their gates', () => {
     '--validation-report', join(work, 'gates', 'validation.json'), '--id-mapping', join(work, 'gates', 'ids.json'), '--no-progress', '--max-rejects', '100000'];
 
   beforeAll(async () => { db = await createTestDatabase('lifecycle_gates'); });
-  afterAll(async () => { await db.drop(); });
+  afterAll(async () => { await db.drop(); await deleteQueueKeys(prefix); });
 
   it('migrate before prepare is refused with a clear message', async () => {
     const r = await runScript([...base(), '--phase', 'migrate']);
@@ -191,7 +192,7 @@ describe('a dry run', () => {
   const prefix = uniquePrefix('dryrun');
 
   beforeAll(async () => { db = await createTestDatabase('lifecycle_dryrun'); });
-  afterAll(async () => { await db.drop(); });
+  afterAll(async () => { await db.drop(); await deleteQueueKeys(prefix); });
 
   async function counters(): Promise<string> {
     await new Promise((r) => setTimeout(r, 1200)); // let other backends flush their statistics
@@ -240,12 +241,15 @@ describe('a dry run', () => {
 });
 
 describe('--new-data DIR: the lifecycle on an embedded Postgres', () => {
+  const prefix = uniquePrefix('embedded');
+  afterAll(async () => { await deleteQueueKeys(prefix); });
+
   it('starts Postgres in the directory, runs prepare, migrate and verify there, and stops it', async () => {
     const data = join(work, 'embedded-legacy');
     const gen = await runCli(['generate', '--out', data, '--projects', '5', '--phases-per-project', '3', '--tasks', '2000', '--format', 'csv', '--seed', '3']);
     expect(gen.code, gen.stderr).toBe(0);
     const pgdata = join(work, 'embedded-pg');
-    const r = await runScript(['--legacy-data', data, '--new-data', pgdata, '--redis', REDIS_URL, '--prefix', uniquePrefix('embedded'),
+    const r = await runScript(['--legacy-data', data, '--new-data', pgdata, '--redis', REDIS_URL, '--prefix', prefix,
       '--phase', 'prepare,migrate,verify', '--logs-dir', join(work, 'embedded', 'logs'), '--backup', join(work, 'embedded', 'backup'),
       '--validation-report', join(work, 'embedded', 'validation.json'), '--verification-report', join(work, 'embedded', 'verification.json'),
       '--id-mapping', join(work, 'embedded', 'ids.json'), '--workers', '1', '--no-progress']);
