@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from './config/errors.js';
 import { LegacyDataError } from './legacy/errors.js';
 import { GateError } from './lifecycle/phase-events.js';
-import { TransportUnavailableError } from './queue/index.js';
+import { TransportUnavailableError } from './queue/errors.js';
 import { DatabaseUnavailableError, prepareDatabase } from './store/database.js';
 import { registerBoardCommand } from './cli/board-command.js';
 import { settingsFrom, withConnectionOptions, type ConnectionFlags } from './cli/common-options.js';

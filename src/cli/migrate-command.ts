@@ -16,7 +16,6 @@ import { planRun } from '../producers/plan-run.js';
 import { checkMigrateGate } from '../lifecycle/migrate-gate.js';
 import { finishPhase, GateError, refusePhase, startPhase } from '../lifecycle/phase-events.js';
 import { discoverLegacyFiles } from '../legacy/files.js';
-import { createQueue, ensureTransportReady, queuesReady } from '../queue/index.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
 import { MIGRATE_QUEUE, transportOf, WORKFLOWS_QUEUE } from '../queue/queue-names.js';
@@ -124,6 +123,8 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
   const logger = createLogger(settings.logLevel, { role: 'producer' });
   await prepareDatabase(settings.databaseUrl);
   const transport = transportOf(settings);
+  // Loaded here, not at start-up: BullMQ is half the modules the CLI would load, and most commands never queue.
+  const { createQueue, ensureTransportReady, queuesReady } = await import('../queue/index.js');
   await ensureTransportReady(transport);
   const db = createPool(settings.databaseUrl, 4);
   const onError = (err: Error) => logger.warn({ err: err.message }, `Queue connection problem: ${err.message}`);

@@ -3,7 +3,6 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../logger.js';
 import { prepareDatabase } from '../store/database.js';
 import { WORKER_QUEUES, type WorkerQueue } from '../queue/queue-names.js';
-import { startChunkWorker } from '../workers/chunk-worker.js';
 import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
 
 interface WorkerFlags extends ConnectionFlags {
@@ -37,6 +36,8 @@ export function registerWorkerCommand(program: Command): void {
       });
       const logger = createLogger(settings.logLevel, { role: 'worker' });
       await prepareDatabase(settings.databaseUrl);
+      // Loaded here, not at start-up: BullMQ is half the modules the CLI would load (migrate-command.ts).
+      const { startChunkWorker } = await import('../workers/chunk-worker.js');
       const worker = await startChunkWorker(settings, logger, { healthPort: flags.healthPort ?? (settings.healthPort || null), queues: flags.queues });
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
