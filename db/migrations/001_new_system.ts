@@ -1,8 +1,8 @@
 // The new Task Management System's schema `tms`. Every entity row carries its legacy id, the run that
 // created it (run_id: what a rollback removes), the run that last migrated it (last_run_id: within one
-// run the earliest declaration of an id wins) and the legacy line it came from. Foreign keys and secondary indexes are deliberately
-// absent during the load (they double COPY time, measured); workers check parents per chunk and the
-// optimize phase adds the constraints and indexes afterwards.
+// run the earliest declaration of an id wins) and the legacy line it came from. There are no foreign
+// keys (one doubles COPY time, measured), and secondary indexes are absent during the load: workers
+// check parents per chunk, verify counts orphans, and the optimize phase builds the indexes afterwards.
 import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
