@@ -1,37 +1,88 @@
-// The legacy field mapping (config/legacy-mapping.yaml or --mapping FILE): renames fields, translates
-// enumerated values and states defaults. It is stored with the run, so every worker maps alike.
+// The legacy field mapping (config/legacy-mapping.yaml, and --mapping FILE laid over it): renames fields,
+// translates enumerated values and states defaults. It is stored with the run, so every worker maps alike.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { LEGACY_KINDS, type LegacyKind } from '../legacy/kinds.js';
+import { KNOWN_FIELDS } from '../legacy/normalize.js';
 import { ConfigError } from './errors.js';
 import { PACKAGE_ROOT } from './package-root.js';
 
 const perKind = <T extends z.ZodType>(inner: T) =>
   z.object({ projects: inner, phases: inner, tasks: inner, task_dependencies: inner }).partial().strict();
 
-const mappingSchema = z.object({
+// A file as written: in a file laid over the defaults, null removes a default value or a translation.
+const mappingFileSchema = z.object({
   fields: perKind(z.record(z.string(), z.string())).default({}),
-  values: perKind(z.record(z.string(), z.record(z.string(), z.string()))).default({}),
-  defaults: perKind(z.record(z.string(), z.string())).default({}),
-  timezone: z.literal('UTC').default('UTC'),
-  maxRecordBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  values: perKind(z.record(z.string(), z.record(z.string(), z.string()).nullable())).default({}),
+  defaults: perKind(z.record(z.string(), z.string().nullable())).default({}),
+  timezone: z.literal('UTC').optional(),
+  maxRecordBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),
 }).strict();
 
-export type LegacyMapping = z.infer<typeof mappingSchema>;
+type PerKind<T> = Partial<Record<LegacyKind, T>>;
+
+export interface LegacyMapping {
+  /** Legacy field name -> taskfleet field name. */
+  fields: PerKind<Record<string, string>>;
+  /** Per taskfleet field: legacy value -> taskfleet value. */
+  values: PerKind<Record<string, Record<string, string>>>;
+  /** Per taskfleet field: the value of a missing or empty field. */
+  defaults: PerKind<Record<string, string>>;
+  timezone: 'UTC';
+  maxRecordBytes: number;
+}
+
+const EMPTY: LegacyMapping = { fields: {}, values: {}, defaults: {}, timezone: 'UTC', maxRecordBytes: 1024 * 1024 };
 
 export const DEFAULT_MAPPING_FILE = join(PACKAGE_ROOT, 'config', 'legacy-mapping.yaml');
 
-export function parseLegacyMapping(doc: unknown, source: string): LegacyMapping {
-  const parsed = mappingSchema.safeParse(doc ?? {});
+/** Entries of `over` replace those of `base`; a null entry removes it. */
+function overlay<T>(base: Record<string, T> | undefined, over: Record<string, T | null> | undefined): Record<string, T> {
+  const out: Record<string, T> = { ...base };
+  for (const [key, value] of Object.entries(over ?? {})) {
+    if (value === null) delete out[key];
+    else out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * A mapping document (`source` names it in errors) laid over `base` (none: a mapping of its own).
+ * Every taskfleet field it names must exist: a misspelt target would otherwise reject every record.
+ */
+export function parseLegacyMapping(doc: unknown, source: string, base: LegacyMapping = EMPTY): LegacyMapping {
+  const parsed = mappingFileSchema.safeParse(doc ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError(`Mapping ${source}: ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`);
   }
-  return parsed.data;
+  const file = parsed.data;
+  const mapping: LegacyMapping = {
+    fields: {}, values: {}, defaults: {},
+    timezone: file.timezone ?? base.timezone,
+    maxRecordBytes: file.maxRecordBytes ?? base.maxRecordBytes,
+  };
+  for (const kind of LEGACY_KINDS) {
+    const known = KNOWN_FIELDS[kind];
+    const unknown = (section: string, field: string, what: string): never => {
+      throw new ConfigError(`Mapping ${source}: ${section}.${kind}.${what}: ${field} is not a ${kind} field (one of: ${[...known].join(', ')})`);
+    };
+    for (const [legacy, target] of Object.entries(file.fields[kind] ?? {})) if (!known.has(target)) unknown('fields', target, legacy);
+    for (const field of Object.keys(file.values[kind] ?? {})) if (!known.has(field)) unknown('values', field, field);
+    for (const field of Object.keys(file.defaults[kind] ?? {})) if (!known.has(field)) unknown('defaults', field, field);
+    const fields = overlay(base.fields[kind], file.fields[kind]);
+    const values = overlay(base.values[kind], file.values[kind]);
+    const defaults = overlay(base.defaults[kind], file.defaults[kind]);
+    if (Object.keys(fields).length > 0) mapping.fields[kind] = fields;
+    if (Object.keys(values).length > 0) mapping.values[kind] = values;
+    if (Object.keys(defaults).length > 0) mapping.defaults[kind] = defaults;
+  }
+  return mapping;
 }
 
-export function loadLegacyMapping(file: string = DEFAULT_MAPPING_FILE): LegacyMapping {
+function readMappingFile(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -39,9 +90,15 @@ export function loadLegacyMapping(file: string = DEFAULT_MAPPING_FILE): LegacyMa
     throw new ConfigError(`Cannot read mapping file ${file}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    return parseLegacyMapping(parseYaml(text), file);
+    return parseYaml(text);
   } catch (err) {
-    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`Mapping file ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** The default mapping, or `file` laid over it: a file lists only what differs from the defaults. */
+export function loadLegacyMapping(file: string = DEFAULT_MAPPING_FILE): LegacyMapping {
+  const defaults = parseLegacyMapping(readMappingFile(DEFAULT_MAPPING_FILE), DEFAULT_MAPPING_FILE);
+  if (resolve(file) === DEFAULT_MAPPING_FILE) return defaults;
+  return parseLegacyMapping(readMappingFile(file), file, defaults);
 }

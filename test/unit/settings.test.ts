@@ -184,11 +184,34 @@ describe('legacy mapping validation', () => {
     expect(configError(() => loadLegacyMapping(`${dir.path}/absent.yaml`))).toMatch(/Cannot read mapping file/);
   });
 
-  it('a custom mapping file with renames loads', () => {
+  it('a custom mapping file is laid over the shipped one: it lists only what differs', () => {
     const m = loadLegacyMapping(yaml('ok.yaml', 'fields:\n  tasks:\n    summary: title\ndefaults:\n  tasks: { type: story }\nmaxRecordBytes: 4096\n'));
     expect(m.fields.tasks).toEqual({ summary: 'title' });
-    expect(m.defaults.tasks).toEqual({ type: 'story' });
+    expect(m.defaults.tasks).toEqual({ status: 'todo', priority: 'medium', type: 'story' });
+    expect(m.defaults.projects).toEqual({ status: 'active' });
+    expect(m.values.tasks?.priority).toEqual({ '1': 'low', '2': 'medium', '3': 'high', '4': 'critical' });
     expect(m.maxRecordBytes).toBe(4096);
+    expect(loadLegacyMapping(yaml('empty.yaml', ''))).toEqual(loadLegacyMapping(DEFAULT_MAPPING_FILE));
+  });
+
+  it('null in a custom file removes a default or a translation', () => {
+    const m = loadLegacyMapping(yaml('nulls.yaml', 'values:\n  tasks: { priority: null, status: { open: todo } }\ndefaults:\n  tasks: { status: null }\n'));
+    expect(m.values.tasks).toEqual({ status: { open: 'todo' } });
+    expect(m.defaults.tasks).toEqual({ priority: 'medium', type: 'default' });
+    const bare = loadLegacyMapping(yaml('all-null.yaml', 'defaults:\n  projects: { status: null }\n'));
+    expect(bare.defaults.projects).toBeUndefined();
+  });
+
+  it.each([
+    ['fields:\n  tasks: { title: titel }\n', 'fields.tasks.title: titel is not a tasks field'],
+    ['values:\n  tasks: { prio: { "1": low } }\n', 'values.tasks.prio: prio is not a tasks field'],
+    ['defaults:\n  phases: { state: planned }\n', 'defaults.phases.state: state is not a phases field'],
+  ])('a taskfleet field that does not exist is refused at load, naming file and path (%j)', (text, message) => {
+    const file = yaml('unknown-field.yaml', text);
+    const msg = configError(() => loadLegacyMapping(file));
+    const expected = `Mapping ${file}: ${message} (one of: `;
+    expect(msg.slice(0, expected.length)).toBe(expected);
+    expect(msg).toMatch(/\(one of: .*\bid\b/);
   });
 });
 
