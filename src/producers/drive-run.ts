@@ -11,6 +11,8 @@ import { RUN_STAGES, type RunStage } from '../legacy/kinds.js';
 import type { Logger } from '../logger.js';
 import { chunkJobId, type ChunkJobPayload, type WorkflowJobPayload } from '../jobs/payload.js';
 import type { TransportQueue } from '../queue/index.js';
+// From its own module, not queue/index.js: that one loads BullMQ, which the CLI loads only to queue.
+import { queueDepth, type CountsJobs } from '../queue/depth.js';
 import type { Pool } from '../store/pool.js';
 import { driveWorkflowsStage } from './drive-workflows.js';
 
@@ -22,6 +24,8 @@ export interface DriveOptions {
   reconcileEveryMs?: number;
   onProgress?: (progress: StageProgress[]) => void;
   signal?: AbortSignal;
+  /** Warn when jobs have waited this long with none taken and none active: usually, no worker runs (default 15 s). */
+  noWorkerWarnMs?: number;
 }
 
 export type DriveOutcome = { status: 'completed' } | { status: 'failed'; stage: RunStage; error: string };
@@ -63,6 +67,7 @@ export async function driveRun(db: Pool, queues: RunQueues, run: DrivenRun, logg
       }
       const inFlight = new Map<number, Chunk>();
       let lastReconcile = Date.now();
+      const stalled = stallWatch(queue, opts.noWorkerWarnMs ?? 15_000);
       for (;;) {
         if (opts.signal?.aborted) throw new Error('Interrupted');
         const progress = await runProgress(db, runId, run.withWorkflows);
@@ -82,6 +87,12 @@ export async function driveRun(db: Pool, queues: RunQueues, run: DrivenRun, logg
           await addChunkJobs(queue, next, jobs);
           for (const c of next) inFlight.set(c.chunkNo, c);
         }
+        const stall = await stalled(current.done);
+        if (stall) {
+          logger.warn({ runId, stage, queue: queue.name, waiting: stall.waiting, seconds: stall.seconds },
+            `No worker has taken a job from queue ${queue.name} for ${stall.seconds} s (${stall.waiting} waiting, none active): `
+            + 'start workers on the same Redis, database and prefix (`taskfleet worker`), or pass --workers N to migrate');
+        }
         if (Date.now() - lastReconcile >= reconcileEveryMs) {
           lastReconcile = Date.now();
           const restored = await restoreMissingJobs(db, queue, [...inFlight.values()], jobs);
@@ -99,6 +110,30 @@ export async function driveRun(db: Pool, queues: RunQueues, run: DrivenRun, logg
 }
 
 type JobSettings = DriveOptions & { queueToken: string };
+
+/**
+ * Reports, once per stall, when `done` has not moved for `afterMs` while jobs wait and none is active:
+ * a run that waits for workers nobody started would otherwise sit at 0 without a word.
+ */
+function stallWatch(queue: CountsJobs, afterMs: number): (done: number) => Promise<{ waiting: number; seconds: number } | null> {
+  let lastDone = -1;
+  let since = Date.now();
+  let reported = false;
+  return async (done) => {
+    if (done !== lastDone) {
+      lastDone = done;
+      since = Date.now();
+      reported = false;
+      return null;
+    }
+    if (reported || Date.now() - since < afterMs) return null;
+    const depth = await queueDepth(queue);
+    const waiting = depth.waiting + depth.prioritized;
+    if (depth.active > 0 || waiting === 0) return null;
+    reported = true;
+    return { waiting, seconds: Math.round((Date.now() - since) / 1000) };
+  };
+}
 
 function jobOptions(chunk: Chunk, opts: JobSettings) {
   return {
