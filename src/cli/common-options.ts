@@ -28,6 +28,13 @@ export function withConnectionOptions(cmd: Command): Command {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)');
 }
 
+// The flag that sets each setting, for errors that name what the operator typed.
+const FLAG_NAMES: Partial<Record<keyof Settings, string>> = {
+  databaseUrl: '--new-data', redisUrl: '--redis', queueBackend: '--queue-backend', prefix: '--prefix', logLevel: '--log-level',
+  chunkSize: '--chunk-size', concurrency: '--concurrency', workflowConcurrency: '--workflow-concurrency', healthPort: '--health-port',
+  lockDurationMs: '--lock-duration', stalledIntervalMs: '--stalled-interval',
+};
+
 export function settingsFrom(flags: ConnectionFlags, extra: SettingsInput = {}): Settings {
   return loadSettings(
     {
@@ -38,6 +45,6 @@ export function settingsFrom(flags: ConnectionFlags, extra: SettingsInput = {}):
       logLevel: flags.logLevel as Settings['logLevel'] | undefined,
       ...extra,
     },
-    flags.config ? { configFile: flags.config } : {},
+    { flagNames: FLAG_NAMES, ...(flags.config ? { configFile: flags.config } : {}) },
   );
 }

@@ -125,28 +125,40 @@ function readConfigFile(file: string): Record<string, unknown> {
  * Builds the settings for one process. `flags` come from the command line and win over the environment,
  * which wins over the config file (`--config FILE` or TASKFLEET_CONFIG), which wins over the defaults.
  */
-export function loadSettings(flags: SettingsInput, opts: { env?: NodeJS.ProcessEnv; configFile?: string } = {}): Settings {
+export function loadSettings(
+  flags: SettingsInput,
+  opts: { env?: NodeJS.ProcessEnv; configFile?: string; flagNames?: Partial<Record<keyof Settings, string>> } = {},
+): Settings {
   const env = opts.env ?? process.env;
   const merged: Record<string, unknown> = { ...DEFAULT_SETTINGS };
+  // Where each value came from, so an invalid one is blamed on the flag, variable or file that gave it.
+  const sources = new Map<string, string>();
   const configFile = opts.configFile ?? env.TASKFLEET_CONFIG;
   if (configFile) {
     for (const [key, value] of Object.entries(readConfigFile(configFile))) {
+      sources.set(key, `config file ${configFile}`);
       merged[key] = coerce(key as keyof Settings, value, `config file ${configFile}`);
     }
   }
   for (const [name, key] of Object.entries(ENV_NAMES)) {
     const value = env[name];
-    if (value !== undefined && value !== '') merged[key] = coerce(key, value, `environment variable ${name}`);
+    if (value === undefined || value === '') continue;
+    sources.set(key, name);
+    merged[key] = coerce(key, value, `environment variable ${name}`);
   }
   for (const [key, value] of Object.entries(flags)) {
-    if (value !== undefined) merged[key] = coerce(key as keyof Settings, value, `flag for ${key}`);
+    if (value === undefined) continue;
+    const flag = opts.flagNames?.[key as keyof Settings] ?? `the flag for ${key}`;
+    sources.set(key, flag);
+    merged[key] = coerce(key as keyof Settings, value, flag);
   }
   const parsed = settingsSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const key = issue?.path.join('.') ?? '?';
-    const envName = Object.entries(ENV_NAMES).find(([, k]) => k === key)?.[0];
-    throw new ConfigError(`Invalid setting ${key}${envName ? ` (${envName})` : ''}: ${issue?.message ?? 'invalid'}`);
+    // A default that fails names the variable that would change it.
+    const source = sources.get(key) ?? Object.entries(ENV_NAMES).find(([, k]) => k === key)?.[0];
+    throw new ConfigError(`Invalid setting ${key}${source ? ` (${source})` : ''}: ${issue?.message ?? 'invalid'}`);
   }
   return Object.freeze(parsed.data);
 }

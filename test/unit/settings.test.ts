@@ -116,8 +116,14 @@ describe('loadSettings: errors name the setting', () => {
     expect(msg).toContain(detail);
   });
 
-  it('a bad flag value names the setting', () => {
-    expect(configError(() => loadSettings({ concurrency: 0 }, { env: {} }))).toMatch(/^Invalid setting concurrency \(TASKFLEET_CONCURRENCY\)/);
+  it('a bad value names where it came from: the flag, the variable or the config file', () => {
+    expect(configError(() => loadSettings({ concurrency: 0 }, { env: {} }))).toMatch(/^Invalid setting concurrency \(the flag for concurrency\)/);
+    expect(configError(() => loadSettings({ databaseUrl: 'garbage' }, { env: { DATABASE_URL: 'postgres://h/db' }, flagNames: { databaseUrl: '--new-data' } })))
+      .toMatch(/^Invalid setting databaseUrl \(--new-data\): must be a postgres:\/\/ URL/);
+    const file = yaml('bad-redis.yaml', 'redisUrl: http://x\n');
+    expect(configError(() => loadSettings({}, { env: {}, configFile: file }))).toMatch(new RegExp(`^Invalid setting redisUrl \\(config file ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\): `));
+    // The variable wins over the file, and is the one named.
+    expect(configError(() => loadSettings({}, { env: { REDIS_URL: 'http://y' }, configFile: file }))).toMatch(/^Invalid setting redisUrl \(REDIS_URL\): /);
   });
 
   it('a bad config file value names the file and the setting', () => {
