@@ -1,6 +1,9 @@
 // The `taskfleet` command line. Each subcommand lives in src/cli/; this module wires them and turns
 // errors the operator can fix into one clear line on stderr (no stack trace) and a non-zero exit.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { PACKAGE_ROOT } from './config/package-root.js';
 import { ConfigError } from './config/errors.js';
 import { LegacyDataError } from './legacy/errors.js';
 import { GateError } from './lifecycle/phase-events.js';
@@ -24,8 +27,11 @@ import { registerWorkerCommand } from './cli/worker-command.js';
 
 const EXIT_USAGE = 2;
 
+const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+
 const program = new Command('taskfleet')
   .description('Migrate a legacy task-management system into the new Task Management System on Postgres, with a BullMQ worker fleet')
+  .version(version, '-V, --version', 'print taskfleet\'s version')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 

@@ -4,8 +4,10 @@
 // workers, migrates, prints the summary, and serves Bull Board until Ctrl-C (or exits with --exit).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ConfigError } from './config/errors.js';
 import { PACKAGE_ROOT } from './config/package-root.js';
 import { loadSettings } from './config/settings.js';
 import { startEmbeddedPostgres } from './embedded/postgres.js';
@@ -14,18 +16,37 @@ import { WORKER_QUEUES } from './queue/queue-names.js';
 import { redisAnswers } from './queue/index.js';
 import { startBoardServer } from './server/board.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    dir: { type: 'string', default: join(PACKAGE_ROOT, '.taskfleet', 'demo') },
-    tasks: { type: 'string', default: '20000' },
-    workers: { type: 'string', default: '2' },
-    'no-redis': { type: 'boolean', default: false },
-    exit: { type: 'boolean', default: false },
-    port: { type: 'string', default: '3000' },
-    help: { type: 'boolean', default: false },
-  },
-});
+/** An operator's mistake: one line on stderr, no stack trace, exit 2 (as the CLI does). */
+function usageError(message: string): never {
+  process.stderr.write(`demo: ${message} (npm run demo -- --help)\n`);
+  process.exit(2);
+}
 
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        dir: { type: 'string', default: join(PACKAGE_ROOT, '.taskfleet', 'demo') },
+        tasks: { type: 'string', default: '20000' },
+        workers: { type: 'string', default: '2' },
+        'no-redis': { type: 'boolean', default: false },
+        exit: { type: 'boolean', default: false },
+        port: { type: 'string', default: '3000' },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+}
+
+function wholeNumber(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) usageError(`--${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
+const flags = parseFlags();
 if (flags.help) {
   process.stdout.write(`npm run demo -- [--tasks 20000] [--workers 2] [--no-redis] [--exit] [--port 3000] [--dir .taskfleet/demo]
   --no-redis  use BullMQ's Postgres queue backend even if a Redis answers
@@ -35,11 +56,16 @@ Environment: REDIS_URL (default redis://127.0.0.1:6379/0), TASKFLEET_PREFIX (the
   process.exit(0);
 }
 
+const tasks = wholeNumber('tasks', flags.tasks, 1, 10_000_000);
+const workers = wholeNumber('workers', flags.workers, 1, 64);
+const port = wholeNumber('port', flags.port, 1, 65_535);
+// The board's port is checked now, not after a migration that may take minutes.
+if (!flags.exit && !(await portIsFree(port))) usageError(`--port ${port} is already in use on 127.0.0.1: pick another, or pass --exit`);
+
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const dir = resolve(flags.dir);
 mkdirSync(dir, { recursive: true });
 
-const tasks = Number(flags.tasks);
 const dataDir = join(dir, `legacy-${tasks}`);
 if (!existsSync(join(dataDir, '_generator_manifest.json'))) {
   say(`1. Generating a sample legacy dump: ${tasks} tasks, 2% bad records, in ${dataDir}`);
@@ -65,14 +91,14 @@ try {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...(useRedis ? { REDIS_URL: redisUrl } : {}),
   };
-  say(`4. Migrating with ${flags.workers} worker processes`);
-  const migrate = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'migrate', '--skip-prepare', '--legacy-data', dataDir, '--workers', flags.workers], { env, stdio: 'inherit' });
+  say(`4. Migrating with ${workers} worker processes`);
+  const migrate = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'migrate', '--skip-prepare', '--legacy-data', dataDir, '--workers', String(workers)], { env, stdio: 'inherit' });
   exitCode = await new Promise<number>((done) => migrate.on('exit', (code) => done(code ?? 1)));
   if (exitCode !== 0) {
     say(`The migration exited with ${exitCode}.`);
   } else if (!flags.exit) {
     const settings = loadSettings({}, { env });
-    const board = await startBoardServer(settings, WORKER_QUEUES, { port: Number(flags.port), host: '127.0.0.1' });
+    const board = await startBoardServer(settings, WORKER_QUEUES, { port, host: '127.0.0.1' });
     say(`5. Bull Board: ${board.url}`);
     say('   Ctrl-C stops the board and the embedded Postgres.');
     await new Promise<void>((done) => {
@@ -81,9 +107,22 @@ try {
     });
     await board.close();
   } else {
-    say(`5. Bull Board: run \`npm run demo\` without --exit to serve it on http://127.0.0.1:${flags.port}/board`);
+    say(`5. Bull Board: run \`npm run demo\` without --exit to serve it on http://127.0.0.1:${port}/board`);
   }
+} catch (err) {
+  // One line, as the CLI prints its errors (the board's port taken since the check, say).
+  process.stderr.write(`demo: ${(err as Error).message}\n`);
+  exitCode = err instanceof ConfigError ? 2 : 1;
 } finally {
   await pg.stop();
 }
 process.exitCode = exitCode;
+
+/** Whether 127.0.0.1:port can be listened on now. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = createServer();
+    probe.once('error', () => done(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => done(true)));
+  });
+}

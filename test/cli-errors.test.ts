@@ -173,11 +173,11 @@ describe.concurrent('taskfleet fails clearly', () => {
     ['status: run not in the ledger', () => ['status', 'no-such-run', '--new-data', db.url], () => ['no-such-run']],
     ['rejects: run not in the ledger', () => ['rejects', 'no-such-run', '--new-data', db.url], () => ['no-such-run']],
     ['status: --new-data is not a URL', () => ['status', '--new-data', 'not a url'], () => [/--new-data|DATABASE_URL|databaseUrl/]],
-    // BUG (fleet, src/server/board.ts): with the port taken, `taskfleet board --port P` prints
-    // "taskfleet: Cannot destructure property 'port' of 'server.address(...)' as it is null." (an internal
-    // TypeError: Express 5 calls the listen callback with the error, which is ignored) and then never exits
-    // (its queue connections stay open). Expected: "… port P is in use" and a non-zero exit. Fails until fixed.
+    // A port in use once gave an internal TypeError and a process that never exited (Express 5 passes the
+    // listen error to its callback); now "… port P is in use" and a non-zero exit.
     ['board: --port already in use', () => ['board', '--port', String(busyPort), '--prefix', prefix, '--redis', REDIS_URL], () => [String(busyPort), /in use/i]],
+    // Checked before the worker takes any job, so nothing is left half started.
+    ['worker: --health-port already in use', () => ['worker', '--health-port', String(busyPort), ...good_()], () => [String(busyPort), /in use/i, '--health-port']],
   ];
 
   describe('a missing legacy directory', () => {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { stageProgress } from '../ledger/chunks.js';
-import { listRejects } from '../ledger/rejects.js';
+import { countRejects, listRejects } from '../ledger/rejects.js';
 import { findRun, listRuns } from '../ledger/runs.js';
 import { formatSummaryLines, runSummary } from '../ledger/summary.js';
 import { workflowRunSummary } from '../ledger/workflow-runs.js';
@@ -67,7 +67,7 @@ export function registerStatusCommands(program: Command): void {
     .description('List the rejected records of a run: kind, legacy id, file:line, field, reason')
     .argument('<run>', 'the run id')
     .option('--kind <kind>', `only this kind (${LEGACY_KINDS.join(', ')})`)
-    .option('--limit <n>', 'at most this many (default 1000)', positiveInt, 1000)
+    .option('--limit <n>', 'at most this many', positiveInt, 1000)
     .option('--offset <n>', 'skip this many first', positiveInt, 0)
     .option('--json', 'print JSON lines')
     .action(async (runId: string, flags: ConnectionFlags & { kind?: string; limit: number; offset: number; json?: boolean }) => {
@@ -83,6 +83,11 @@ export function registerStatusCommands(program: Command): void {
             : `${r.kind}\t${r.legacyId ?? '-'}\t${r.ref}\t${r.field ?? '-'}\t${r.reason}\n`);
         }
         if (!flags.json && rejects.length === 0) process.stderr.write('No rejects.\n');
+        if (rejects.length === flags.limit) {
+          const total = await countRejects(db, runId, flags.kind as LegacyKind | undefined);
+          const rest = total - flags.offset - rejects.length;
+          if (rest > 0) process.stderr.write(`… ${rest} more (of ${total}): --offset ${flags.offset + rejects.length} lists the next ones\n`);
+        }
       });
     });
 }

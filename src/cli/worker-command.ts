@@ -23,7 +23,7 @@ function queueList(value: string): WorkerQueue[] {
 
 export function registerWorkerCommand(program: Command): void {
   withConnectionOptions(program.command('worker'))
-    .description('Run a worker process that takes chunk jobs from the queues (start as many as you like, anywhere)')
+    .description('Run a worker process that takes chunk jobs and workflow jobs from the queues (start as many as you like, anywhere)')
     .option('--concurrency <n>', 'jobs processed at once by this process (default 4)', positiveInt)
     .option('--workflow-concurrency <n>', 'workflow jobs taken at once by this process (default 8; each run\'s dagger.yaml concurrency caps executions)', positiveInt)
     .option('--queues <names>', `comma-separated queues to work on (default: all: ${WORKER_QUEUES.join(',')})`, queueList)

@@ -33,6 +33,13 @@ export async function listRejects(db: Db, runId: string, opts: { kind?: LegacyKi
   return rows;
 }
 
+/** How many rejects the run has (of this kind). */
+export async function countRejects(db: Db, runId: string, kind?: LegacyKind): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM ledger.rejects WHERE run_id = $1 AND ($2::text IS NULL OR kind = $2)', [runId, kind ?? null]);
+  return rows[0]?.n ?? 0;
+}
+
 /** Where each of these legacy ids was rejected in the run (to explain a child's missing parent). */
 export async function rejectedRefs(db: Db, runId: string, kind: LegacyKind, legacyIds: readonly string[]): Promise<Map<string, string>> {
   if (legacyIds.length === 0) return new Map();

@@ -71,6 +71,13 @@ export async function startChunkWorker(settings: Settings, logger: Logger, opts:
     }
   };
 
+  // Before any job is taken: a port already in use stops the worker here, with nothing half started.
+  const health = opts.healthPort != null
+    ? await startHealthServer(opts.healthPort, async () => {
+      await db.query('SELECT 1');
+      await ensureTransportReady(transport, 2000);
+    }, undefined, metrics.registry)
+    : null;
   const workers: TransportWorker<ChunkJobPayload>[] = queues.includes(MIGRATE_QUEUE)
     ? [createWorker<ChunkJobPayload>(MIGRATE_QUEUE, processor, transport, {
       concurrency: settings.concurrency,
@@ -82,12 +89,6 @@ export async function startChunkWorker(settings: Settings, logger: Logger, opts:
     : [];
   const workflows: WorkflowWorker | null = queues.includes(WORKFLOWS_QUEUE) ? startWorkflowWorker(settings, { ...base, transport, metrics }) : null;
 
-  const health = opts.healthPort != null
-    ? await startHealthServer(opts.healthPort, async () => {
-      await db.query('SELECT 1');
-      await ensureTransportReady(transport, 2000);
-    }, undefined, metrics.registry)
-    : null;
   logger.info({ workerName, concurrency: settings.concurrency, workflowConcurrency: settings.workflowConcurrency, queues, healthPort: health?.port }, 'Worker started');
 
   return {

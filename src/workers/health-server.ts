@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { ConfigError } from '../config/errors.js';
 
 export interface HealthServer {
   port: number;
@@ -31,7 +32,9 @@ export async function startHealthServer(port: number, ready: () => Promise<void>
     send(404, { error: 'not found' });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'
+      ? new ConfigError(`Health port ${port} (--health-port, TASKFLEET_HEALTH_PORT) is already in use on ${host}`, { cause: err })
+      : err));
     server.listen(port, host, resolve);
   });
   return {
