@@ -222,12 +222,20 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
       const result = fns[i]!(value);
       if (result instanceof Invalid) {
         const legacyField = legacyNameOf(name, renames);
-        return { ok: false, field: legacyField, reason: `${legacyField} ${result.message}`, legacyId: legacyIdText };
+        // A field the record lacks, next to fields nobody knows: most likely a misspelt column or key.
+        const hint = extra && fields[name] === undefined ? unknownFieldsHint(extra) : '';
+        return { ok: false, field: legacyField, reason: `${legacyField} ${result.message}${hint}`, legacyId: legacyIdText };
       }
       checked[name] = result;
     }
     return { ok: true, value: build(checked, extra) };
   };
+}
+
+function unknownFieldsHint(extra: Record<string, unknown>): string {
+  const names = Object.keys(extra);
+  const listed = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '');
+  return `; the record has fields the mapping does not know: ${listed} (a misspelt name, or one for --mapping to rename?)`;
 }
 
 const s = (v: unknown): string => v as string;

@@ -84,7 +84,8 @@ export function classOfUnreadableRecord(reason: string): ErrorClass {
 
 /** The class of a record the normalizer refused (normalize's `reason`, which starts with the field name). */
 export function classOfInvalidField(reason: string): ErrorClass {
-  if (/ is required( \(it is empty\))?$/.test(reason)) return 'missing_required_field';
+  // "; the record has fields the mapping does not know: …" may follow (normalize's hint).
+  if (/ is required( \(it is empty\))?(;|$)/.test(reason)) return 'missing_required_field';
   if (reason.endsWith('contains a NUL character, which Postgres text cannot store')
     || reason.includes('contains an unpaired UTF-16 surrogate')) return 'unstorable_text';
   return 'wrong_type';

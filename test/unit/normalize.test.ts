@@ -125,6 +125,9 @@ describe('normalize: priority 1-4 (the default mapping\'s values: translation)',
 describe('normalize: every failure names its field with a readable reason', () => {
   const cases: [string, () => Normalized<unknown>, string, string][] = [
     ['missing name', () => projects({ id: 'p1' }), 'name', 'name is required'],
+    ['missing name, misspelt', () => projects({ id: 'p1', nmae: 'One' }), 'name',
+      'name is required; the record has fields the mapping does not know: nmae (a misspelt name, or one for --mapping to rename?)'],
+    ['empty name, with an unknown field', () => projects({ id: 'p1', name: '', nmae: 'One' }), 'name', 'name is required (it is empty)'],
     ['empty name', () => projects({ id: 'p1', name: '' }), 'name', 'name is required (it is empty)'],
     ['blank name', () => projects({ id: 'p1', name: '  \t' }), 'name', 'name is required (it is empty)'],
     ['name not text', () => projects({ id: 'p1', name: 5 }), 'name', 'name must be text, got 5'],

@@ -92,6 +92,8 @@ describe('finding classes follow the reader\'s and the normalizer\'s reasons', (
   const base = { id: 'T1', project_id: 'P1', title: 'ok' };
   const cases: [Record<string, unknown>, string, string][] = [
     [{ ...base, title: undefined }, 'title', 'missing_required_field'],
+    // The reason then names the unknown field (normalize's hint); the class stays.
+    [{ id: 'T1', project_id: 'P1', titel: 'ok' }, 'title', 'missing_required_field'],
     [{ ...base, title: '  ' }, 'title', 'missing_required_field'],
     [{ ...base, id: '' }, 'id', 'missing_required_field'],
     [{ ...base, estimate_hours: 'abc' }, 'estimate_hours', 'wrong_type'],
