@@ -2,8 +2,10 @@
 // and maps the legacy tasks in Postgres AND does the rest of a task chunk's work there, as the fleet must:
 // rejects with a reason, parent checks, the workflow row with its SHA-256 definition hash, the field-by-field
 // read-back and the chunk's ledger mark, all in the chunk's one transaction. bench/parse-in-postgres.ts
-// measures the bare parse-and-map; this adds what that one leaves out, each in its simplest SQL form (no
-// mapping file, validation by type, enum and pattern only), so it stays an upper bound.
+// measures the bare parse-and-map; this adds what that one leaves out, each in a simple SQL form (no
+// mapping file, validation by type, enum and pattern only). Not every part is in its cheapest form: the
+// read-back re-reads by primary key (INSERT … RETURNING could serve) and try_jsonb opens a subtransaction
+// per line (PG16's pg_input_is_valid would not); README, Performance, weighs both.
 //   node dist/bench/parse-in-postgres-full.js [--tasks 200000] [--streams 1,2] [--pg-url URL]
 // (uses the bench's cached data in .bench-data/; run `npm run bench -- --tasks N` once to make it)
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';

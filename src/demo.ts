@@ -60,7 +60,8 @@ const tasks = wholeNumber('tasks', flags.tasks, 1, 10_000_000);
 const workers = wholeNumber('workers', flags.workers, 1, 64);
 const port = wholeNumber('port', flags.port, 1, 65_535);
 // The board's port is checked now, not after a migration that may take minutes.
-if (!flags.exit && !(await portIsFree(port))) usageError(`--port ${port} is already in use on 127.0.0.1: pick another, or pass --exit`);
+const portProblem = flags.exit ? null : await portProblemOf(port);
+if (portProblem) usageError(`--port ${port}: ${portProblem} on 127.0.0.1: pick another, or pass --exit`);
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const dir = resolve(flags.dir);
@@ -118,11 +119,12 @@ try {
 }
 process.exitCode = exitCode;
 
-/** Whether 127.0.0.1:port can be listened on now. */
-function portIsFree(port: number): Promise<boolean> {
+/** Why 127.0.0.1:port cannot be listened on now, or null if it can. */
+function portProblemOf(port: number): Promise<string | null> {
   return new Promise((done) => {
     const probe = createServer();
-    probe.once('error', () => done(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => done(true)));
+    probe.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'EADDRINUSE' ? 'already in use'
+      : err.code === 'EACCES' ? 'not allowed (ports below 1024 need privileges)' : err.message));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => done(null)));
   });
 }

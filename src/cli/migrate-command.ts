@@ -51,7 +51,7 @@ export function registerMigrateCommands(program: Command): void {
     .option('--chunk-size <n>', 'records per chunk job (default 5000, chosen from the bench)', positiveInt)
     .option('--run-id <id>', 'name the run (default: derived from the data, so the same command is a no-op the second time)')
     .option('--max-rejects <n>', 'exit non-zero when more records than this are rejected (default: no limit)', positiveInt)
-    .option('--mapping <file>', 'legacy field mapping, laid over the shipped config/legacy-mapping.yaml: list only what differs (null removes an entry)')
+    .option('--mapping <file>', 'legacy field mapping, laid over the shipped config/legacy-mapping.yaml: list only what differs (null removes a default or a translation)')
     .option('--templates-dir <dir>', 'workflow templates, one YAML per task type, default.yaml for the rest (default: config/templates)')
     .option('--dagger-config <file>', 'workflow runner settings: runner, concurrency, timeouts, retries, cache, allowed images (default: config/dagger.yaml)')
     .option('--no-cache', 'execute every on-migrate workflow, even one whose definition already succeeded in an earlier run')

@@ -32,7 +32,7 @@ export function registerPrepareCommand(program: Command): void {
     .requiredOption('--legacy-data <dir>', 'directory holding projects, phases, tasks[, task_dependencies] as .json, .jsonl or .csv')
     .option('--backup <dir>', 'backup root: every file of the legacy directory is copied into DIR/<first 16 hex digits of the manifest hash>/ with a manifest.json, then re-read and checked', DEFAULT_BACKUP_DIR)
     .option('--validation-report <file>', 'the JSON validation report; a readable summary is written beside it (.txt)', DEFAULT_VALIDATION_REPORT)
-    .option('--mapping <file>', 'legacy field mapping, laid over the shipped config/legacy-mapping.yaml: list only what differs (null removes an entry)')
+    .option('--mapping <file>', 'legacy field mapping, laid over the shipped config/legacy-mapping.yaml: list only what differs (null removes a default or a translation)')
     .option('--max-rejects <n>', 'pass even though up to N records would be rejected by a migration; with 0 any such record fails prepare', positiveInt, 0)
     .option('--templates-dir <dir>', 'workflow templates, one YAML per task type, checked against the task types in the data (default: config/templates of the taskfleet package)')
     .option('--dagger-config <file>', 'Dagger runner settings; its allowedImages are checked against the templates (default: config/dagger.yaml of the taskfleet package)')

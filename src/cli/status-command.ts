@@ -83,7 +83,7 @@ export function registerStatusCommands(program: Command): void {
             : `${r.kind}\t${r.legacyId ?? '-'}\t${r.ref}\t${r.field ?? '-'}\t${r.reason}\n`);
         }
         if (!flags.json && rejects.length === 0) process.stderr.write('No rejects.\n');
-        if (rejects.length === flags.limit) {
+        if (flags.limit > 0 && rejects.length === flags.limit) {
           const total = await countRejects(db, runId, flags.kind as LegacyKind | undefined);
           const rest = total - flags.offset - rejects.length;
           if (rest > 0) process.stderr.write(`… ${rest} more (of ${total}): --offset ${flags.offset + rejects.length} lists the next ones\n`);

@@ -12,7 +12,8 @@ import { PACKAGE_ROOT } from './package-root.js';
 const perKind = <T extends z.ZodType>(inner: T) =>
   z.object({ projects: inner, phases: inner, tasks: inner, task_dependencies: inner }).partial().strict();
 
-// A file as written: in a file laid over the defaults, null removes a default value or a translation.
+// A file as written: in a file laid over the defaults, null removes a default value or a translation
+// (a rename has nothing to remove: the shipped file renames nothing).
 const mappingFileSchema = z.object({
   fields: perKind(z.record(z.string(), z.string())).default({}),
   values: perKind(z.record(z.string(), z.record(z.string(), z.string()).nullable())).default({}),
@@ -72,12 +73,11 @@ export function parseLegacyMapping(doc: unknown, source: string, base: LegacyMap
     for (const [legacy, target] of Object.entries(file.fields[kind] ?? {})) if (!known.has(target)) unknown('fields', target, legacy);
     for (const field of Object.keys(file.values[kind] ?? {})) if (!known.has(field)) unknown('values', field, field);
     for (const field of Object.keys(file.defaults[kind] ?? {})) if (!known.has(field)) unknown('defaults', field, field);
-    const fields = overlay(base.fields[kind], file.fields[kind]);
-    const values = overlay(base.values[kind], file.values[kind]);
-    const defaults = overlay(base.defaults[kind], file.defaults[kind]);
-    if (Object.keys(fields).length > 0) mapping.fields[kind] = fields;
-    if (Object.keys(values).length > 0) mapping.values[kind] = values;
-    if (Object.keys(defaults).length > 0) mapping.defaults[kind] = defaults;
+    // A kind either file lists is kept, even empty: the stored mapping is part of a run's fingerprint,
+    // so the shipped file must give the same mapping as before files were laid over it.
+    if (kind in base.fields || file.fields[kind]) mapping.fields[kind] = overlay(base.fields[kind], file.fields[kind]);
+    if (kind in base.values || file.values[kind]) mapping.values[kind] = overlay(base.values[kind], file.values[kind]);
+    if (kind in base.defaults || file.defaults[kind]) mapping.defaults[kind] = overlay(base.defaults[kind], file.defaults[kind]);
   }
   return mapping;
 }

@@ -1,10 +1,7 @@
 // Job: reject the dependency edges that close a cycle. Runs once per run, after every edge is in.
 // Only edges inside a strongly connected component can be on a cycle, so it finds the components
 // (Tarjan, linear) and then replays just their edges in declaration order: an edge whose target can
-// already reach its source closes a cycle and is rejected; the earlier edges stay. Edges an earlier run
-// created (and this one adopted) are replayed first: that run's graph had no cycle, so a cycle closes
-// on an edge of this run's own, and another run's rows are not deleted (this run's rollback could not
-// bring them back) — unless edges of two earlier runs close a cycle between them.
+// already reach its source closes a cycle and is rejected; the earlier edges stay.
 import { getChunk, lockChunk, markChunkDone } from '../ledger/chunks.js';
 import { insertRejects } from '../ledger/rejects.js';
 import { notifyProgress } from '../ledger/runs.js';
@@ -60,10 +57,7 @@ export interface EdgeGraph {
   to: Int32Array;
 }
 
-/**
- * Every edge this run migrated (last_run_id: including edges an earlier run created and this one
- * adopted), those adopted first, each group in declaration order.
- */
+/** Every edge this run migrated (last_run_id: including edges an earlier run created and this one adopted). */
 async function loadGraph(client: PoolClient, runId: string, signal: AbortSignal): Promise<EdgeGraph> {
   const index = new Map<string, number>();
   const nodes: string[] = [];
@@ -77,7 +71,7 @@ async function loadGraph(client: PoolClient, runId: string, signal: AbortSignal)
   let n = 0;
   await client.query(
     `DECLARE run_edges NO SCROLL CURSOR FOR
-     SELECT task_id::text AS t, depends_on_id::text AS d FROM tms.task_dependencies WHERE last_run_id = $1 ORDER BY run_id = $1, legacy_order`,
+     SELECT task_id::text AS t, depends_on_id::text AS d FROM tms.task_dependencies WHERE last_run_id = $1 ORDER BY legacy_order`,
     [runId],
   );
   for (;;) {

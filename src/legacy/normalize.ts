@@ -234,7 +234,9 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
 
 function unknownFieldsHint(extra: Record<string, unknown>): string {
   const names = Object.keys(extra);
-  const listed = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '');
+  // Bounded: a key can be as long as the record.
+  const shown = names.slice(0, 5).map((n) => (n.length > 40 ? `${n.slice(0, 40)}…` : n));
+  const listed = shown.join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '');
   return `; the record has fields the mapping does not know: ${listed} (a misspelt name, or one for --mapping to rename?)`;
 }
 

@@ -1,5 +1,7 @@
 // loadSettings (flags > env > config file > defaults), the legacy mapping's validation, and
 // withoutPassword.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
 import { DEFAULT_MAPPING_FILE, loadLegacyMapping, parseLegacyMapping } from '../../src/config/legacy-mapping.js';
@@ -200,12 +202,19 @@ describe('legacy mapping validation', () => {
     expect(loadLegacyMapping(yaml('empty.yaml', ''))).toEqual(loadLegacyMapping(DEFAULT_MAPPING_FILE));
   });
 
+  it('the shipped file gives the mapping as it was stored before files were laid over it (runs\' fingerprints)', () => {
+    const doc = parseYaml(readFileSync(DEFAULT_MAPPING_FILE, 'utf8')) as Record<string, unknown>;
+    const asStoredBefore = { fields: doc.fields, values: doc.values, defaults: doc.defaults, timezone: doc.timezone, maxRecordBytes: doc.maxRecordBytes };
+    expect(JSON.stringify(loadLegacyMapping())).toBe(JSON.stringify(asStoredBefore));
+    expect(loadLegacyMapping().fields).toEqual({ projects: {}, phases: {}, tasks: {}, task_dependencies: {} });
+  });
+
   it('null in a custom file removes a default or a translation', () => {
     const m = loadLegacyMapping(yaml('nulls.yaml', 'values:\n  tasks: { priority: null, status: { open: todo } }\ndefaults:\n  tasks: { status: null }\n'));
     expect(m.values.tasks).toEqual({ status: { open: 'todo' } });
     expect(m.defaults.tasks).toEqual({ priority: 'medium', type: 'default' });
     const bare = loadLegacyMapping(yaml('all-null.yaml', 'defaults:\n  projects: { status: null }\n'));
-    expect(bare.defaults.projects).toBeUndefined();
+    expect(bare.defaults.projects).toEqual({});
   });
 
   it.each([
