@@ -24,8 +24,6 @@ export interface DriveOptions {
   reconcileEveryMs?: number;
   onProgress?: (progress: StageProgress[]) => void;
   signal?: AbortSignal;
-  /** Warn when jobs have waited this long with none taken and none active: usually, no worker runs (default 15 s). */
-  noWorkerWarnMs?: number;
 }
 
 export type DriveOutcome = { status: 'completed' } | { status: 'failed'; stage: RunStage; error: string };
@@ -40,6 +38,8 @@ export interface RunQueues {
 export interface DrivenRun { id: string; queueToken: string; withWorkflows: boolean }
 
 const IDLE_WAKE_MS = 1000;
+/** Jobs waiting this long with none taken and none active: usually, no worker runs. */
+const NO_WORKER_WARN_MS = 15_000;
 
 export function chunkJobName(chunk: Chunk): string {
   if (chunk.stage === 'dependency_cycles') return `${chunk.runId} · dependency cycles`;
@@ -67,7 +67,7 @@ export async function driveRun(db: Pool, queues: RunQueues, run: DrivenRun, logg
       }
       const inFlight = new Map<number, Chunk>();
       let lastReconcile = Date.now();
-      const stalled = stallWatch(queue, opts.noWorkerWarnMs ?? 15_000);
+      const stalled = stallWatch(queue, NO_WORKER_WARN_MS);
       for (;;) {
         if (opts.signal?.aborted) throw new Error('Interrupted');
         const progress = await runProgress(db, runId, run.withWorkflows);
