@@ -8,6 +8,7 @@ import * as lifecycle from './migrations/003_lifecycle.js';
 import * as workflows from './migrations/004_workflows.js';
 import * as operations from './migrations/005_operations.js';
 import * as workflowTemplates from './migrations/006_workflow_templates.js';
+import * as cycleDeletedEdges from './migrations/007_cycle_deleted_edges.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004_workflows': workflows,
   '005_operations': operations,
   '006_workflow_templates': workflowTemplates,
+  '007_cycle_deleted_edges': cycleDeletedEdges,
 };
 
 /** The migrations up to `last` (all by default): a test can build an older schema and upgrade it. */

@@ -1,10 +1,8 @@
-// KNOWN BUG, left open (README, "Dependency cycles"): a later run's cycle check deletes an edge an
-// earlier run created. Run A migrates T-1 → T-2 → T-3 (no cycle); run B's dump declares T-3 → T-1 first,
-// then A's two edges, so in B's declaration order the cycle closes on A's edge T-2 → T-3, which B
-// deletes; rolling B back only removes what B created, so A's edge is lost. Replaying A's edges first
-// fixes the migration, but prepare predicts cycle rejects from the legacy files alone (declaration
-// order), so B's verify would then fail; the fix needs prepare to see the edges B will adopt. Until
-// then this test fails, and `it.fails` says so: when it passes, the bug is fixed — make it `it`.
+// A later run's cycle check may close a cycle on an edge an earlier run created: run A migrates
+// T-1 → T-2 → T-3 (no cycle); run B's dump declares T-3 → T-1 first, then A's two edges, so in B's
+// declaration order (the order its prepare predicts from the files alone) the cycle closes on A's
+// edge T-2 → T-3, which B deletes. The ledger keeps that edge, and rolling B back puts it back —
+// unless an edge added since would then close a cycle.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,22 +45,79 @@ describe('a cycle closed by an edge another run created', () => {
     await deleteQueueKeys(prefix);
   });
 
-  it.fails('rejects the later run\'s own edge, and rolling that run back leaves the earlier run\'s edges', async () => {
+  const rollback = (runId: string, ...flags: string[]) => runCli(['rollback', '--run-id', runId, '--new-data', db.url, ...flags]);
+
+  it('rejects the edge the later run\'s dump closes the cycle with, and rolling that run back puts the earlier run\'s edge back', async () => {
     const a = await migrate(legacyDir('a', [task('T-1', ['T-2']), task('T-2', ['T-3']), task('T-3', [])]), 'edges-a');
     expect(a.code, a.stderr).toBe(0);
     expect(await edges()).toEqual(['T-1 -> T-2 (edges-a)', 'T-2 -> T-3 (edges-a)']);
 
-    // --max-rejects 1: the cycle's edge is B's one reject.
-    const b = await runCli(['migrate', '--skip-prepare', '--legacy-data', legacyDir('b', [task('T-3', ['T-1']), task('T-1', ['T-2']), task('T-2', ['T-3'])]),
-      '--run-id', 'edges-b', '--max-rejects', '1', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    // B goes through prepare, migrate and verify: the reject its prepare predicts from the files is the
+    // one its migration makes (--max-rejects 1: the cycle's edge is B's one reject).
+    const dirB = legacyDir('b', [task('T-3', ['T-1']), task('T-1', ['T-2']), task('T-2', ['T-3'])]);
+    const prepared = await runCli(['prepare', '--legacy-data', dirB, '--new-data', db.url, '--max-rejects', '1',
+      '--backup', join(work, 'backup'), '--validation-report', join(work, 'validation-b.json')]);
+    expect(prepared.code, prepared.stdout + prepared.stderr).toBe(0);
+    const b = await runCli(['migrate', '--legacy-data', dirB, '--run-id', 'edges-b', '--max-rejects', '1', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
     expect(b.code, b.stderr).toBe(0);
-    expect(await edges()).toEqual(['T-1 -> T-2 (edges-a)', 'T-2 -> T-3 (edges-a)']);
+    const verified = await runCli(['verify', 'edges-b', '--new-data', db.url, '--verification-report', join(work, 'verification-b.json')]);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(await edges()).toEqual(['T-1 -> T-2 (edges-a)', 'T-3 -> T-1 (edges-b)']);
     const { rows: rejects } = await db.pool.query<{ run_id: string; kind: string; ref: string; reason: string }>(
       'SELECT run_id, kind, ref, reason FROM ledger.rejects ORDER BY id');
-    expect(rejects).toEqual([{ run_id: 'edges-b', kind: 'task_dependencies', ref: 'tasks.jsonl:1#depends_on[0]', reason: 'dependency T-3->T-1 closes a dependency cycle' }]);
+    expect(rejects).toEqual([{ run_id: 'edges-b', kind: 'task_dependencies', ref: 'tasks.jsonl:3#depends_on[0]', reason: 'dependency T-2->T-3 closes a dependency cycle' }]);
+    const { rows: kept } = await db.pool.query<{ run_id: string; created_by: string; legacy_id: string }>(
+      `SELECT run_id, created_by, edge->>'legacy_id' AS legacy_id FROM ledger.cycle_deleted_edges`);
+    expect(kept).toEqual([{ run_id: 'edges-b', created_by: 'edges-a', legacy_id: 'T-2->T-3' }]);
 
-    const rollback = await runCli(['rollback', '--run-id', 'edges-b', '--new-data', db.url]);
-    expect(rollback.code, rollback.stdout + rollback.stderr).toBe(0);
+    // A cannot go first: B's rollback puts A's edge back.
+    const early = await rollback('edges-a', '--dry-run');
+    expect(early.code, early.stderr).toBe(0);
+    expect(early.stdout).toContain('1 dependency edge of run edges-a was deleted by the cycle check of a later run (tms.task_dependencies T-2->T-3 by edges-b)');
+    expect(early.stdout).toContain('roll back run edges-b first');
+
+    const preview = await rollback('edges-b', '--dry-run');
+    expect(preview.code, preview.stderr).toBe(0);
+    expect(preview.stdout).toContain('put back (created by run edges-a, deleted by this run\'s cycle check): tms.task_dependencies T-2->T-3');
+    expect(preview.stdout).toContain('A real rollback would proceed.');
+
+    const undoB = await rollback('edges-b');
+    expect(undoB.code, undoB.stdout + undoB.stderr).toBe(0);
+    expect(undoB.stdout).toContain('put back 1 dependency edge of other runs that this run\'s cycle check had deleted');
     expect(await edges()).toEqual(['T-1 -> T-2 (edges-a)', 'T-2 -> T-3 (edges-a)']);
+
+    // The same migrate again (a rolled-back run may run again) deletes the edge again; so does its rollback put it back.
+    const again = await runCli(['migrate', '--legacy-data', dirB, '--run-id', 'edges-b', '--max-rejects', '1', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await edges()).toEqual(['T-1 -> T-2 (edges-a)', 'T-3 -> T-1 (edges-b)']);
+    expect((await rollback('edges-b')).code).toBe(0);
+    expect(await edges()).toEqual(['T-1 -> T-2 (edges-a)', 'T-2 -> T-3 (edges-a)']);
+
+    // The put-back edge is not "changed after run A": A rolls back without --force, and nothing is left.
+    const undoA = await rollback('edges-a');
+    expect(undoA.code, undoA.stdout + undoA.stderr).toBe(0);
+    expect(await edges()).toEqual([]);
+  });
+
+  it('refuses to put an edge back that would close a cycle with an edge added since, until that run is rolled back', async () => {
+    const dir = (name: string, tasks: object[]) => legacyDir(`cycle-${name}`, tasks);
+    expect((await migrate(dir('a', [task('U-1', ['U-2']), task('U-2', ['U-3']), task('U-3', [])]), 'later-a')).code).toBe(0);
+    const b = await runCli(['migrate', '--skip-prepare', '--legacy-data', dir('b', [task('U-3', ['U-1']), task('U-1', ['U-2']), task('U-2', ['U-3'])]),
+      '--run-id', 'later-b', '--max-rejects', '1', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    // C adds U-3 → U-2: no cycle now, but one with A's U-2 → U-3 once B puts it back.
+    const c = await migrate(dir('c', [task('U-2', []), task('U-3', ['U-2'])]), 'later-c');
+    expect(c.code, c.stderr).toBe(0);
+    expect(await edges()).toEqual(['U-1 -> U-2 (later-a)', 'U-3 -> U-1 (later-b)', 'U-3 -> U-2 (later-c)']);
+
+    const refused = await rollback('later-b');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('Putting back 1 dependency edge that run later-b\'s cycle check deleted would now close a cycle with edges of other runs (tms.task_dependencies U-2->U-3 of run later-a)');
+    expect(await edges()).toEqual(['U-1 -> U-2 (later-a)', 'U-3 -> U-1 (later-b)', 'U-3 -> U-2 (later-c)']);
+
+    expect((await rollback('later-c')).code).toBe(0);
+    const undoB = await rollback('later-b');
+    expect(undoB.code, undoB.stdout + undoB.stderr).toBe(0);
+    expect(await edges()).toEqual(['U-1 -> U-2 (later-a)', 'U-2 -> U-3 (later-a)']);
   });
 });

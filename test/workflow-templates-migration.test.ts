@@ -42,7 +42,7 @@ describe('migration 006_workflow_templates', () => {
         [`00000000-0000-5000-9000-00000000000${i}`, taskId, `T-${i}`, t.version, JSON.stringify(definition), hashes[i]]);
     }
 
-    expect(await migrateToLatest(db.url)).toEqual(['006_workflow_templates']);
+    expect(await migrateToLatest(db.url, '006_workflow_templates')).toEqual(['006_workflow_templates']);
     const { rows: stored } = await db.pool.query<{ name: string; version: string; run_id: string; uses: number }>(
       `SELECT t.name, t.version, t.run_id, (SELECT count(*)::int FROM tms.workflows w WHERE w.template_id = t.id) AS uses
          FROM tms.workflow_templates t ORDER BY t.version`);

@@ -22,6 +22,8 @@ function formatResult(r: RollbackResult): string {
   const deletes = r.dryRun ? plan.deletes : r.deleted;
   lines.push(`  ${r.dryRun ? 'delete' : 'deleted'} ${deletes.map((d) => `${d.table} ${d.rows}`).join(', ')}`);
   for (const g of plan.adoptedFromOtherRuns) lines.push(`  leave in place (created by run ${g.runId}, adopted by this run): ${describeGroup(g)}`);
+  if (r.dryRun) for (const g of plan.edgesToPutBack) lines.push(`  put back (created by run ${g.runId}, deleted by this run's cycle check): ${describeGroup(g)}`);
+  else if (r.edgesPutBack > 0) lines.push(`  put back ${r.edgesPutBack} dependency edge${r.edgesPutBack === 1 ? '' : 's'} of other runs that this run's cycle check had deleted`);
   if (plan.changedAfterRun === null) lines.push('  rows changed after the run: cannot tell (the run never completed)');
   else if (plan.changedAfterRun.length === 0) lines.push('  rows changed after the run: none');
   else for (const g of plan.changedAfterRun) lines.push(`  changed after the run${r.dryRun ? '' : ' (deleted: --force)'}: ${describeGroup(g)}`);
@@ -46,7 +48,7 @@ function formatResult(r: RollbackResult): string {
 
 export function registerRollbackCommand(program: Command): void {
   withConnectionOptions(program.command('rollback'))
-    .description('Undo a run: delete exactly the rows it created (children first, one transaction) and restore its legacy data from the prepare\'s backup; refuses when other runs depend on its rows, when its rows changed since (unless --force), or after decommission')
+    .description('Undo a run: delete exactly the rows it created (children first, one transaction), put back the edges of other runs its cycle check deleted, and restore its legacy data from the prepare\'s backup; refuses when other runs depend on its rows, when its rows changed since (unless --force), or after decommission')
     .option('--run-id <id>', 'the run to roll back (default: the latest run that is not rolled back)')
     .option('--dry-run', 'print what would be deleted and restored, and what would stop it; change nothing')
     .option('--force', 'also delete rows of the run that were changed after it completed')

@@ -1,7 +1,9 @@
 // Job: reject the dependency edges that close a cycle. Runs once per run, after every edge is in.
 // Only edges inside a strongly connected component can be on a cycle, so it finds the components
 // (Tarjan, linear) and then replays just their edges in declaration order: an edge whose target can
-// already reach its source closes a cycle and is rejected; the earlier edges stay.
+// already reach its source closes a cycle and is rejected; the earlier edges stay. The order is the
+// run's own, whoever created an edge: the outcome is the dump's (prepare predicts it from the files),
+// and an edge of an earlier run deleted here is kept in ledger.cycle_deleted_edges for the rollback.
 import { getChunk, lockChunk, markChunkDone } from '../ledger/chunks.js';
 import { insertRejects } from '../ledger/rejects.js';
 import { notifyProgress } from '../ledger/runs.js';
@@ -26,10 +28,21 @@ export async function rejectDependencyCycles(ctx: JobContext, payload: ChunkJobP
     const closing = findCycleClosingEdges(graph);
     const rejects: RecordRejection[] = [];
     if (closing.length > 0) {
+      // An edge another run created (this run re-declared, so adopted, it) is kept whole in the ledger:
+      // this run's rollback puts it back.
       const { rows } = await client.query<{ legacy_id: string; legacy_ref: string }>(
-        `DELETE FROM tms.task_dependencies d USING unnest($1::uuid[], $2::uuid[]) AS e(t, dep)
-         WHERE d.task_id = e.t AND d.depends_on_id = e.dep RETURNING d.legacy_id, d.legacy_ref`,
-        [closing.map((e) => graph.nodes[graph.from[e]!]), closing.map((e) => graph.nodes[graph.to[e]!])],
+        `WITH deleted AS (
+           DELETE FROM tms.task_dependencies d USING unnest($1::uuid[], $2::uuid[]) AS e(t, dep)
+           WHERE d.task_id = e.t AND d.depends_on_id = e.dep RETURNING d.*
+         ), kept AS (
+           INSERT INTO ledger.cycle_deleted_edges (run_id, task_id, depends_on_id, created_by, edge)
+           SELECT $3, d.task_id, d.depends_on_id, d.run_id, to_jsonb(d) FROM deleted d WHERE d.run_id <> $3
+           -- a run rolled back and migrated again deletes the edge again
+           ON CONFLICT (run_id, task_id, depends_on_id) DO UPDATE SET created_by = excluded.created_by, edge = excluded.edge,
+             deleted_at = now(), restored_at = NULL, restored_xid = NULL
+         )
+         SELECT legacy_id, legacy_ref FROM deleted`,
+        [closing.map((e) => graph.nodes[graph.from[e]!]), closing.map((e) => graph.nodes[graph.to[e]!]), runId],
       );
       for (const row of rows) {
         const [fileName = '', line = '0'] = row.legacy_ref.split('#')[0]!.split(':');

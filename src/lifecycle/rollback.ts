@@ -4,7 +4,10 @@
 // What it never does is touch another run's rows:
 // - rows this run created that a later run has since adopted (last_run_id = that run), and rows of
 //   other runs that point at rows of this run, make it refuse: that run must be rolled back first;
-// - rows another run created that this run adopted (run_id = other, last_run_id = this run) stay.
+// - rows another run created that this run adopted (run_id = other, last_run_id = this run) stay;
+// - edges another run created that this run's cycle check deleted (ledger.cycle_deleted_edges) are put
+//   back, unless that would close a cycle with edges added since; and a run whose edges a later run's
+//   cycle check deleted waits for that run's rollback.
 // Rows of the run changed after it completed (xmin newer than the run's completed_xid) are someone
 // else's work: they are listed and the rollback refuses unless --force.
 // A dry run computes the same plan and writes nothing at all (not even a phase event).
@@ -65,6 +68,12 @@ export interface RollbackPlan {
   dependentsOfOtherRuns: RowGroup[];
   /** Rows other runs created that this run adopted: left in place. */
   adoptedFromOtherRuns: RowGroup[];
+  /** Edges other runs created that this run's cycle check deleted: put back (grouped by creator). */
+  edgesToPutBack: RowGroup[];
+  /** Edges of this run that a later run's cycle check deleted: refuse (roll that run back first). */
+  edgesDeletedByLaterRuns: RowGroup[];
+  /** Edges to put back that would now close a cycle with other runs' edges: refuse. */
+  edgesClosingCycles: RowGroup[];
   /** Rows of this run changed after it completed; null when the run never completed (cannot tell). */
   changedAfterRun: RowGroup[] | null;
   /** null: the run was started without a prepare (--skip-prepare), so there is no backup. */
@@ -78,6 +87,8 @@ export interface RollbackResult {
   dryRun: boolean;
   /** Rows deleted per table (a dry run deletes nothing). */
   deleted: { table: RollbackTable; rows: number }[];
+  /** Edges of other runs put back (a dry run puts back none). */
+  edgesPutBack: number;
   restored: string[];
   rolledBackAt: Date | null;
 }
@@ -140,6 +151,40 @@ async function adoptedFromOtherRuns(db: Db, runId: string): Promise<RowGroup[]> 
   return groups;
 }
 
+const PENDING_EDGES = 'ledger.cycle_deleted_edges c';
+
+async function edgesToPutBack(db: Db, runId: string): Promise<RowGroup[]> {
+  return groupRows(db, 'tms.task_dependencies', { from: PENDING_EDGES, where: 'c.run_id = $1 AND c.restored_at IS NULL', groupBy: 'c.created_by', label: "(c.edge->>'legacy_id')" }, [runId]);
+}
+
+async function edgesDeletedByLaterRuns(db: Db, runId: string): Promise<RowGroup[]> {
+  return groupRows(db, 'tms.task_dependencies', {
+    from: `${PENDING_EDGES} JOIN ledger.runs r ON r.id = c.run_id`,
+    where: `c.created_by = $1 AND c.run_id <> $1 AND c.restored_at IS NULL AND r.status <> 'rolled_back'`, groupBy: 'c.run_id', label: "(c.edge->>'legacy_id')",
+  }, [runId]);
+}
+
+/**
+ * The edges to put back that would close a cycle in the graph as the rollback leaves it (every edge
+ * not of this run, plus the edges put back): a later run may have added an edge the deleted one
+ * would now close a loop with. Walks only what those edges reach, by primary key.
+ */
+async function edgesClosingCycles(db: Db, runId: string): Promise<RowGroup[]> {
+  return groupRows(db, 'tms.task_dependencies', {
+    from: `${PENDING_EDGES}`,
+    where: `c.run_id = $1 AND c.restored_at IS NULL AND EXISTS (
+      WITH RECURSIVE reach(node) AS (
+        SELECT c.depends_on_id
+        UNION
+        SELECT n.next FROM reach, LATERAL (
+          SELECT d.depends_on_id AS next FROM tms.task_dependencies d WHERE d.task_id = reach.node AND d.run_id <> $1
+          UNION ALL
+          SELECT p.depends_on_id FROM ledger.cycle_deleted_edges p WHERE p.run_id = $1 AND p.restored_at IS NULL AND p.task_id = reach.node) n
+      ) SELECT 1 FROM reach WHERE reach.node = c.task_id)`,
+    groupBy: 'c.created_by', label: "(c.edge->>'legacy_id')",
+  }, [runId]);
+}
+
 async function dependentsOfOtherRuns(db: Db, runId: string): Promise<RowGroup[]> {
   // EXISTS by primary key, not IN (subquery): a run's million ids do not fit a hashed subplan, and
   // an unhashed one would rescan them for every row.
@@ -167,12 +212,17 @@ async function dependentsOfOtherRuns(db: Db, runId: string): Promise<RowGroup[]>
 async function changedAfterRun(db: Db, runId: string, completedXid: string): Promise<RowGroup[]> {
   const groups: RowGroup[] = [];
   for (const table of MIGRATED_TABLES) {
+    // An edge a later run's cycle check deleted and its rollback put back was written by that rollback.
+    const putBack = table === 'tms.task_dependencies'
+      ? `LEFT JOIN (SELECT task_id, depends_on_id, max(restored_xid::text::numeric) AS xid FROM ledger.cycle_deleted_edges
+           WHERE created_by = $1 GROUP BY 1, 2) pb ON pb.task_id = t.task_id AND pb.depends_on_id = t.depends_on_id`
+      : 'LEFT JOIN (SELECT NULL::numeric AS xid) pb ON false';
     groups.push(...await groupRows(db, table, {
-      from: `${table} t LEFT JOIN ledger.runs lr ON lr.id = t.last_run_id AND t.last_run_id <> $1,
+      from: `${table} t LEFT JOIN ledger.runs lr ON lr.id = t.last_run_id AND t.last_run_id <> $1 ${putBack},
         (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::numeric AS next) h`,
       where: `t.run_id = $1 AND NOT (lr.id IS NOT NULL AND lr.status <> 'rolled_back') AND t.xmin::text::numeric >= 3
         AND h.next - ((h.next % 4294967296) - t.xmin::text::numeric + 4294967296) % 4294967296
-          >= COALESCE(CASE WHEN t.last_run_id = $1 THEN $2::numeric ELSE lr.completed_xid::text::numeric END, 0)`,
+          >= GREATEST(COALESCE(CASE WHEN t.last_run_id = $1 THEN $2::numeric ELSE lr.completed_xid::text::numeric END, 0), COALESCE(pb.xid + 1, 0))`,
       groupBy: 'NULL::text', label: 't.legacy_id',
     }, [runId, completedXid]));
   }
@@ -184,6 +234,9 @@ interface DatabasePlan {
   adoptedByLaterRuns: RowGroup[];
   dependentsOfOtherRuns: RowGroup[];
   adoptedFromOtherRuns: RowGroup[];
+  edgesToPutBack: RowGroup[];
+  edgesDeletedByLaterRuns: RowGroup[];
+  edgesClosingCycles: RowGroup[];
   changedAfterRun: RowGroup[] | null;
 }
 
@@ -193,6 +246,9 @@ async function planDatabase(db: Db, runId: string, completedXid: string | null):
     adoptedByLaterRuns: await adoptedByLaterRuns(db, runId),
     dependentsOfOtherRuns: await dependentsOfOtherRuns(db, runId),
     adoptedFromOtherRuns: await adoptedFromOtherRuns(db, runId),
+    edgesToPutBack: await edgesToPutBack(db, runId),
+    edgesDeletedByLaterRuns: await edgesDeletedByLaterRuns(db, runId),
+    edgesClosingCycles: await edgesClosingCycles(db, runId),
     changedAfterRun: completedXid === null ? null : await changedAfterRun(db, runId, completedXid),
   };
 }
@@ -213,6 +269,16 @@ function refusalsOf(run: Run, db: DatabasePlan, restore: RestorePlan | null): Ro
     const n = total(db.dependentsOfOtherRuns);
     refusals.push({ forceable: false, reason: `${n} row${n === 1 ? '' : 's'} of other runs point${n === 1 ? 's' : ''} at rows of run ${run.id} `
       + `(${db.dependentsOfOtherRuns.map((g) => `${describeGroup(g)} of run ${g.runId}`).join('; ')}): roll back run ${runsOf(db.dependentsOfOtherRuns)} first` });
+  }
+  if (db.edgesDeletedByLaterRuns.length > 0) {
+    const n = total(db.edgesDeletedByLaterRuns);
+    refusals.push({ forceable: false, reason: `${n} dependency edge${n === 1 ? '' : 's'} of run ${run.id} ${n === 1 ? 'was' : 'were'} deleted by the cycle check of a later run `
+      + `(${db.edgesDeletedByLaterRuns.map((g) => `${describeGroup(g)} by ${g.runId}`).join('; ')}), whose rollback puts ${n === 1 ? 'it' : 'them'} back: roll back run ${runsOf(db.edgesDeletedByLaterRuns)} first` });
+  }
+  if (db.edgesClosingCycles.length > 0) {
+    const n = total(db.edgesClosingCycles);
+    refusals.push({ forceable: false, reason: `Putting back ${n} dependency edge${n === 1 ? '' : 's'} that run ${run.id}'s cycle check deleted would now close a cycle with edges of other runs `
+      + `(${db.edgesClosingCycles.map((g) => `${describeGroup(g)} of run ${g.runId}`).join('; ')}): roll back the runs that added the other edges of the cycle first` });
   }
   if (db.changedAfterRun === null) {
     const stillRunning = run.status === 'running' || run.status === 'planning';
@@ -313,7 +379,7 @@ function refuseIfNeeded(refusals: RollbackPlan['refusals'], force: boolean): voi
 const LOCKED_TABLES = 'tms.projects, tms.phases, tms.tasks, tms.task_dependencies, tms.workflows, tms.workflow_templates, tms.workflow_runs';
 
 /** Deletes the run's rows, children first, in one transaction; the plan is re-checked under a lock. */
-async function deleteRows(db: Pool, run: Run, restore: RestorePlan | null, force: boolean): Promise<RollbackResult['deleted']> {
+async function deleteRows(db: Pool, run: Run, restore: RestorePlan | null, force: boolean): Promise<Pick<RollbackResult, 'deleted' | 'edgesPutBack'>> {
   const client = await db.connect();
   try {
     await client.query('BEGIN');
@@ -333,8 +399,17 @@ async function deleteRows(db: Pool, run: Run, restore: RestorePlan | null, force
     };
     const deleted: RollbackResult['deleted'] = [];
     for (const table of ROLLBACK_ORDER) deleted.push({ table, rows: (await client.query(statements[table], [run.id])).rowCount ?? 0 });
+    // The edges of other runs this run's cycle check deleted go back as they were deleted (an edge
+    // some run has written again since stays as that run wrote it).
+    const putBack = await client.query(
+      `WITH put_back AS (
+         UPDATE ledger.cycle_deleted_edges SET restored_at = now(), restored_xid = pg_current_xact_id()
+         WHERE run_id = $1 AND restored_at IS NULL RETURNING edge
+       )
+       INSERT INTO tms.task_dependencies SELECT (jsonb_populate_record(NULL::tms.task_dependencies, edge)).* FROM put_back
+       ON CONFLICT DO NOTHING`, [run.id]);
     await client.query('COMMIT');
-    return deleted;
+    return { deleted, edgesPutBack: putBack.rowCount ?? 0 };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
@@ -348,14 +423,15 @@ export async function runRollback(db: Pool, opts: RollbackOptions): Promise<Roll
   const runId = opts.runId ?? await defaultRun(db);
   if (opts.dryRun) {
     const run = checkRun(runId, await findRun(db, runId));
-    return { plan: await planRollback(db, run), dryRun: true, deleted: [], restored: [], rolledBackAt: null };
+    return { plan: await planRollback(db, run), dryRun: true, deleted: [], edgesPutBack: 0, restored: [], rolledBackAt: null };
   }
   const { result } = await recordPhase(db, 'rollback', { runId }, async () => {
     const run = checkRun(runId, await findRun(db, runId));
     const plan = await planRollback(db, run);
     refuseIfNeeded(plan.refusals, opts.force);
-    const deleted = await deleteRows(db, run, plan.restore, opts.force);
-    opts.logger.info({ runId, deleted }, `Removed the rows of run ${runId}: ${deleted.map((d) => `${d.table} ${d.rows}`).join(', ')}`);
+    const { deleted, edgesPutBack } = await deleteRows(db, run, plan.restore, opts.force);
+    opts.logger.info({ runId, deleted, edgesPutBack }, `Removed the rows of run ${runId}: ${deleted.map((d) => `${d.table} ${d.rows}`).join(', ')}`
+      + (edgesPutBack > 0 ? `; put back ${edgesPutBack} dependency edge(s) of other runs its cycle check had deleted` : ''));
 
     let restored: string[] = [];
     if (plan.restore) {
@@ -373,11 +449,11 @@ export async function runRollback(db: Pool, opts: RollbackOptions): Promise<Roll
     }
     const { rows: [marked] } = await db.query<{ at: Date }>(
       `UPDATE ledger.runs SET status = 'rolled_back', rolled_back_at = now() WHERE id = $1 RETURNING rolled_back_at AS at`, [runId]);
-    const result: RollbackResult = { plan, dryRun: false, deleted, restored, rolledBackAt: marked!.at };
+    const result: RollbackResult = { plan, dryRun: false, deleted, edgesPutBack, restored, rolledBackAt: marked!.at };
     return {
       passed: true, result,
       summary: {
-        deleted: Object.fromEntries(deleted.map((d) => [d.table, d.rows])), restored,
+        deleted: Object.fromEntries(deleted.map((d) => [d.table, d.rows])), edgesPutBack, restored,
         adoptedFromOtherRuns: total(plan.adoptedFromOtherRuns), changedAfterRun: plan.changedAfterRun ? total(plan.changedAfterRun) : null,
         forced: opts.force && plan.refusals.length > 0, backup: plan.restore?.backupDir ?? null,
       },
