@@ -27,6 +27,14 @@ import { registerWorkerCommand } from './cli/worker-command.js';
 
 const EXIT_USAGE = 2;
 
+// A reader that stops early (`taskfleet rejects RUN | head`) closes the pipe: stop quietly, as Unix
+// tools do, instead of an unhandled EPIPE with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`taskfleet: cannot write to standard output: ${err.message}\n`);
+  process.exit(1);
+});
+
 const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
 
 const program = new Command('taskfleet')

@@ -135,9 +135,7 @@ describe.concurrent('taskfleet fails clearly', () => {
     ['migrate: unreachable Redis', () => ['migrate', ...legacy(good), '--new-data', db.url, '--prefix', prefix, '--redis', DEAD_REDIS], () => [unreachable, DEAD_REDIS_AT]],
     ['resume: unreachable Redis', () => ['resume', planned.runId, '--new-data', db.url, '--prefix', prefix, '--redis', DEAD_REDIS], () => [unreachable, DEAD_REDIS_AT]],
     ['worker: unreachable Redis', () => ['worker', '--new-data', db.url, '--prefix', prefix, '--redis', DEAD_REDIS], () => [unreachable, DEAD_REDIS_AT]],
-    // BUG (fleet, src/server/board.ts): `taskfleet board --redis <unreachable>` never probes Redis: it
-    // prints "Bull Board: http://127.0.0.1:PORT/board" and keeps serving (exit never comes). Expected:
-    // "Cannot reach Redis at …" and a non-zero exit, like worker/migrate. This case fails until fixed.
+    // The board once never probed Redis: it printed its URL and kept serving. Now it checks first.
     ['board: unreachable Redis', () => ['board', '--port', '0', '--prefix', prefix, '--redis', DEAD_REDIS], () => [unreachable, DEAD_REDIS_AT]],
   ];
   const deadPostgres: Case[] = [
@@ -148,8 +146,7 @@ describe.concurrent('taskfleet fails clearly', () => {
     ['status RUN: unreachable Postgres', () => ['status', 'any-run', '--new-data', DEAD_PG], () => [unreachable, DEAD_PG_AT]],
     ['rejects: unreachable Postgres', () => ['rejects', 'any-run', '--new-data', DEAD_PG], () => [unreachable, DEAD_PG_AT]],
     ['db migrate: unreachable Postgres', () => ['db', 'migrate', '--new-data', DEAD_PG], () => [unreachable, DEAD_PG_AT]],
-    // BUG (fleet, src/server/board.ts): same as board + Redis, with the queues in Postgres: `taskfleet board
-    // --queue-backend postgres --new-data <unreachable>` prints the board URL and never exits. Fails until fixed.
+    // The same with the queues in Postgres.
     ['board (queues in Postgres): unreachable Postgres', () => ['board', '--port', '0', '--queue-backend', 'postgres', '--new-data', DEAD_PG, '--prefix', prefix], () => [unreachable, DEAD_PG_AT]],
   ];
   const unknownFlag: Case[] = ([
@@ -200,5 +197,13 @@ describe.concurrent('taskfleet fails clearly', () => {
   });
   describe('other operator mistakes', () => {
     it.each(others)('%s', async (_name, args, mentions) => expectCleanFailure(await run(args()), mentions()));
+  });
+  // `taskfleet verify --help | head -1`: the reader closes the pipe before the help is written.
+  it('a reader that closes standard output early: exit 0, no EPIPE stack trace', async () => {
+    const cli = startCli(['verify', '--help']);
+    cli.child.stdout!.destroy();
+    const r = await cli.result;
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 });
