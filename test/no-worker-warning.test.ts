@@ -1,48 +1,95 @@
 // `migrate` without workers (the default --workers 0) says so instead of sitting at 0 without a word,
-// and the run completes once a worker starts.
+// and the run completes once a worker starts. So does a run on a paused queue, and one whose workers
+// all died holding jobs (those stay active until a new worker's stalled check returns them).
+// The warning comes after 15 s of standstill: the cases run concurrently, each on its own database
+// and queue prefix, so the file waits once.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLegacyData } from '../src/generator/generate.js';
 import { connectionArgs, runCli, startCli, type RunningCli } from './helpers/cli.js';
 import { waitFor } from './helpers/ledger.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
 
-describe('migrate with no worker running', () => {
-  let db: TestDatabase;
+describe.concurrent('migrate with no worker taking its jobs', () => {
   const work = mkdtempSync(join(tmpdir(), 'tf-no-worker-'));
   const dir = join(work, 'legacy');
-  const prefix = uniquePrefix('no_worker');
   const started: RunningCli[] = [];
+  const databases: TestDatabase[] = [];
+  const prefixes: string[] = [];
+  const WARNING = 'No worker has taken a job';
+  const warningsOf = (cli: RunningCli) => cli.output().stderr.split('\n').filter((l) => l.includes(WARNING));
+
+  /** A database and a queue prefix of the case's own, and its migrate (no --workers) under way. */
+  async function migrateAlone(label: string): Promise<{ db: TestDatabase; prefix: string; migrate: RunningCli; start: (args: string[]) => RunningCli }> {
+    const db = await createTestDatabase(label);
+    const prefix = uniquePrefix(label);
+    databases.push(db);
+    prefixes.push(prefix);
+    const start = (args: string[]) => { const cli = startCli(args, { timeoutMs: 120_000 }); started.push(cli); return cli; };
+    const migrate = start(['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--json']);
+    return { db, prefix, migrate, start };
+  }
+
+  const warned = (migrate: RunningCli) => waitFor(() => Promise.resolve(warningsOf(migrate).length > 0), 'the warning', 60_000).then(() => warningsOf(migrate)[0]!);
 
   beforeAll(async () => {
-    db = await createTestDatabase('no_worker');
     await generateLegacyData({ out: dir, format: 'jsonl', projects: 2, phasesPerProject: 2, tasks: 50, seed: 5 });
   });
 
   afterAll(async () => {
     for (const cli of started) cli.child.kill('SIGKILL');
     rmSync(work, { recursive: true, force: true });
-    await db.drop();
-    await deleteQueueKeys(prefix);
+    for (const db of databases) await db.drop();
+    for (const prefix of prefixes) await deleteQueueKeys(prefix);
   });
 
   it('warns, naming the queue and the way out, and completes once a worker starts', async () => {
-    const migrate = startCli(['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--json'], { timeoutMs: 120_000 });
-    started.push(migrate);
-    await waitFor(() => Promise.resolve(migrate.output().stderr.includes('No worker has taken a job')), 'the no-worker warning', 60_000);
-    const warning = migrate.output().stderr.split('\n').find((l) => l.includes('No worker has taken a job'))!;
-    expect(warning).toMatch(/from queue migrate for \d+ s \(1 waiting, none active\)/);
+    const { db, prefix, migrate, start } = await migrateAlone('no_worker');
+    const warning = await warned(migrate);
+    expect(warning).toMatch(/from queue migrate for \d+ s \(1 waiting, none active\): no worker is connected to it; /);
     expect(warning).toContain('`taskfleet worker`');
     expect(warning).toContain('--workers N');
 
-    const worker = startCli(['worker', ...connectionArgs(db, prefix, REDIS_URL)]);
-    started.push(worker);
+    start(['worker', ...connectionArgs(db, prefix, REDIS_URL)]);
     const result = await migrate.result;
     expect(result.code, result.stderr.slice(-2000)).toBe(0);
-    expect(result.stderr.split('\n').filter((l) => l.includes('No worker has taken a job'))).toHaveLength(1);
+    expect(warningsOf(migrate)).toHaveLength(1);
     const summary = await runCli(['status', '--new-data', db.url]);
     expect(summary.stdout).toMatch(/completed/);
+  }, 120_000);
+
+  it('on a paused queue, says it is paused (a worker is there), and completes once it is resumed', async () => {
+    const prefix = uniquePrefix('no_worker_paused');
+    const queue = new Queue('migrate', { connection: { url: REDIS_URL }, prefix });
+    try {
+      await queue.pause();
+      const db = await createTestDatabase('no_worker_paused');
+      databases.push(db);
+      prefixes.push(prefix);
+      started.push(startCli(['worker', ...connectionArgs(db, prefix, REDIS_URL)]));
+      const migrate = startCli(['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--json'], { timeoutMs: 120_000 });
+      started.push(migrate);
+      expect(await warned(migrate)).toMatch(/\(1 waiting, none active\): the queue is paused; resume it on Bull Board/);
+      await queue.resume();
+      const result = await migrate.result;
+      expect(result.code, result.stderr.slice(-2000)).toBe(0);
+    } finally {
+      await queue.close();
+    }
+  }, 120_000);
+
+  it('names workers that are gone while their job is still active', async () => {
+    const { prefix, migrate } = await migrateAlone('no_worker_dead');
+    // A worker that takes the first job and vanishes without finishing it (as a SIGKILLed one does).
+    let taken!: () => void;
+    const took = new Promise<void>((resolve) => { taken = resolve; });
+    const doomed = new Worker('migrate', () => { taken(); return new Promise<never>(() => undefined); }, { connection: { url: REDIS_URL }, prefix });
+    await took;
+    await doomed.close(true);
+    expect(await warned(migrate)).toMatch(/\(0 waiting, 1 active\): no worker is connected to it; .*a new worker returns them to the queue/);
+    migrate.child.kill('SIGKILL');
   }, 120_000);
 });

@@ -88,11 +88,7 @@ export async function driveRun(db: Pool, queues: RunQueues, run: DrivenRun, logg
           for (const c of next) inFlight.set(c.chunkNo, c);
         }
         const stall = await stalled(current.done);
-        if (stall) {
-          logger.warn({ runId, stage, queue: queue.name, waiting: stall.waiting, seconds: stall.seconds },
-            `No worker has taken a job from queue ${queue.name} for ${stall.seconds} s (${stall.waiting} waiting, none active): `
-            + 'start workers on the same Redis, database and prefix (`taskfleet worker`), or pass --workers N to migrate');
-        }
+        if (stall) logger.warn({ runId, stage, queue: queue.name, ...stall }, describeStall(queue.name, stall));
         if (Date.now() - lastReconcile >= reconcileEveryMs) {
           lastReconcile = Date.now();
           const restored = await restoreMissingJobs(db, queue, [...inFlight.values()], jobs);
@@ -111,11 +107,22 @@ export async function driveRun(db: Pool, queues: RunQueues, run: DrivenRun, logg
 
 type JobSettings = DriveOptions & { queueToken: string };
 
+/** Why a stage's jobs sit untaken. */
+export interface Stall { waiting: number; active: number; seconds: number; cause: 'paused' | 'no worker' | 'none active' }
+
+/** What stallWatch reads of a queue (either backend). */
+export interface WatchedQueue extends CountsJobs {
+  isPaused(): Promise<boolean>;
+  getWorkersCount(): Promise<number>;
+}
+
 /**
- * Reports, once per stall, when `done` has not moved for `afterMs` while jobs wait and none is active:
- * a run that waits for workers nobody started would otherwise sit at 0 without a word.
+ * Reports, once per stall, when `done` has not moved for `afterMs` while jobs wait: a run that waits
+ * for workers nobody started (or that all died, leaving their jobs active until a worker's stalled
+ * check returns them), or on a paused queue, would otherwise sit still without a word. Connected
+ * workers with jobs active are just slow: no report.
  */
-function stallWatch(queue: CountsJobs, afterMs: number): (done: number) => Promise<{ waiting: number; seconds: number } | null> {
+export function stallWatch(queue: WatchedQueue, afterMs: number): (done: number) => Promise<Stall | null> {
   let lastDone = -1;
   let since = Date.now();
   let reported = false;
@@ -129,10 +136,31 @@ function stallWatch(queue: CountsJobs, afterMs: number): (done: number) => Promi
     if (reported || Date.now() - since < afterMs) return null;
     const depth = await queueDepth(queue);
     const waiting = depth.waiting + depth.prioritized;
-    if (depth.active > 0 || waiting === 0) return null;
+    if (waiting === 0 && depth.active === 0) return null;
+    // CLIENT LIST (how BullMQ counts Redis workers) may be disabled on a managed Redis: then only
+    // "nothing active" tells.
+    const workers = await queue.getWorkersCount().catch(() => null);
+    let cause: Stall['cause'];
+    if (await queue.isPaused()) cause = 'paused';
+    else if (workers === 0) cause = 'no worker';
+    else if (workers === null && depth.active === 0) cause = 'none active';
+    else return null;
     reported = true;
-    return { waiting, seconds: Math.round((Date.now() - since) / 1000) };
+    return { waiting, active: depth.active, seconds: Math.round((Date.now() - since) / 1000), cause };
   };
+}
+
+/** The warning for a stall: what is seen, and the way out. */
+export function describeStall(queueName: string, stall: Stall): string {
+  const jobs = `${stall.waiting} waiting, ${stall.active === 0 ? 'none' : stall.active} active`;
+  const head = `No worker has taken a job from queue ${queueName} for ${stall.seconds} s (${jobs})`;
+  const start = 'start workers on the same Redis, database and prefix (`taskfleet worker`), or pass --workers N to migrate';
+  switch (stall.cause) {
+    case 'paused': return `${head}: the queue is paused; resume it on Bull Board (\`taskfleet server\`, as an operator)`;
+    case 'no worker': return `${head}: no worker is connected to it; ${start}`
+      + (stall.active > 0 ? ' (the active jobs belong to workers that are gone: a new worker returns them to the queue)' : '');
+    case 'none active': return `${head}: ${start}`;
+  }
 }
 
 function jobOptions(chunk: Chunk, opts: JobSettings) {
