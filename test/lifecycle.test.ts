@@ -3,7 +3,7 @@
 // and predicts the real run's counts.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,11 +67,15 @@ describe('the full lifecycle with every path flag set (20k tasks)', () => {
     // decommission retires (chmods) the legacy dir: work on a copy.
     data = join(work, 'full-legacy');
     cpSync(legacy, data, { recursive: true });
+    // verify's own settings, handed on by run: limits no default has, read back from the report.
+    mkdirSync(join(work, 'full'), { recursive: true });
+    writeFileSync(out('verification.yaml'), 'maxSamples: 20\nworkflows: { sampleSize: 10 }\nperformance: { runs: 5, p50Ms: 7777, p95Ms: 8888, queries: {} }\n');
     result = await runScript([
       '--legacy-data', data, '--new-data', db.url, '--redis', REDIS_URL, '--prefix', prefix,
       '--backup', out('backup'), '--id-mapping', out('ids.json'), '--verification-report', out('verification.json'),
       '--validation-report', out('validation.json'), '--optimize-report', out('optimize.json'), '--archive', out('archive'),
       '--logs-dir', out('logs'), '--max-rejects', '100000', '--workers', '2', '--no-progress',
+      '--thresholds', out('verification.yaml'), '--max-samples', '3', '--no-cache',
     ], 300_000);
   }, 360_000);
 
@@ -88,8 +92,12 @@ describe('the full lifecycle with every path flag set (20k tasks)', () => {
   });
 
   it('the verification report passes and the ledger has every phase', async () => {
-    const report = JSON.parse(readFileSync(out('verification.json'), 'utf8')) as { passed: boolean; runId: string };
+    const report = JSON.parse(readFileSync(out('verification.json'), 'utf8')) as {
+      passed: boolean; runId: string; checks: { name: string; details?: { queries?: { limits: unknown }[] } }[];
+    };
     expect(report.passed).toBe(true);
+    const performance = report.checks.find((c) => c.name === 'performance');
+    expect(performance?.details?.queries?.map((q) => q.limits)).toEqual([1, 2, 3].map(() => ({ p50Ms: 7777, p95Ms: 8888 })));
     const runId = lifecycleOf(result).runId!;
     expect(report.runId).toBe(runId);
     const { rows } = await db.pool.query<{ phase: string; outcome: string }>(
@@ -219,6 +227,10 @@ describe('a dry run', () => {
     expect(await counters()).toBe(before);
     expect(await redisKeys()).toBe(keysBefore);
     expect(existsSync(join(work, 'dry', 'backup'))).toBe(false);
+    // The rehearsal's exit code is the real run's: with --max-rejects 0 this data fails prepare's gate.
+    const strict = await runScript([...args, '--max-rejects', '0', '--phase', 'prepare', '--dry-run', '--dry-run-report', join(work, 'dry', 'strict.json')]);
+    expect(strict.code, strict.stderr.slice(-2000)).toBe(1);
+    expect(strict.stderr).toMatch(/a real prepare would fail: \d+ blocking errors \(--max-rejects 0\)/);
 
     const forecast = JSON.parse(readFileSync(join(work, 'dry', 'forecast.json'), 'utf8')) as { forecast: { runId: string; kinds: { kind: string; legacy: number; migrated: number; rejected: number }[]; tables: { table: string; inserts: number; updates: number }[]; estimatedSeconds: number; rejectsByReason: unknown[] } };
     expect(forecast.forecast.estimatedSeconds).toBeGreaterThan(0);

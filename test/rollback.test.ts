@@ -198,9 +198,11 @@ describe('taskfleet rollback', () => {
     const counts = await rowsOf('rb-c');
 
     const dry = await rollback('--run-id', 'rb-c', '--dry-run');
-    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.code, dry.stderr).toBe(2); // the exit code the real rollback gives
     expect(dry.stdout).toMatch(/would refuse \(unless --force\): 1 row of run rb-c was changed after it completed \(tms\.tasks ZT-00000007\)/);
     expect(dry.stdout).toMatch(/no backup to restore/);
+    const dryForced = await rollback('--run-id', 'rb-c', '--dry-run', '--force');
+    expect(dryForced.code, dryForced.stderr).toBe(0);
 
     const refused = await rollback('--run-id', 'rb-c');
     expect(refused.code).toBe(2);

@@ -50,7 +50,7 @@ export function registerRollbackCommand(program: Command): void {
   withConnectionOptions(program.command('rollback'))
     .description('Undo a run: delete exactly the rows it created (children first, one transaction), put back the edges of other runs its cycle check deleted, and restore its legacy data from the prepare\'s backup; refuses when other runs depend on its rows, when its rows changed since (unless --force), or after decommission')
     .option('--run-id <id>', 'the run to roll back (default: the latest run that is not rolled back)')
-    .option('--dry-run', 'print what would be deleted and restored, and what would stop it; change nothing')
+    .option('--dry-run', 'print what would be deleted and restored, and what would stop it; change nothing; exit 2 when a real rollback (with the same --force) would refuse')
     .option('--force', 'also delete rows of the run that were changed after it completed')
     .option('--json', 'print the outcome as one JSON line')
     .action(async (flags: RollbackFlags) => {
@@ -61,6 +61,8 @@ export function registerRollbackCommand(program: Command): void {
       try {
         const result = await runRollback(db, { runId: flags.runId ?? null, dryRun: flags.dryRun ?? false, force: flags.force ?? false, logger });
         process.stdout.write(flags.json ? `${JSON.stringify({ event: 'rollback', ...result })}\n` : formatResult(result));
+        // A rehearsal answers with the exit code the real rollback would give (2: refused).
+        if (result.dryRun && result.plan.refusals.some((r) => !r.forceable || !flags.force)) process.exitCode = 2;
       } finally {
         await db.end();
       }

@@ -8,6 +8,7 @@ import { ConfigError } from '../config/errors.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded/postgres.js';
 import { PHASES, type Phase } from '../lifecycle/phase-events.js';
 import { runLifecycle } from '../lifecycle/run-lifecycle.js';
+import { loadVerificationConfig } from '../verification/verification-config.js';
 import { loadDaggerConfig } from '../workflows/dagger-config.js';
 import { positiveInt, settingsFrom, type ConnectionFlags } from './common-options.js';
 
@@ -32,6 +33,9 @@ interface RunFlags extends ConnectionFlags {
   workers: number;
   concurrency?: number;
   chunkSize?: number;
+  cache: boolean;
+  thresholds?: string;
+  maxSamples?: number;
   progress: boolean;
 }
 
@@ -47,7 +51,7 @@ const isUrl = (value: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
 export function registerRunCommand(program: Command): void {
   program.command('run')
     .description('The whole migration lifecycle: prepare (validate, back up) → migrate → verify → optimize → decommission (archive). Stops at the first phase that fails or whose gate is not met.')
-    .option('--dry-run', 'validate and rehearse the migration in a scratch database that is dropped afterwards; report what a real run would do; change nothing')
+    .option('--dry-run', 'validate and rehearse the migration in a scratch database that is dropped afterwards; report what a real run would do; change nothing; exit 1 when a real run would fail at prepare\'s or migrate\'s gate')
     .option('--phase <list>', `comma-separated phases to run, always in lifecycle order (${PHASES.join(',')})`, phaseList, [...PHASES])
     .option('--legacy-data <dir>', 'the legacy data directory', 'legacy-data')
     .option('--new-data <url-or-dir>', 'the new system: a Postgres URL, or a directory for an embedded Postgres (default: $DATABASE_URL, else postgres://postgres@127.0.0.1:5432/taskfleet)')
@@ -56,6 +60,8 @@ export function registerRunCommand(program: Command): void {
     .option('--dagger-config <file>', 'Dagger runner settings for task workflows, validated at start (default: config/dagger.yaml of the taskfleet package)')
     .option('--templates-dir <dir>', 'workflow templates, one YAML per task type; prepare checks them against the data (default: config/templates of the taskfleet package)')
     .option('--verification-report <file>', 'where verify writes its JSON report', 'reports/verification-report.json')
+    .option('--thresholds <file>', 'verify\'s settings: latency thresholds, sample sizes (default: config/verification.yaml of the taskfleet package)')
+    .option('--max-samples <n>', 'mismatch samples verify keeps per check (default: maxSamples in the verify settings, 20)', positiveInt)
     .option('--validation-report <file>', 'where prepare writes its JSON validation report (and a .txt summary next to it)', 'reports/validation-report.json')
     .option('--optimize-report <file>', 'where optimize writes query plans and latencies before and after', 'reports/optimize-report.json')
     .option('--dry-run-report <file>', 'where --dry-run writes its forecast', 'reports/dry-run-report.json')
@@ -68,6 +74,7 @@ export function registerRunCommand(program: Command): void {
     .option('--workers <n>', 'worker processes started on this machine for the migrate phase', positiveInt, 2)
     .option('--concurrency <n>', 'jobs per worker process (default 4)', positiveInt)
     .option('--chunk-size <n>', 'records per chunk job (default 5000)', positiveInt)
+    .option('--no-cache', 'execute every on-migrate workflow, even one whose definition already succeeded in an earlier run')
     .option('--no-progress', 'no progress bars')
     .option('--redis <url>', 'Redis URL for the queues (default: $REDIS_URL)')
     .addOption(new Option('--queue-backend <kind>', 'where the queues live: redis, or BullMQ\'s Postgres backend in the new system\'s database').choices(['redis', 'postgres']))
@@ -77,6 +84,7 @@ export function registerRunCommand(program: Command): void {
     .action(async (flags: RunFlags) => {
       // Settings are validated before anything starts; the templates' content is prepare's to report.
       loadDaggerConfig(flags.daggerConfig);
+      loadVerificationConfig(flags.thresholds);
       if (flags.templatesDir !== undefined && !existsSync(flags.templatesDir)) throw new ConfigError(`--templates-dir ${resolve(flags.templatesDir)} does not exist`);
       let embedded: EmbeddedPostgres | null = null;
       const newData = flags.newData;
@@ -95,6 +103,7 @@ export function registerRunCommand(program: Command): void {
           backupDir: flags.backup, idMappingFile: flags.idMapping, verificationReport: flags.verificationReport, validationReport: flags.validationReport,
           optimizeReport: flags.optimizeReport, dryRunReport: flags.dryRunReport, archiveDir: flags.archive, logsDir: flags.logsDir,
           runId: flags.runId, mappingFile: flags.mapping, templatesDir: flags.templatesDir, daggerConfig: flags.daggerConfig, mapping: loadLegacyMapping(flags.mapping), maxRejects: flags.maxRejects,
+          noCache: !flags.cache, thresholds: flags.thresholds, maxSamples: flags.maxSamples,
           skipPrepare: flags.skipPrepare ?? false, workers: flags.workers, concurrency: settings.concurrency, chunkSize: settings.chunkSize,
           chunkMaxBytes: settings.chunkMaxBytes, logLevel: settings.logLevel, connectionArgs: passthrough,
           progress: !flags.progress ? 'none' : process.stderr.isTTY ? 'bars' : 'lines',

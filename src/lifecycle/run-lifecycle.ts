@@ -38,6 +38,11 @@ export interface LifecycleOptions {
   /** Workflow templates and Dagger settings handed to the phase commands (absent: the package's config/). */
   templatesDir?: string;
   daggerConfig?: string;
+  /** migrate --no-cache: execute on-migrate workflows even when an earlier run's result is cached. */
+  noCache?: boolean;
+  /** verify --thresholds and --max-samples. */
+  thresholds?: string;
+  maxSamples?: number;
   mapping: LegacyMapping;
   maxRejects?: number;
   skipPrepare: boolean;
@@ -142,11 +147,15 @@ async function dryRun(opts: LifecycleOptions, records: LifecycleRecords): Promis
     forecast = await runDryRun({
       databaseUrl: opts.databaseUrl, legacyDir: opts.legacyDir, runId: opts.runId, mapping: opts.mapping, chunkSize: opts.chunkSize,
       chunkMaxBytes: opts.chunkMaxBytes, concurrency: Math.max(1, Math.min(opts.concurrency, 4)), logger: records.test,
-      workflows: loadWorkflowRunOptions({ templatesDir: opts.templatesDir, daggerConfig: opts.daggerConfig, noCache: false }),
+      workflows: loadWorkflowRunOptions({ templatesDir: opts.templatesDir, daggerConfig: opts.daggerConfig, noCache: opts.noCache ?? false }),
     });
     records.setRun(forecast.runId);
     records.test.info({ phase: 'migrate', dryRun: true, forecast }, 'Dry run: forecast');
-    stamp('migrate', started, 'passed', { counts: { kinds: forecast.kinds, tables: forecast.tables }, rejects: forecast.kinds.reduce((n, k) => n + k.rejected, 0), throughput: forecast.records / Math.max(forecast.rehearsalSeconds, 0.001), note: 'dry run: rehearsed in a scratch database' });
+    // The gate a real migrate applies at its end: more rejects than --max-rejects fails it.
+    const rejected = forecast.kinds.reduce((n, k) => n + k.rejected, 0);
+    const migratePasses = opts.maxRejects === undefined || rejected <= opts.maxRejects;
+    if (!migratePasses) opts.say(`  a real migrate would fail: ${rejected} records rejected (--max-rejects ${opts.maxRejects})`);
+    stamp('migrate', started, migratePasses ? 'passed' : 'failed', { counts: { kinds: forecast.kinds, tables: forecast.tables }, rejects: rejected, throughput: forecast.records / Math.max(forecast.rehearsalSeconds, 0.001), note: 'dry run: rehearsed in a scratch database' });
   }
   for (const phase of opts.phases.filter((p) => p !== 'prepare' && p !== 'migrate')) {
     stamp(phase, new Date(), 'skipped', { note: 'not rehearsed by a dry run (it would change nothing to check)' });
@@ -161,7 +170,10 @@ async function dryRun(opts: LifecycleOptions, records: LifecycleRecords): Promis
     opts.say(`  estimated duration ≈ ${forecast.estimatedSeconds.toFixed(1)} s (the rehearsal did the same work)`);
   }
   opts.say(`Dry run report: ${resolve(opts.dryRunReport)}. Nothing was changed.`);
-  return { exitCode: 0, runId: forecast?.runId ?? null, phases };
+  // The exit code a real run would give at its gates (a script can rehearse before it commits to a run).
+  const wouldFail = phases.some((p) => p.outcome === 'failed');
+  if (wouldFail) opts.say('A real run would stop at the phase marked failed above (exit 1).');
+  return { exitCode: wouldFail ? 1 : 0, runId: forecast?.runId ?? null, phases };
 }
 
 export async function runLifecycle(opts: LifecycleOptions): Promise<LifecycleResult> {
@@ -207,7 +219,8 @@ async function realRun(opts: LifecycleOptions, records: LifecycleRecords): Promi
         '--chunk-size', String(opts.chunkSize),
         ...(opts.runId ? ['--run-id', opts.runId] : []), ...(opts.mappingFile ? ['--mapping', opts.mappingFile] : []),
         ...(opts.maxRejects !== undefined ? ['--max-rejects', String(opts.maxRejects)] : []), ...(opts.skipPrepare ? ['--skip-prepare'] : []),
-        ...(opts.templatesDir ? ['--templates-dir', opts.templatesDir] : []), ...(opts.daggerConfig ? ['--dagger-config', opts.daggerConfig] : []), '--json'],
+        ...(opts.templatesDir ? ['--templates-dir', opts.templatesDir] : []), ...(opts.daggerConfig ? ['--dagger-config', opts.daggerConfig] : []),
+        ...(opts.noCache ? ['--no-cache'] : []), '--json'],
       opts, records.migrationStream, (event) => { if (event.event === 'progress') display.update(event.stages as StageProgress[]); });
       display.stop();
       const r = outcome.result ?? {};
@@ -217,7 +230,9 @@ async function realRun(opts: LifecycleOptions, records: LifecycleRecords): Promi
       extra = { counts: { kinds: r.kinds, status: r.status }, rejects: typeof r.rejected === 'number' ? r.rejected : undefined, throughput: Math.round(kinds.reduce((n, k) => n + k.migrated, 0) / Math.max(seconds, 0.001)) };
       if (outcome.code === 0 && runId) idMappingWritten = await exportIdMapping(runId, opts, records, outcome);
     } else if (phase === 'verify') {
-      outcome = await runPhaseCommand(['verify', runId!, '--verification-report', opts.verificationReport, '--json'], opts, records.testStream);
+      outcome = await runPhaseCommand(['verify', runId!, '--verification-report', opts.verificationReport,
+        ...(opts.thresholds ? ['--thresholds', opts.thresholds] : []), ...(opts.maxSamples !== undefined ? ['--max-samples', String(opts.maxSamples)] : []), '--json'],
+      opts, records.testStream);
       extra = { counts: outcome.result ?? {} };
       records.test.info({ phase: 'verify', runId, exitCode: outcome.code, result: outcome.result }, `Verification ${outcome.code === 0 ? 'passed' : 'failed'}`);
       if (!idMappingWritten && outcome.code === 0) idMappingWritten = await exportIdMapping(runId!, opts, records, outcome);
