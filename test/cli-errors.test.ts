@@ -165,6 +165,9 @@ describe.concurrent('taskfleet fails clearly', () => {
   ];
   const others: Case[] = [
     ['unknown command', () => ['no-such-command'], () => ['no-such-command']],
+    // A misspelt required flag is named as the typo it is (commander once reported only the missing flag).
+    ['prepare: a misspelt required flag', () => ['prepare', '--legacy-dta', good, '--new-data', db.url], () => ["unknown option '--legacy-dta'", '--legacy-data']],
+    ['migrate: the required flag left out', () => ['migrate', ...good_()], () => ["required option '--legacy-data <dir>' not specified"]],
     ['migrate: flag value of the wrong type', () => ['migrate', ...legacy(good), ...good_(), '--chunk-size', 'lots'], () => ['--chunk-size', 'lots']],
     ['resume: run not in the ledger', () => ['resume', 'no-such-run', ...good_()], () => ['no-such-run']],
     ['status: run not in the ledger', () => ['status', 'no-such-run', '--new-data', db.url], () => ['no-such-run']],

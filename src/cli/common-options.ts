@@ -12,6 +12,21 @@ export interface ConnectionFlags {
   logLevel?: string;
 }
 
+/**
+ * A preAction hook for options a command cannot do without. Commander's requiredOption is checked before
+ * unknown options, so a misspelt `--legacy-dta` was reported as a missing `--legacy-data`; this check
+ * runs after them, and the typo is named as the typo it is.
+ */
+export function requireOptions(...attributes: string[]): (self: Command, action: Command) => void {
+  return (_self, action) => {
+    for (const name of attributes) {
+      if (action.getOptionValue(name) !== undefined) continue;
+      const option = action.options.find((o) => o.attributeName() === name);
+      action.error(`error: required option '${option?.flags ?? name}' not specified`, { code: 'commander.missingMandatoryOptionValue' });
+    }
+  };
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');

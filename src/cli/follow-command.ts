@@ -6,6 +6,7 @@ import { ConfigError } from '../config/errors.js';
 import type { ProgressReport } from '../ledger/progress-report.js';
 import { formatSummaryLines } from '../ledger/summary.js';
 import { createProgressDisplay, type ProgressDisplay } from './progress-display.js';
+import { requireOptions } from './common-options.js';
 
 interface FollowFlags {
   server: string;
@@ -97,7 +98,8 @@ export function registerFollowCommand(program: Command): void {
   program.command('follow')
     .description('Show a run\'s progress bars from a remote `taskfleet server` (its live stream); exit 0 when the run completes, 1 when it fails')
     .argument('<run>', 'the run id')
-    .requiredOption('--server <url>', 'the operations server, e.g. http://ops.example:8080')
+    .option('--server <url>', 'the operations server, e.g. http://ops.example:8080 (required)')
+    .hook('preAction', requireOptions('server'))
     .addOption(new Option('--token <token>', 'API token for the server (sent as a Bearer token)').env('TASKFLEET_TOKEN'))
     .option('--json', 'progress events and the summary as JSON lines on stdout (like migrate --json)')
     .option('--no-progress', 'no progress display, only the summary')

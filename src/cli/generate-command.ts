@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { type Command, Option, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config/errors.js';
-import { positiveInt } from './common-options.js';
+import { positiveInt, requireOptions } from './common-options.js';
 
 function ratio(value: string): number {
   const n = Number(value);
@@ -13,7 +13,8 @@ function ratio(value: string): number {
 export function registerGenerateCommand(program: Command): void {
   program.command('generate')
     .description('Write a synthetic legacy data directory (streams: 5M tasks need no more memory than 5k)')
-    .requiredOption('--out <dir>', 'directory to write (created if missing)')
+    .option('--out <dir>', 'directory to write (created if missing) (required)')
+    .hook('preAction', requireOptions('out'))
     .option('--projects <n>', 'good projects', positiveInt, 100)
     .option('--phases-per-project <n>', 'good phases per project', positiveInt, 5)
     .option('--tasks <n>', 'good tasks in all', positiveInt, 10_000)

@@ -20,7 +20,7 @@ import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
 import { MIGRATE_QUEUE, transportOf, WORKFLOWS_QUEUE } from '../queue/queue-names.js';
 import { loadWorkflowRunOptions } from '../producers/workflow-options.js';
-import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
+import { positiveInt, requireOptions, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
 import { createProgressDisplay } from './progress-display.js';
 import { spawnWorkers, type SpawnedWorkers } from './spawn-workers.js';
 
@@ -47,7 +47,8 @@ interface MigrateFlags extends FollowFlags {
 export function registerMigrateCommands(program: Command): void {
   withConnectionOptions(program.command('migrate'))
     .description('Migrate a legacy data directory into the new system: plan the run, enqueue chunk jobs stage by stage, follow progress')
-    .requiredOption('--legacy-data <dir>', 'directory holding projects, phases, tasks[, task_dependencies] as .json, .jsonl or .csv')
+    .option('--legacy-data <dir>', 'directory holding projects, phases, tasks[, task_dependencies] as .json, .jsonl or .csv (required)')
+    .hook('preAction', requireOptions('legacyData'))
     .option('--chunk-size <n>', 'records per chunk job (default 5000, chosen from the bench)', positiveInt)
     .option('--run-id <id>', 'name the run (default: derived from the data, so the same command is a no-op the second time)')
     .option('--max-rejects <n>', 'exit non-zero when more records than this are rejected (default: no limit)', positiveInt)

@@ -10,7 +10,7 @@ import { prepareDatabase } from '../store/database.js';
 import { createPool } from '../store/pool.js';
 import { DEFAULT_DAGGER_CONFIG_FILE, loadDaggerConfig } from '../workflows/dagger-config.js';
 import { DEFAULT_TEMPLATES_DIR } from '../workflows/templates.js';
-import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
+import { positiveInt, requireOptions, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
 
 interface PrepareFlags extends ConnectionFlags {
   legacyData: string;
@@ -29,7 +29,8 @@ export const DEFAULT_VALIDATION_REPORT = 'reports/validation-report.json';
 export function registerPrepareCommand(program: Command): void {
   withConnectionOptions(program.command('prepare'))
     .description('Validate the legacy data into a report (blocking errors and warnings, each with file:line), back it up with a SHA-256 manifest and re-read the backup; `taskfleet migrate` starts only from a passed prepare of the same data')
-    .requiredOption('--legacy-data <dir>', 'directory holding projects, phases, tasks[, task_dependencies] as .json, .jsonl or .csv')
+    .option('--legacy-data <dir>', 'directory holding projects, phases, tasks[, task_dependencies] as .json, .jsonl or .csv (required)')
+    .hook('preAction', requireOptions('legacyData'))
     .option('--backup <dir>', 'backup root: every file of the legacy directory is copied into DIR/<first 16 hex digits of the manifest hash>/ with a manifest.json, then re-read and checked', DEFAULT_BACKUP_DIR)
     .option('--validation-report <file>', 'the JSON validation report; a readable summary is written beside it (.txt)', DEFAULT_VALIDATION_REPORT)
     .option('--mapping <file>', 'legacy field mapping, laid over the shipped config/legacy-mapping.yaml: list only what differs (null removes a default or a translation)')

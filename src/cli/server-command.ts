@@ -45,7 +45,7 @@ export function withServerOptions(cmd: Command): Command {
   return withConnectionOptions(cmd)
     .option('--port <port>', 'port to listen on (0: any free port)', positiveInt, 3000)
     .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--users <file>', 'YAML file of users, roles and password hashes (see config/users.example.yaml)', DEFAULT_USERS_FILE)
+    .option('--users <file>', 'YAML file of users, roles and password hashes (see config/users.example.yaml of the taskfleet package); relative to the current directory', DEFAULT_USERS_FILE)
     .option('--no-auth', 'serve without logins, everyone as admin: loopback only, for a laptop')
     .addOption(new Option('--access-ttl <duration>', 'lifetime of an access token (90s, 15m, 1h ...)').argParser(duration(1, 86_400)).default(15 * 60, '15m'))
     .addOption(new Option('--refresh-ttl <duration>', 'lifetime of a refresh token (each refresh issues a new one)').argParser(duration(60, 90 * 86_400)).default(7 * 86_400, '7d'))
