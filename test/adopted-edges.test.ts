@@ -112,12 +112,36 @@ describe('a cycle closed by an edge another run created', () => {
 
     const refused = await rollback('later-b');
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain('Putting back 1 dependency edge that run later-b\'s cycle check deleted would now close a cycle with edges of other runs (tms.task_dependencies U-2->U-3 of run later-a)');
+    expect(refused.stderr).toContain('Putting back 1 dependency edge that run later-b\'s cycle check deleted would now close a cycle with edges of other runs '
+      + '(tms.task_dependencies U-2->U-3 of run later-a), through edges of run later-c: roll back run later-c first');
     expect(await edges()).toEqual(['U-1 -> U-2 (later-a)', 'U-3 -> U-1 (later-b)', 'U-3 -> U-2 (later-c)']);
 
     expect((await rollback('later-c')).code).toBe(0);
     const undoB = await rollback('later-b');
     expect(undoB.code, undoB.stdout + undoB.stderr).toBe(0);
     expect(await edges()).toEqual(['U-1 -> U-2 (later-a)', 'U-2 -> U-3 (later-a)']);
+  });
+
+  it('gives a put-back edge that a later run declared again back to its creator, so that run\'s rollback leaves it', async () => {
+    const dir = (name: string, tasks: object[]) => legacyDir(`again-${name}`, tasks);
+    expect((await migrate(dir('a', [task('V-1', ['V-2']), task('V-2', ['V-3']), task('V-3', [])]), 'again-a')).code).toBe(0);
+    const b = await runCli(['migrate', '--skip-prepare', '--legacy-data', dir('b', [task('V-3', ['V-1']), task('V-1', ['V-2']), task('V-2', ['V-3'])]),
+      '--run-id', 'again-b', '--max-rejects', '1', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    // C declares V-2 → V-3 again while B holds it deleted: C creates it anew.
+    expect((await migrate(dir('c', [task('V-2', ['V-3']), task('V-3', [])]), 'again-c')).code).toBe(0);
+    const vEdges = async () => (await edges()).filter((e) => e.startsWith('V-'));
+    expect(await vEdges()).toEqual(['V-1 -> V-2 (again-a)', 'V-2 -> V-3 (again-c)', 'V-3 -> V-1 (again-b)']);
+
+    const undoB = await rollback('again-b');
+    expect(undoB.code, undoB.stdout + undoB.stderr).toBe(0);
+    expect(undoB.stdout).toContain('put back 1 dependency edge');
+    expect(await vEdges()).toEqual(['V-1 -> V-2 (again-a)', 'V-2 -> V-3 (again-a)']);
+    // C only adopted it now: its rollback leaves it, and A's then removes it, without --force.
+    expect((await rollback('again-c')).code).toBe(0);
+    expect(await vEdges()).toEqual(['V-1 -> V-2 (again-a)', 'V-2 -> V-3 (again-a)']);
+    const undoA = await rollback('again-a');
+    expect(undoA.code, undoA.stdout + undoA.stderr).toBe(0);
+    expect(await vEdges()).toEqual([]);
   });
 });

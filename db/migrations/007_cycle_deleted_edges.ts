@@ -7,8 +7,9 @@ import type { Knex } from 'knex';
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE TABLE ledger.cycle_deleted_edges (
-      -- the run whose cycle check deleted the edge
-      run_id         text NOT NULL REFERENCES ledger.runs (id) ON DELETE CASCADE,
+      -- the run whose cycle check deleted the edge (no foreign key: a rolled-back run planned again
+      -- under its id replaces its ledger.runs row, and the put-back history must outlive that)
+      run_id         text NOT NULL,
       task_id        uuid NOT NULL,
       depends_on_id  uuid NOT NULL,
       -- the run that created the edge (the row's run_id)

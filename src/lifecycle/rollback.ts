@@ -74,6 +74,8 @@ export interface RollbackPlan {
   edgesDeletedByLaterRuns: RowGroup[];
   /** Edges to put back that would now close a cycle with other runs' edges: refuse. */
   edgesClosingCycles: RowGroup[];
+  /** The runs whose edges those cycles run through: to roll back first. */
+  runsOnCycles: string[];
   /** Rows of this run changed after it completed; null when the run never completed (cannot tell). */
   changedAfterRun: RowGroup[] | null;
   /** null: the run was started without a prepare (--skip-prepare), so there is no backup. */
@@ -185,6 +187,45 @@ async function edgesClosingCycles(db: Db, runId: string): Promise<RowGroup[]> {
   }, [runId]);
 }
 
+/**
+ * The runs to roll back before the pending edges can go back: those of the other runs' edges on a cycle
+ * through a pending edge u → v, i.e. an edge x → y with x reachable from v (the walk below) and y
+ * reaching u (worked out here from the edges the walk met). An edge whose creator is rolled back stays
+ * for the run that adopted it: that run is named.
+ */
+async function runsOnCycles(db: Db, runId: string, closing: readonly RowGroup[]): Promise<string[]> {
+  if (closing.length === 0) return [];
+  const { rows: pending } = await db.query<{ task_id: string; depends_on_id: string }>(
+    `SELECT task_id::text, depends_on_id::text FROM ledger.cycle_deleted_edges WHERE run_id = $1 AND restored_at IS NULL`, [runId]);
+  const runs = new Set<string>();
+  for (const edge of pending) {
+    const { rows: met } = await db.query<{ t: string; d: string; run: string | null }>(
+      `WITH RECURSIVE reach(node) AS (
+         SELECT $2::uuid
+         UNION
+         SELECT n.next FROM reach, LATERAL (
+           SELECT d.depends_on_id AS next FROM tms.task_dependencies d WHERE d.task_id = reach.node AND d.run_id <> $1
+           UNION ALL
+           SELECT p.depends_on_id FROM ledger.cycle_deleted_edges p WHERE p.run_id = $1 AND p.restored_at IS NULL AND p.task_id = reach.node) n
+       )
+       SELECT d.task_id::text AS t, d.depends_on_id::text AS d,
+              CASE WHEN r.status = 'rolled_back' THEN d.last_run_id ELSE d.run_id END AS run
+         FROM reach JOIN tms.task_dependencies d ON d.task_id = reach.node AND d.run_id <> $1 LEFT JOIN ledger.runs r ON r.id = d.run_id
+       UNION ALL
+       SELECT p.task_id::text, p.depends_on_id::text, NULL FROM reach JOIN ledger.cycle_deleted_edges p
+         ON p.run_id = $1 AND p.restored_at IS NULL AND p.task_id = reach.node`,
+      [runId, edge.depends_on_id]);
+    // Nodes that reach u, walking the met edges backwards.
+    const into = new Map<string, string[]>();
+    for (const e of met) { const list = into.get(e.d); if (list) list.push(e.t); else into.set(e.d, [e.t]); }
+    const reachesU = new Set<string>([edge.task_id]);
+    const stack = [edge.task_id];
+    while (stack.length > 0) for (const from of into.get(stack.pop()!) ?? []) if (!reachesU.has(from)) { reachesU.add(from); stack.push(from); }
+    for (const e of met) if (e.run !== null && reachesU.has(e.d) && reachesU.has(e.t)) runs.add(e.run);
+  }
+  return [...runs].sort();
+}
+
 async function dependentsOfOtherRuns(db: Db, runId: string): Promise<RowGroup[]> {
   // EXISTS by primary key, not IN (subquery): a run's million ids do not fit a hashed subplan, and
   // an unhashed one would rescan them for every row.
@@ -237,10 +278,12 @@ interface DatabasePlan {
   edgesToPutBack: RowGroup[];
   edgesDeletedByLaterRuns: RowGroup[];
   edgesClosingCycles: RowGroup[];
+  runsOnCycles: string[];
   changedAfterRun: RowGroup[] | null;
 }
 
 async function planDatabase(db: Db, runId: string, completedXid: string | null): Promise<DatabasePlan> {
+  const closing = await edgesClosingCycles(db, runId);
   return {
     deletes: await countRows(db, runId),
     adoptedByLaterRuns: await adoptedByLaterRuns(db, runId),
@@ -248,7 +291,8 @@ async function planDatabase(db: Db, runId: string, completedXid: string | null):
     adoptedFromOtherRuns: await adoptedFromOtherRuns(db, runId),
     edgesToPutBack: await edgesToPutBack(db, runId),
     edgesDeletedByLaterRuns: await edgesDeletedByLaterRuns(db, runId),
-    edgesClosingCycles: await edgesClosingCycles(db, runId),
+    edgesClosingCycles: closing,
+    runsOnCycles: await runsOnCycles(db, runId, closing),
     changedAfterRun: completedXid === null ? null : await changedAfterRun(db, runId, completedXid),
   };
 }
@@ -278,7 +322,8 @@ function refusalsOf(run: Run, db: DatabasePlan, restore: RestorePlan | null): Ro
   if (db.edgesClosingCycles.length > 0) {
     const n = total(db.edgesClosingCycles);
     refusals.push({ forceable: false, reason: `Putting back ${n} dependency edge${n === 1 ? '' : 's'} that run ${run.id}'s cycle check deleted would now close a cycle with edges of other runs `
-      + `(${db.edgesClosingCycles.map((g) => `${describeGroup(g)} of run ${g.runId}`).join('; ')}): roll back the runs that added the other edges of the cycle first` });
+      + `(${db.edgesClosingCycles.map((g) => `${describeGroup(g)} of run ${g.runId}`).join('; ')}), through edges of run ${db.runsOnCycles.join(', ') || '?'}: `
+      + `roll back run ${db.runsOnCycles.join(', ') || '?'} first` });
   }
   if (db.changedAfterRun === null) {
     const stillRunning = run.status === 'running' || run.status === 'planning';
@@ -399,15 +444,16 @@ async function deleteRows(db: Pool, run: Run, restore: RestorePlan | null, force
     };
     const deleted: RollbackResult['deleted'] = [];
     for (const table of ROLLBACK_ORDER) deleted.push({ table, rows: (await client.query(statements[table], [run.id])).rowCount ?? 0 });
-    // The edges of other runs this run's cycle check deleted go back as they were deleted (an edge
-    // some run has written again since stays as that run wrote it).
+    // The edges of other runs this run's cycle check deleted go back as they were deleted. One a later
+    // run has declared again since keeps that run's values but goes back to its creator, as an adopted
+    // row: that run's rollback then leaves it.
     const putBack = await client.query(
       `WITH put_back AS (
          UPDATE ledger.cycle_deleted_edges SET restored_at = now(), restored_xid = pg_current_xact_id()
          WHERE run_id = $1 AND restored_at IS NULL RETURNING edge
        )
        INSERT INTO tms.task_dependencies SELECT (jsonb_populate_record(NULL::tms.task_dependencies, edge)).* FROM put_back
-       ON CONFLICT DO NOTHING`, [run.id]);
+       ON CONFLICT (task_id, depends_on_id) DO UPDATE SET run_id = excluded.run_id`, [run.id]);
     await client.query('COMMIT');
     return { deleted, edgesPutBack: putBack.rowCount ?? 0 };
   } catch (err) {

@@ -113,7 +113,17 @@ export interface Stall { waiting: number; active: number; seconds: number; cause
 /** What stallWatch reads of a queue (either backend). */
 export interface WatchedQueue extends CountsJobs {
   isPaused(): Promise<boolean>;
-  getWorkersCount(): Promise<number>;
+  getWorkers(): Promise<Record<string, string | undefined>[]>;
+}
+
+/**
+ * Workers connected to the queue; null when the server cannot tell. BullMQ counts them with CLIENT LIST;
+ * where that command is disabled (some managed Redis) it answers one placeholder "client" instead.
+ */
+async function connectedWorkers(queue: WatchedQueue): Promise<number | null> {
+  const workers = await queue.getWorkers().catch(() => null);
+  if (workers === null || workers.some((w) => /does not support client list/i.test(w.name ?? ''))) return null;
+  return workers.length;
 }
 
 /**
@@ -137,9 +147,8 @@ export function stallWatch(queue: WatchedQueue, afterMs: number): (done: number)
     const depth = await queueDepth(queue);
     const waiting = depth.waiting + depth.prioritized;
     if (waiting === 0 && depth.active === 0) return null;
-    // CLIENT LIST (how BullMQ counts Redis workers) may be disabled on a managed Redis: then only
-    // "nothing active" tells.
-    const workers = await queue.getWorkersCount().catch(() => null);
+    // Without a worker count, only "nothing active" tells.
+    const workers = await connectedWorkers(queue);
     let cause: Stall['cause'];
     if (await queue.isPaused()) cause = 'paused';
     else if (workers === 0) cause = 'no worker';
