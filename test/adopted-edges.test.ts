@@ -45,6 +45,15 @@ describe('a cycle closed by an edge another run created', () => {
     await deleteQueueKeys(prefix);
   });
 
+  /** The later run: its cycle's edge is its one reject (--max-rejects 1). */
+  const migrateOneReject = (dir: string, runId: string, ...flags: string[]) =>
+    runCli(['migrate', ...flags, '--legacy-data', dir, '--run-id', runId, '--max-rejects', '1', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+  /** Rolls a run back, expecting it to go through. */
+  const rollbackOk = async (runId: string) => {
+    const r = await rollback(runId);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    return r;
+  };
   const rollback = (runId: string, ...flags: string[]) => runCli(['rollback', '--run-id', runId, '--new-data', db.url, ...flags]);
 
   it('rejects the edge the later run\'s dump closes the cycle with, and rolling that run back puts the earlier run\'s edge back', async () => {
@@ -58,7 +67,7 @@ describe('a cycle closed by an edge another run created', () => {
     const prepared = await runCli(['prepare', '--legacy-data', dirB, '--new-data', db.url, '--max-rejects', '1',
       '--backup', join(work, 'backup'), '--validation-report', join(work, 'validation-b.json')]);
     expect(prepared.code, prepared.stdout + prepared.stderr).toBe(0);
-    const b = await runCli(['migrate', '--legacy-data', dirB, '--run-id', 'edges-b', '--max-rejects', '1', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    const b = await migrateOneReject(dirB, 'edges-b');
     expect(b.code, b.stderr).toBe(0);
     const verified = await runCli(['verify', 'edges-b', '--new-data', db.url, '--verification-report', join(work, 'verification-b.json')]);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
@@ -87,23 +96,21 @@ describe('a cycle closed by an edge another run created', () => {
     expect(await edges()).toEqual(['T-1 -> T-2 (edges-a)', 'T-2 -> T-3 (edges-a)']);
 
     // The same migrate again (a rolled-back run may run again) deletes the edge again; so does its rollback put it back.
-    const again = await runCli(['migrate', '--legacy-data', dirB, '--run-id', 'edges-b', '--max-rejects', '1', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    const again = await migrateOneReject(dirB, 'edges-b');
     expect(again.code, again.stderr).toBe(0);
     expect(await edges()).toEqual(['T-1 -> T-2 (edges-a)', 'T-3 -> T-1 (edges-b)']);
     expect((await rollback('edges-b')).code).toBe(0);
     expect(await edges()).toEqual(['T-1 -> T-2 (edges-a)', 'T-2 -> T-3 (edges-a)']);
 
     // The put-back edge is not "changed after run A": A rolls back without --force, and nothing is left.
-    const undoA = await rollback('edges-a');
-    expect(undoA.code, undoA.stdout + undoA.stderr).toBe(0);
+    await rollbackOk('edges-a');
     expect(await edges()).toEqual([]);
   });
 
   it('refuses to put an edge back that would close a cycle with an edge added since, until that run is rolled back', async () => {
     const dir = (name: string, tasks: object[]) => legacyDir(`cycle-${name}`, tasks);
     expect((await migrate(dir('a', [task('U-1', ['U-2']), task('U-2', ['U-3']), task('U-3', [])]), 'later-a')).code).toBe(0);
-    const b = await runCli(['migrate', '--skip-prepare', '--legacy-data', dir('b', [task('U-3', ['U-1']), task('U-1', ['U-2']), task('U-2', ['U-3'])]),
-      '--run-id', 'later-b', '--max-rejects', '1', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    const b = await migrateOneReject(dir('b', [task('U-3', ['U-1']), task('U-1', ['U-2']), task('U-2', ['U-3'])]), 'later-b', '--skip-prepare');
     expect(b.code, b.stderr).toBe(0);
     // C adds U-3 → U-2: no cycle now, but one with A's U-2 → U-3 once B puts it back.
     const c = await migrate(dir('c', [task('U-2', []), task('U-3', ['U-2'])]), 'later-c');
@@ -125,23 +132,19 @@ describe('a cycle closed by an edge another run created', () => {
   it('gives a put-back edge that a later run declared again back to its creator, so that run\'s rollback leaves it', async () => {
     const dir = (name: string, tasks: object[]) => legacyDir(`again-${name}`, tasks);
     expect((await migrate(dir('a', [task('V-1', ['V-2']), task('V-2', ['V-3']), task('V-3', [])]), 'again-a')).code).toBe(0);
-    const b = await runCli(['migrate', '--skip-prepare', '--legacy-data', dir('b', [task('V-3', ['V-1']), task('V-1', ['V-2']), task('V-2', ['V-3'])]),
-      '--run-id', 'again-b', '--max-rejects', '1', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    const b = await migrateOneReject(dir('b', [task('V-3', ['V-1']), task('V-1', ['V-2']), task('V-2', ['V-3'])]), 'again-b', '--skip-prepare');
     expect(b.code, b.stderr).toBe(0);
     // C declares V-2 → V-3 again while B holds it deleted: C creates it anew.
     expect((await migrate(dir('c', [task('V-2', ['V-3']), task('V-3', [])]), 'again-c')).code).toBe(0);
     const vEdges = async () => (await edges()).filter((e) => e.startsWith('V-'));
     expect(await vEdges()).toEqual(['V-1 -> V-2 (again-a)', 'V-2 -> V-3 (again-c)', 'V-3 -> V-1 (again-b)']);
 
-    const undoB = await rollback('again-b');
-    expect(undoB.code, undoB.stdout + undoB.stderr).toBe(0);
-    expect(undoB.stdout).toContain('put back 1 dependency edge');
+    expect((await rollbackOk('again-b')).stdout).toContain('put back 1 dependency edge');
     expect(await vEdges()).toEqual(['V-1 -> V-2 (again-a)', 'V-2 -> V-3 (again-a)']);
     // C only adopted it now: its rollback leaves it, and A's then removes it, without --force.
     expect((await rollback('again-c')).code).toBe(0);
     expect(await vEdges()).toEqual(['V-1 -> V-2 (again-a)', 'V-2 -> V-3 (again-a)']);
-    const undoA = await rollback('again-a');
-    expect(undoA.code, undoA.stdout + undoA.stderr).toBe(0);
+    await rollbackOk('again-a');
     expect(await vEdges()).toEqual([]);
   });
 });
