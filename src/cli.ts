@@ -27,14 +27,16 @@ import { registerWorkerCommand } from './cli/worker-command.js';
 
 const EXIT_USAGE = 2;
 
-// A reader that stops early (`taskfleet rejects RUN | head`) closes the pipe. The command carries on
-// (a migration must not stop half way, leaving its workers behind) with its output discarded, instead
-// of dying on an unhandled EPIPE with a stack trace.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
-  process.stderr.write(`taskfleet: cannot write to standard output: ${err.message}\n`);
-  process.exitCode = 1;
-});
+// A reader that stops early (`taskfleet rejects RUN | head`, `migrate 2>&1 | head`) closes the pipe.
+// The command carries on (a migration must not stop half way, leaving its workers behind) with that
+// output discarded, instead of dying on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+    if (stream === process.stdout) process.stderr.write(`taskfleet: cannot write to standard output: ${err.message}\n`);
+    process.exitCode = 1;
+  });
+}
 
 const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
 

@@ -147,4 +147,18 @@ describe('a cycle closed by an edge another run created', () => {
     await rollbackOk('again-a');
     expect(await vEdges()).toEqual([]);
   });
+
+  it('puts an edge back onto a cycle that only earlier runs made (the state before the later run), without refusing', async () => {
+    const dir = (name: string, tasks: object[]) => legacyDir(`before-${name}`, tasks);
+    // Runs check only their own edges: C's W-1 → W-2 and X's W-2 → W-1 make a cycle across the two.
+    expect((await migrate(dir('c', [task('W-1', ['W-2']), task('W-2', [])]), 'before-c')).code).toBe(0);
+    expect((await migrate(dir('x', [task('W-2', ['W-1']), task('W-1', [])]), 'before-x')).code).toBe(0);
+    // R declares both; in its order W-1 → W-2 closes the cycle, and goes.
+    const r = await migrateOneReject(dir('r', [task('W-2', ['W-1']), task('W-1', ['W-2'])]), 'before-r', '--skip-prepare');
+    expect(r.code, r.stderr).toBe(0);
+    const wEdges = async () => (await edges()).filter((e) => e.startsWith('W-'));
+    expect(await wEdges()).toEqual(['W-2 -> W-1 (before-x)']);
+    await rollbackOk('before-r');
+    expect(await wEdges()).toEqual(['W-1 -> W-2 (before-c)', 'W-2 -> W-1 (before-x)']);
+  });
 });

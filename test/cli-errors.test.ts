@@ -211,9 +211,10 @@ describe.concurrent('taskfleet fails clearly', () => {
   });
   // `taskfleet migrate --json | head -1`: the migration goes on to the end (its output discarded) rather
   // than stopping half way with its workers left behind.
-  it('a reader that closes standard output early does not stop a migration', async () => {
+  it('a reader that closes standard output and error early does not stop a migration', async () => {
     const cli = startCli(['migrate', '--skip-prepare', ...legacy(good), ...good_(), '--run-id', 'closed-stdout', '--workers', '1', '--json'], { timeoutMs: 120_000 });
     cli.child.stdout!.destroy();
+    cli.child.stderr!.destroy(); // `2>&1 | head`: the progress lines go to a closed pipe too
     const r = await cli.result;
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     const { rows: [run] } = await db.pool.query<{ status: string }>(`SELECT status FROM ledger.runs WHERE id = 'closed-stdout'`);

@@ -72,9 +72,9 @@ export interface RollbackPlan {
   edgesToPutBack: RowGroup[];
   /** Edges of this run that a later run's cycle check deleted: refuse (roll that run back first). */
   edgesDeletedByLaterRuns: RowGroup[];
-  /** Edges to put back that would now close a cycle with other runs' edges: refuse. */
+  /** Edges to put back that would now close a cycle with an edge added since: refuse. */
   edgesClosingCycles: RowGroup[];
-  /** The runs whose edges those cycles run through: to roll back first. */
+  /** The later runs whose edges those cycles run through: to roll back first. */
   runsOnCycles: string[];
   /** Rows of this run changed after it completed; null when the run never completed (cannot tell). */
   changedAfterRun: RowGroup[] | null;
@@ -167,39 +167,32 @@ async function edgesDeletedByLaterRuns(db: Db, runId: string): Promise<RowGroup[
 }
 
 /**
- * The edges to put back that would close a cycle in the graph as the rollback leaves it (every edge
- * not of this run, plus the edges put back): a later run may have added an edge the deleted one
- * would now close a loop with. Walks only what those edges reach, by primary key.
+ * The edges to put back that would close a cycle with an edge added since this run, and the runs that
+ * added those (to roll back first). The graph is the one the rollback leaves: every edge not of this
+ * run, plus the edges put back. A cycle made only of edges from runs no later than this one is the
+ * state before its cycle check (runs do not check each other's edges), which the rollback restores.
+ * Walks only what the candidate edges reach, by primary key.
  */
-async function edgesClosingCycles(db: Db, runId: string): Promise<RowGroup[]> {
-  return groupRows(db, 'tms.task_dependencies', {
-    from: `${PENDING_EDGES}`,
-    where: `c.run_id = $1 AND c.restored_at IS NULL AND EXISTS (
-      WITH RECURSIVE reach(node) AS (
-        SELECT c.depends_on_id
-        UNION
-        SELECT n.next FROM reach, LATERAL (
-          SELECT d.depends_on_id AS next FROM tms.task_dependencies d WHERE d.task_id = reach.node AND d.run_id <> $1
-          UNION ALL
-          SELECT p.depends_on_id FROM ledger.cycle_deleted_edges p WHERE p.run_id = $1 AND p.restored_at IS NULL AND p.task_id = reach.node) n
-      ) SELECT 1 FROM reach WHERE reach.node = c.task_id)`,
-    groupBy: 'c.created_by', label: "(c.edge->>'legacy_id')",
-  }, [runId]);
-}
-
-/**
- * The runs to roll back before the pending edges can go back: those of the other runs' edges on a cycle
- * through a pending edge u → v, i.e. an edge x → y with x reachable from v (the walk below) and y
- * reaching u (worked out here from the edges the walk met). An edge whose creator is rolled back stays
- * for the run that adopted it: that run is named.
- */
-async function runsOnCycles(db: Db, runId: string, closing: readonly RowGroup[]): Promise<string[]> {
-  if (closing.length === 0) return [];
-  const { rows: pending } = await db.query<{ task_id: string; depends_on_id: string }>(
-    `SELECT task_id::text, depends_on_id::text FROM ledger.cycle_deleted_edges WHERE run_id = $1 AND restored_at IS NULL`, [runId]);
+async function cyclesOnPutBack(db: Db, runId: string): Promise<{ groups: RowGroup[]; runs: string[] }> {
+  // Candidates: pending edges u → v where v reaches u.
+  const { rows: candidates } = await db.query<{ task_id: string; depends_on_id: string; created_by: string; legacy_id: string }>(
+    `SELECT c.task_id::text, c.depends_on_id::text, c.created_by, c.edge->>'legacy_id' AS legacy_id FROM ${PENDING_EDGES}
+      WHERE c.run_id = $1 AND c.restored_at IS NULL AND EXISTS (
+        WITH RECURSIVE reach(node) AS (
+          SELECT c.depends_on_id
+          UNION
+          SELECT n.next FROM reach, LATERAL (
+            SELECT d.depends_on_id AS next FROM tms.task_dependencies d WHERE d.task_id = reach.node AND d.run_id <> $1
+            UNION ALL
+            SELECT p.depends_on_id FROM ledger.cycle_deleted_edges p WHERE p.run_id = $1 AND p.restored_at IS NULL AND p.task_id = reach.node) n
+        ) SELECT 1 FROM reach WHERE reach.node = c.task_id)
+      ORDER BY 4`, [runId]);
+  const refused: typeof candidates = [];
   const runs = new Set<string>();
-  for (const edge of pending) {
-    const { rows: met } = await db.query<{ t: string; d: string; run: string | null }>(
+  for (const edge of candidates) {
+    // Every edge the walk from v meets; the later ones name the run to roll back (the adopter, when
+    // their creator is rolled back and the row stayed for it).
+    const { rows: met } = await db.query<{ t: string; d: string; run: string | null; later: boolean }>(
       `WITH RECURSIVE reach(node) AS (
          SELECT $2::uuid
          UNION
@@ -209,21 +202,29 @@ async function runsOnCycles(db: Db, runId: string, closing: readonly RowGroup[])
            SELECT p.depends_on_id FROM ledger.cycle_deleted_edges p WHERE p.run_id = $1 AND p.restored_at IS NULL AND p.task_id = reach.node) n
        )
        SELECT d.task_id::text AS t, d.depends_on_id::text AS d,
-              CASE WHEN r.status = 'rolled_back' THEN d.last_run_id ELSE d.run_id END AS run
+              CASE WHEN r.status = 'rolled_back' THEN d.last_run_id ELSE d.run_id END AS run,
+              COALESCE(r.created_at > (SELECT created_at FROM ledger.runs WHERE id = $1), false) AS later
          FROM reach JOIN tms.task_dependencies d ON d.task_id = reach.node AND d.run_id <> $1 LEFT JOIN ledger.runs r ON r.id = d.run_id
        UNION ALL
-       SELECT p.task_id::text, p.depends_on_id::text, NULL FROM reach JOIN ledger.cycle_deleted_edges p
+       SELECT p.task_id::text, p.depends_on_id::text, NULL, false FROM reach JOIN ledger.cycle_deleted_edges p
          ON p.run_id = $1 AND p.restored_at IS NULL AND p.task_id = reach.node`,
       [runId, edge.depends_on_id]);
-    // Nodes that reach u, walking the met edges backwards.
+    // An edge x → y lies on a cycle through u → v when y reaches u (x is reached from v by the walk).
     const into = new Map<string, string[]>();
     for (const e of met) { const list = into.get(e.d); if (list) list.push(e.t); else into.set(e.d, [e.t]); }
     const reachesU = new Set<string>([edge.task_id]);
     const stack = [edge.task_id];
     while (stack.length > 0) for (const from of into.get(stack.pop()!) ?? []) if (!reachesU.has(from)) { reachesU.add(from); stack.push(from); }
-    for (const e of met) if (e.run !== null && reachesU.has(e.d) && reachesU.has(e.t)) runs.add(e.run);
+    const later = met.filter((e) => e.later && e.run !== null && reachesU.has(e.d));
+    if (later.length === 0) continue;
+    refused.push(edge);
+    for (const e of later) runs.add(e.run!);
   }
-  return [...runs].sort();
+  const byCreator = new Map<string, string[]>();
+  for (const e of refused) { const ids = byCreator.get(e.created_by); if (ids) ids.push(e.legacy_id); else byCreator.set(e.created_by, [e.legacy_id]); }
+  const groups = [...byCreator].sort(([a], [b]) => a.localeCompare(b))
+    .map(([creator, ids]): RowGroup => ({ table: 'tms.task_dependencies', runId: creator, rows: ids.length, sample: ids.slice(0, SAMPLE) }));
+  return { groups, runs: [...runs].sort() };
 }
 
 async function dependentsOfOtherRuns(db: Db, runId: string): Promise<RowGroup[]> {
@@ -283,7 +284,7 @@ interface DatabasePlan {
 }
 
 async function planDatabase(db: Db, runId: string, completedXid: string | null): Promise<DatabasePlan> {
-  const closing = await edgesClosingCycles(db, runId);
+  const cycles = await cyclesOnPutBack(db, runId);
   return {
     deletes: await countRows(db, runId),
     adoptedByLaterRuns: await adoptedByLaterRuns(db, runId),
@@ -291,8 +292,8 @@ async function planDatabase(db: Db, runId: string, completedXid: string | null):
     adoptedFromOtherRuns: await adoptedFromOtherRuns(db, runId),
     edgesToPutBack: await edgesToPutBack(db, runId),
     edgesDeletedByLaterRuns: await edgesDeletedByLaterRuns(db, runId),
-    edgesClosingCycles: closing,
-    runsOnCycles: await runsOnCycles(db, runId, closing),
+    edgesClosingCycles: cycles.groups,
+    runsOnCycles: cycles.runs,
     changedAfterRun: completedXid === null ? null : await changedAfterRun(db, runId, completedXid),
   };
 }

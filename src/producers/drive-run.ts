@@ -150,7 +150,7 @@ export function stallWatch(queue: WatchedQueue, afterMs: number): (done: number)
     // Without a worker count, only "nothing active" tells.
     const workers = await connectedWorkers(queue);
     let cause: Stall['cause'];
-    if (await queue.isPaused()) cause = 'paused';
+    if (await queue.isPaused().catch(() => false)) cause = 'paused';
     else if (workers === 0) cause = 'no worker';
     else if (workers === null && depth.active === 0) cause = 'none active';
     else return null;
