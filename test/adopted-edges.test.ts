@@ -48,6 +48,13 @@ describe('a cycle closed by an edge another run created', () => {
   /** The later run: its cycle's edge is its one reject (--max-rejects 1). */
   const migrateOneReject = (dir: string, runId: string, ...flags: string[]) =>
     runCli(['migrate', ...flags, '--legacy-data', dir, '--run-id', runId, '--max-rejects', '1', ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+  /** Run `label`-a migrates X-1 → X-2 → X-3; run `label`-b declares X-3 → X-1 first, so its cycle check deletes a's X-2 → X-3. */
+  async function earlierEdgeDeleted(x: string, label: string): Promise<void> {
+    const a = await migrate(legacyDir(`${label}-a`, [task(`${x}-1`, [`${x}-2`]), task(`${x}-2`, [`${x}-3`]), task(`${x}-3`, [])]), `${label}-a`);
+    expect(a.code, a.stderr).toBe(0);
+    const b = await migrateOneReject(legacyDir(`${label}-b`, [task(`${x}-3`, [`${x}-1`]), task(`${x}-1`, [`${x}-2`]), task(`${x}-2`, [`${x}-3`])]), `${label}-b`, '--skip-prepare');
+    expect(b.code, b.stderr).toBe(0);
+  }
   /** Rolls a run back, expecting it to go through. */
   const rollbackOk = async (runId: string) => {
     const r = await rollback(runId);
@@ -108,12 +115,9 @@ describe('a cycle closed by an edge another run created', () => {
   });
 
   it('refuses to put an edge back that would close a cycle with an edge added since, until that run is rolled back', async () => {
-    const dir = (name: string, tasks: object[]) => legacyDir(`cycle-${name}`, tasks);
-    expect((await migrate(dir('a', [task('U-1', ['U-2']), task('U-2', ['U-3']), task('U-3', [])]), 'later-a')).code).toBe(0);
-    const b = await migrateOneReject(dir('b', [task('U-3', ['U-1']), task('U-1', ['U-2']), task('U-2', ['U-3'])]), 'later-b', '--skip-prepare');
-    expect(b.code, b.stderr).toBe(0);
+    await earlierEdgeDeleted('U', 'later');
     // C adds U-3 → U-2: no cycle now, but one with A's U-2 → U-3 once B puts it back.
-    const c = await migrate(dir('c', [task('U-2', []), task('U-3', ['U-2'])]), 'later-c');
+    const c = await migrate(legacyDir('later-c', [task('U-2', []), task('U-3', ['U-2'])]), 'later-c');
     expect(c.code, c.stderr).toBe(0);
     expect(await edges()).toEqual(['U-1 -> U-2 (later-a)', 'U-3 -> U-1 (later-b)', 'U-3 -> U-2 (later-c)']);
 
@@ -130,12 +134,9 @@ describe('a cycle closed by an edge another run created', () => {
   });
 
   it('gives a put-back edge that a later run declared again back to its creator, so that run\'s rollback leaves it', async () => {
-    const dir = (name: string, tasks: object[]) => legacyDir(`again-${name}`, tasks);
-    expect((await migrate(dir('a', [task('V-1', ['V-2']), task('V-2', ['V-3']), task('V-3', [])]), 'again-a')).code).toBe(0);
-    const b = await migrateOneReject(dir('b', [task('V-3', ['V-1']), task('V-1', ['V-2']), task('V-2', ['V-3'])]), 'again-b', '--skip-prepare');
-    expect(b.code, b.stderr).toBe(0);
+    await earlierEdgeDeleted('V', 'again');
     // C declares V-2 → V-3 again while B holds it deleted: C creates it anew.
-    expect((await migrate(dir('c', [task('V-2', ['V-3']), task('V-3', [])]), 'again-c')).code).toBe(0);
+    expect((await migrate(legacyDir('again-c', [task('V-2', ['V-3']), task('V-3', [])]), 'again-c')).code).toBe(0);
     const vEdges = async () => (await edges()).filter((e) => e.startsWith('V-'));
     expect(await vEdges()).toEqual(['V-1 -> V-2 (again-a)', 'V-2 -> V-3 (again-c)', 'V-3 -> V-1 (again-b)']);
 

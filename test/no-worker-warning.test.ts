@@ -22,13 +22,15 @@ describe.concurrent('migrate with no worker taking its jobs', () => {
   const WARNING = 'No worker has taken a job';
   const warningsOf = (cli: RunningCli) => cli.output().stderr.split('\n').filter((l) => l.includes(WARNING));
 
-  /** A database and a queue prefix of the case's own, and its migrate (no --workers) under way. */
-  async function migrateAlone(label: string): Promise<{ db: TestDatabase; prefix: string; migrate: RunningCli; start: (args: string[]) => RunningCli }> {
+  type Start = (args: string[]) => RunningCli;
+  /** A database and a queue prefix of the case's own, and its migrate (no --workers) under way, after `before`. */
+  async function migrateAlone(label: string, before?: (db: TestDatabase, prefix: string, start: Start) => Promise<void>): Promise<{ db: TestDatabase; prefix: string; migrate: RunningCli; start: Start }> {
     const db = await createTestDatabase(label);
     const prefix = uniquePrefix(label);
     databases.push(db);
     prefixes.push(prefix);
-    const start = (args: string[]) => { const cli = startCli(args, { timeoutMs: 120_000 }); started.push(cli); return cli; };
+    const start: Start = (args) => { const cli = startCli(args, { timeoutMs: 120_000 }); started.push(cli); return cli; };
+    await before?.(db, prefix, start);
     const migrate = start(['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--json']);
     return { db, prefix, migrate, start };
   }
@@ -62,22 +64,19 @@ describe.concurrent('migrate with no worker taking its jobs', () => {
   }, 120_000);
 
   it('on a paused queue, says it is paused (a worker is there), and completes once it is resumed', async () => {
-    const prefix = uniquePrefix('no_worker_paused');
-    const queue = new Queue('migrate', { connection: { url: REDIS_URL }, prefix });
+    let queue: Queue | undefined;
     try {
-      await queue.pause();
-      const db = await createTestDatabase('no_worker_paused');
-      databases.push(db);
-      prefixes.push(prefix);
-      started.push(startCli(['worker', ...connectionArgs(db, prefix, REDIS_URL)]));
-      const migrate = startCli(['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--json'], { timeoutMs: 120_000 });
-      started.push(migrate);
+      const { migrate } = await migrateAlone('no_worker_paused', async (db, prefix, start) => {
+        queue = new Queue('migrate', { connection: { url: REDIS_URL }, prefix });
+        await queue.pause();
+        start(['worker', ...connectionArgs(db, prefix, REDIS_URL)]);
+      });
       expect(await warned(migrate)).toMatch(/\(1 waiting, none active\): the queue is paused; resume it on Bull Board/);
-      await queue.resume();
+      await queue!.resume();
       const result = await migrate.result;
       expect(result.code, result.stderr.slice(-2000)).toBe(0);
     } finally {
-      await queue.close();
+      await queue?.close();
     }
   }, 120_000);
 

@@ -2,7 +2,7 @@
 // in one transaction — and restore its legacy data from the prepare's backup. --dry-run previews.
 import type { Command } from 'commander';
 import { createLogger } from '../logger.js';
-import { describeGroup, runRollback, type RollbackResult } from '../lifecycle/rollback.js';
+import { blockingRefusals, describeGroup, runRollback, type RollbackResult } from '../lifecycle/rollback.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool } from '../store/pool.js';
 import { settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
@@ -62,7 +62,7 @@ export function registerRollbackCommand(program: Command): void {
         const result = await runRollback(db, { runId: flags.runId ?? null, dryRun: flags.dryRun ?? false, force: flags.force ?? false, logger });
         process.stdout.write(flags.json ? `${JSON.stringify({ event: 'rollback', ...result })}\n` : formatResult(result));
         // A rehearsal answers with the exit code the real rollback would give (2: refused).
-        if (result.dryRun && result.plan.refusals.some((r) => !r.forceable || !flags.force)) process.exitCode = 2;
+        if (result.dryRun && blockingRefusals(result.plan.refusals, flags.force ?? false).length > 0) process.exitCode = 2;
       } finally {
         await db.end();
       }

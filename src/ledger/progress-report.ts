@@ -170,10 +170,3 @@ export async function progressReport(db: Pool, run: Run, windowSeconds = RATE_WI
     stages, summary, phases: phaseReports(events), at: new Date(now * 1000),
   };
 }
-
-/** How many rejects a run has (of one kind): the total behind a page of `listRejects`. */
-export async function countRejects(db: Pool, runId: string, kind?: string): Promise<number> {
-  const { rows: [row] } = await db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM ledger.rejects WHERE run_id = $1 AND ($2::text IS NULL OR kind = $2)', [runId, kind ?? null]);
-  return row?.n ?? 0;
-}

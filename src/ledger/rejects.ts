@@ -33,7 +33,7 @@ export async function listRejects(db: Db, runId: string, opts: { kind?: LegacyKi
   return rows;
 }
 
-/** How many rejects the run has (of this kind). */
+/** How many rejects a run has (of one kind): the total behind a page of `listRejects`. */
 export async function countRejects(db: Db, runId: string, kind?: LegacyKind): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM ledger.rejects WHERE run_id = $1 AND ($2::text IS NULL OR kind = $2)', [runId, kind ?? null]);

@@ -166,6 +166,17 @@ async function edgesDeletedByLaterRuns(db: Db, runId: string): Promise<RowGroup[
   }, [runId]);
 }
 
+// The walk over the graph a rollback leaves (every edge not of run $1, plus the edges it puts back),
+// from `start` onwards, by primary key: a query goes on to read `reach(node)`.
+const reachFrom = (start: string): string => `WITH RECURSIVE reach(node) AS (
+  SELECT ${start}
+  UNION
+  SELECT n.next FROM reach, LATERAL (
+    SELECT d.depends_on_id AS next FROM tms.task_dependencies d WHERE d.task_id = reach.node AND d.run_id <> $1
+    UNION ALL
+    SELECT p.depends_on_id FROM ledger.cycle_deleted_edges p WHERE p.run_id = $1 AND p.restored_at IS NULL AND p.task_id = reach.node) n
+)`;
+
 /**
  * The edges to put back that would close a cycle with an edge added since this run, and the runs that
  * added those (to roll back first). The graph is the one the rollback leaves: every edge not of this
@@ -177,15 +188,7 @@ async function cyclesOnPutBack(db: Db, runId: string): Promise<{ groups: RowGrou
   // Candidates: pending edges u → v where v reaches u.
   const { rows: candidates } = await db.query<{ task_id: string; depends_on_id: string; created_by: string; legacy_id: string }>(
     `SELECT c.task_id::text, c.depends_on_id::text, c.created_by, c.edge->>'legacy_id' AS legacy_id FROM ${PENDING_EDGES}
-      WHERE c.run_id = $1 AND c.restored_at IS NULL AND EXISTS (
-        WITH RECURSIVE reach(node) AS (
-          SELECT c.depends_on_id
-          UNION
-          SELECT n.next FROM reach, LATERAL (
-            SELECT d.depends_on_id AS next FROM tms.task_dependencies d WHERE d.task_id = reach.node AND d.run_id <> $1
-            UNION ALL
-            SELECT p.depends_on_id FROM ledger.cycle_deleted_edges p WHERE p.run_id = $1 AND p.restored_at IS NULL AND p.task_id = reach.node) n
-        ) SELECT 1 FROM reach WHERE reach.node = c.task_id)
+      WHERE c.run_id = $1 AND c.restored_at IS NULL AND EXISTS (${reachFrom('c.depends_on_id')} SELECT 1 FROM reach WHERE reach.node = c.task_id)
       ORDER BY 4`, [runId]);
   const refused: typeof candidates = [];
   const runs = new Set<string>();
@@ -193,14 +196,7 @@ async function cyclesOnPutBack(db: Db, runId: string): Promise<{ groups: RowGrou
     // Every edge the walk from v meets; the later ones name the run to roll back (the adopter, when
     // their creator is rolled back and the row stayed for it).
     const { rows: met } = await db.query<{ t: string; d: string; run: string | null; later: boolean }>(
-      `WITH RECURSIVE reach(node) AS (
-         SELECT $2::uuid
-         UNION
-         SELECT n.next FROM reach, LATERAL (
-           SELECT d.depends_on_id AS next FROM tms.task_dependencies d WHERE d.task_id = reach.node AND d.run_id <> $1
-           UNION ALL
-           SELECT p.depends_on_id FROM ledger.cycle_deleted_edges p WHERE p.run_id = $1 AND p.restored_at IS NULL AND p.task_id = reach.node) n
-       )
+      `${reachFrom('$2::uuid')}
        SELECT d.task_id::text AS t, d.depends_on_id::text AS d,
               CASE WHEN r.status = 'rolled_back' THEN d.last_run_id ELSE d.run_id END AS run,
               COALESCE(r.created_at > (SELECT created_at FROM ledger.runs WHERE id = $1), false) AS later
@@ -417,8 +413,13 @@ export async function planRollback(db: Pool, run: Run): Promise<RollbackPlan> {
   return { runId: run.id, legacyDir: resolve(run.legacyDir), ...database, restore, refusals: refusalsOf(run, database, restore) };
 }
 
+/** The refusals that stop a rollback given --force (or not). */
+export function blockingRefusals(refusals: RollbackPlan['refusals'], force: boolean): RollbackPlan['refusals'] {
+  return refusals.filter((r) => !r.forceable || !force);
+}
+
 function refuseIfNeeded(refusals: RollbackPlan['refusals'], force: boolean): void {
-  const blocking = refusals.filter((r) => !r.forceable || !force);
+  const blocking = blockingRefusals(refusals, force);
   if (blocking.length > 0) throw new GateError(blocking.map((r) => r.reason).join('; '));
 }
 

@@ -4,8 +4,8 @@
 // with zod: a malformed one is a 400 naming it, an unknown run a 404, both as JSON `{ error }`.
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { countRejects, progressReport } from '../ledger/progress-report.js';
-import { listRejects } from '../ledger/rejects.js';
+import { progressReport } from '../ledger/progress-report.js';
+import { countRejects, listRejects } from '../ledger/rejects.js';
 import { findRun, listRuns, RUN_ID_PATTERN, type Run } from '../ledger/runs.js';
 import { LEGACY_KINDS } from '../legacy/kinds.js';
 import { ProgressNotifications, streamRunProgress, type ProgressStreamOptions } from './progress-stream.js';
