@@ -44,11 +44,18 @@ const work = mkdtempSync(join(tmpdir(), 'tf-lifecycle-'));
 // As root the embedded Postgres runs as another OS user, who must be able to enter this directory.
 chmodSync(work, 0o755);
 let legacy = '';
+// The gates and the dry run need no 20k tasks (acceptance 1 does): 5k, in chunks of 1000 so that several
+// task chunks still run at once (the bad data's duplicate ids span chunks: they once deadlocked here).
+let small = '';
+const SMALL_CHUNKS = ['--chunk-size', '1000'];
 
 beforeAll(async () => {
   legacy = join(work, 'legacy');
+  small = join(work, 'small-legacy');
   const gen = await runCli(['generate', '--out', legacy, '--projects', '40', '--phases-per-project', '5', '--tasks', '20000', '--format', 'jsonl', '--seed', '7', '--bad-ratio', '0.01']);
   expect(gen.code, gen.stderr).toBe(0);
+  const genSmall = await runCli(['generate', '--out', small, '--projects', '20', '--phases-per-project', '5', '--tasks', '5000', '--format', 'jsonl', '--seed', '7', '--bad-ratio', '0.01']);
+  expect(genSmall.code, genSmall.stderr).toBe(0);
 }, 120_000);
 
 afterAll(() => {
@@ -159,7 +166,7 @@ describe('the full lifecycle with every path flag set (20k tasks)', () => {
 describe('phases alone, and their gates', () => {
   let db: TestDatabase;
   const prefix = uniquePrefix('gates');
-  const base = () => ['--legacy-data', legacy, '--new-data', db.url, '--redis', REDIS_URL, '--prefix', prefix, '--logs-dir', join(work, 'gates', 'logs'),
+  const base = () => ['--legacy-data', small, ...SMALL_CHUNKS, '--new-data', db.url, '--redis', REDIS_URL, '--prefix', prefix, '--logs-dir', join(work, 'gates', 'logs'),
     '--backup', join(work, 'gates', 'backup'), '--archive', join(work, 'gates', 'archive'), '--verification-report', join(work, 'gates', 'verification.json'),
     '--validation-report', join(work, 'gates', 'validation.json'), '--id-mapping', join(work, 'gates', 'ids.json'), '--no-progress', '--max-rejects', '100000'];
 
@@ -190,7 +197,7 @@ describe('phases alone, and their gates', () => {
     const decommission = await runScript([...base(), '--phase', 'decommission']);
     expect(decommission.code).toBe(2);
     expect(decommission.stderr).toMatch(/verif/i);
-    expect(existsSync(join(legacy, 'RETIRED.taskfleet.json'))).toBe(false);
+    expect(existsSync(join(small, 'RETIRED.taskfleet.json'))).toBe(false);
     expect(existsSync(join(work, 'gates', 'archive'))).toBe(false);
   }, 120_000);
 });
@@ -217,7 +224,7 @@ describe('a dry run', () => {
   }
 
   it('changes nothing in Postgres or Redis, and predicts exactly what the real run does', async () => {
-    const args = ['--legacy-data', legacy, '--new-data', db.url, '--redis', REDIS_URL, '--prefix', prefix, '--logs-dir', join(work, 'dry', 'logs'),
+    const args = ['--legacy-data', small, ...SMALL_CHUNKS, '--new-data', db.url, '--redis', REDIS_URL, '--prefix', prefix, '--logs-dir', join(work, 'dry', 'logs'),
       '--backup', join(work, 'dry', 'backup'), '--validation-report', join(work, 'dry', 'validation.json'), '--no-progress', '--max-rejects', '100000'];
     expect((await runCli(['db', 'migrate', '--new-data', db.url])).code).toBe(0);
     const before = await counters();

@@ -15,7 +15,7 @@ import { runFleet, summaryOf } from './helpers/legacy-files.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
 import { attemptsByStatus, describeResult, FIXTURES, TEST_DAGGER_CONFIG, workflowsOf, type WorkflowsSummary } from './helpers/workflows.js';
 
-const TASKS = 1000;
+const TASKS = 300;
 const prefix = uniquePrefix('wfcache');
 let root: string;
 let dir: string;

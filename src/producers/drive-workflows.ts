@@ -54,6 +54,7 @@ export async function driveWorkflowsStage(db: Pool, queue: TransportQueue<Workfl
   let walked = false;
   let lastReconcile = Date.now();
   let lastProgress = 0;
+  let endCheckedAtOnce = false;
   for (;;) {
     if (opts.signal?.aborted) throw new Error('Interrupted');
     if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
@@ -84,6 +85,12 @@ export async function driveWorkflowsStage(db: Pool, queue: TransportQueue<Workfl
       lastReconcile = Date.now();
       const restored = await restoreMissingWorkflowJobs(db, queue, runId, [...inFlight.values()], opts);
       if (restored > 0) logger.warn({ runId, stage: 'workflows', restored }, `Re-added ${restored} workflow jobs that were missing from the queue (rebuilt from the ledger)`);
+    }
+    // A walk that leaves nothing in flight (no on-migrate workflow, or all settled) goes straight to the
+    // end check, once: waiting for a notification no job will send cost every such run a second.
+    if (walked && inFlight.size === 0 && !endCheckedAtOnce) {
+      endCheckedAtOnce = true;
+      continue;
     }
     // Settled jobs wake the loop (each job notifies); nothing to add means waiting for them.
     if (walked || inFlight.size >= opts.maxWaitingJobs) await opts.wake(IDLE_WAKE_MS);
