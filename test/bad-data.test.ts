@@ -25,7 +25,9 @@ import {
 } from './helpers/legacy-files.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
 
-const SIZE = { projects: 200, phasesPerProject: 5, tasks: 20_000 };
+const SIZE = { projects: 100, phasesPerProject: 5, tasks: 10_000 };
+// Four task chunks, as 20k tasks in default chunks had: duplicate ids span chunks that run at once.
+const CHUNKS = ['--chunk-size', '2500'];
 const BAD_RATIO = 0.02;
 const FORMATS: readonly LegacyFormat[] = ['jsonl', 'csv', 'json'];
 const ENTITY_KINDS = ['projects', 'phases', 'tasks'] as const;
@@ -76,7 +78,7 @@ describe.each(FORMATS)('%s data with bad records (bad ratio 0.02)', (format) => 
     legacy = await readLegacyDir(dir, format);
     expected = await readExpectedRejects(dir);
     expectedByKey = new Map(expected.map((e) => [key(e.kind, e.ref), e]));
-    args = ['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', '--json'];
+    args = ['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', ...CHUNKS, '--json'];
     const started = Date.now();
     const result = await runFleet(db.pool, args);
     console.info(`[${format}] migrate of ${legacy.records.tasks.length} task records: ${Date.now() - started} ms, exit ${String(result.code)}`);
@@ -267,7 +269,7 @@ describe('a fresh run with --max-rejects 0, then a second run under another --ru
   });
 
   it('migrates to the end, then exits non-zero naming the number of rejects', async () => {
-    const result = await runFleet(db.pool, ['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', '--json', '--max-rejects', '0']);
+    const result = await runFleet(db.pool, ['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', ...CHUNKS, '--json', '--max-rejects', '0']);
     expect(result.code).not.toBe(0);
     expect(result.code).not.toBeNull();
     const summary = summaryOf(result);
@@ -283,7 +285,7 @@ describe('a fresh run with --max-rejects 0, then a second run under another --ru
   it('a second run under another --run-id leaves every value of the rows already there as it is', async () => {
     const before = await rowContents(db.pool);
     const { rows: [creator] } = await db.pool.query<{ run_id: string }>('SELECT DISTINCT run_id FROM tms.tasks');
-    const second = await runFleet(db.pool, ['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', '--json', '--run-id', 'second-run']);
+    const second = await runFleet(db.pool, ['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2', ...CHUNKS, '--json', '--run-id', 'second-run']);
     expect(second.code, second.stderr.slice(-3000)).toBe(0);
     expect(summaryOf(second).status).toBe('completed');
     const { rows } = await db.pool.query<{ legacy_id: string; legacy_line: number; title: string }>(
