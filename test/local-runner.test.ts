@@ -1,20 +1,22 @@
 // The local WorkflowRunner with real child processes: success, a non-zero exit, a timeout (the whole
 // process group killed), output capture, the minimal environment, cache directories, abort, and a
-// hostile task title that reaches the step only as data.
+// hostile task title that reaches the step only as data. Every case runs twice: in process, and forked
+// from the helper process as workers run it (the compiled helper: `npm test` builds first); then what
+// only the forked runner has: its helper dying, and closing it.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createForkedLocalRunner } from '../src/workflows/forked-local-runner.js';
 import { cacheDirVariable, createLocalRunner } from '../src/workflows/local-runner.js';
 import { renderWorkflow, type TaskForWorkflow } from '../src/workflows/render.js';
-import type { WorkflowStep, WorkflowTemplate } from '../src/workflows/types.js';
+import { TransientRunnerError, type WorkflowRunner, type WorkflowStep, type WorkflowTemplate } from '../src/workflows/types.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'tf-local-runner-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-const runner = createLocalRunner({ cacheRoot: join(scratch, 'cache') });
-afterAll(() => runner.close());
 
 const task: TaskForWorkflow = {
   id: '0b6f7c8e-1d2a-5b3c-9d4e-5f6a7b8c9d0e', legacyId: 'T-1', projectId: '1c2d3e4f-5a6b-5c7d-8e9f-0a1b2c3d4e5f', phaseId: null,
@@ -32,11 +34,19 @@ function workflow(steps: WorkflowStep[], forTask: TaskForWorkflow = task) {
   return renderWorkflow(template, forTask);
 }
 
-const run = (steps: WorkflowStep[], forTask?: TaskForWorkflow, signal = new AbortController().signal) => runner.run(workflow(steps, forTask), { signal });
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-describe('local runner', () => {
+const RUNNERS: [string, (cacheRoot: string) => WorkflowRunner][] = [
+  ['in process', (cacheRoot) => createLocalRunner({ cacheRoot })],
+  ['forked from its helper process', (cacheRoot) => createForkedLocalRunner({ cacheRoot })],
+];
+
+describe.each(RUNNERS)('local runner, %s', (_how, create) => {
+  const runner = create(join(scratch, 'cache'));
+  afterAll(() => runner.close());
+  const run = (steps: WorkflowStep[], forTask?: TaskForWorkflow, signal = new AbortController().signal) => runner.run(workflow(steps, forTask), { signal });
+
   it('runs every step as a process in its own fresh directory and captures its output', async () => {
     const result = await run([
       nodeStep('first', 'process.stdout.write("out-1 " + process.cwd() + "\\n"); process.stderr.write("err-1\\n")'),
@@ -182,5 +192,51 @@ describe('local runner', () => {
       expect(result.status, `${type}: ${result.outputTail}`).toBe('succeeded');
       expect(result.steps.length).toBe(set.templateFor(type).steps.length);
     }
+  });
+});
+
+describe('the forked local runner\'s helper process', () => {
+  /** Pids of the helper processes forked for LOCAL_RUNNER_HOST (this test's own children). */
+  function helperPids(): number[] {
+    const out = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'local-runner-host.js'], { encoding: 'utf8' }).trim();
+    return out ? out.split('\n').map(Number) : [];
+  }
+  const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  const waitUntil = async (what: string, check: () => boolean) => {
+    for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(check(), what).toBe(true);
+  };
+
+  it('fails the runs of a helper that dies as transient (their jobs retry), and forks a new one for the next run', async () => {
+    const runner = createForkedLocalRunner({ cacheRoot: join(scratch, 'cache-forked') });
+    try {
+      const slow = runner.run(workflow([nodeStep('slow', 'setTimeout(() => {}, 30_000)')]), { signal: new AbortController().signal });
+      let pids: number[] = [];
+      await waitUntil('the helper was forked', () => (pids = helperPids()).length === 1);
+      process.kill(pids[0]!, 'SIGKILL');
+      const err = await slow.then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(TransientRunnerError);
+      expect((err as Error).message).toMatch(/helper process exited \(SIGKILL\)/);
+      const next = await runner.run(workflow([nodeStep('echo', 'console.log("after")')]), { signal: new AbortController().signal });
+      expect(next.outputTail).toBe('after\n');
+      expect(helperPids()).not.toContain(pids[0]);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it('close() ends the helper, and a step still running in it with its process group', async () => {
+    const runner = createForkedLocalRunner({ cacheRoot: join(scratch, 'cache-forked') });
+    const pidFile = join(scratch, `step-${randomBytes(4).toString('hex')}.pid`);
+    const running = runner.run(workflow([nodeStep('slow', `require("node:fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setTimeout(() => {}, 30_000)`)]),
+      { signal: new AbortController().signal });
+    const outcome = running.then(() => 'resolved', () => 'rejected');
+    await waitUntil('the step started', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '');
+    const stepPid = Number(readFileSync(pidFile, 'utf8'));
+    const [helper] = helperPids();
+    await runner.close();
+    expect(alive(helper!)).toBe(false);
+    await waitUntil('the step was killed', () => !alive(stepPid));
+    expect(await outcome).toBe('rejected');
   });
 });

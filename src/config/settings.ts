@@ -167,3 +167,10 @@ export function loadSettings(
 export function inheritedEnvironment(): NodeJS.ProcessEnv {
   return { ...process.env };
 }
+
+/** Only the named variables of this process's environment (for a child that must inherit no secret). */
+export function environmentSubset(names: readonly string[]): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of names) if (process.env[name] !== undefined) env[name] = process.env[name];
+  return env;
+}

@@ -7,7 +7,7 @@ import { ConfigError } from '../config/errors.js';
 import type { Logger } from '../logger.js';
 import type { DaggerConfig } from './dagger-config.js';
 import { createDaggerRunner } from './dagger-runner.js';
-import { createLocalRunner } from './local-runner.js';
+import { createForkedLocalRunner } from './forked-local-runner.js';
 import type { WorkflowRunner } from './types.js';
 
 export interface RunnerFactoryOptions {
@@ -59,7 +59,8 @@ export async function createRunner(config: DaggerConfig, opts: RunnerFactoryOpti
   const env = opts.env ?? readDaggerEnvironment();
   const probeTimeoutMs = opts.probeTimeoutMs ?? 1000;
   const dagger = (): WorkflowRunner => createDaggerRunner({ retry: config.retry, logger });
-  const local = (): WorkflowRunner => createLocalRunner({ logger });
+  // Steps are forked from a small helper process, not from the worker (src/workflows/forked-local-runner.ts).
+  const local = (): WorkflowRunner => createForkedLocalRunner({ logger });
 
   switch (config.runner) {
     case 'local':
