@@ -24,6 +24,7 @@ import pg from 'pg';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { PACKAGE_ROOT } from '../src/config/package-root.js';
 import { generateLegacyData } from '../src/generator/generate.js';
+import { loadWorkflow } from '../src/store/workflow-definitions.js';
 import type { WorkflowDefinition } from '../src/workflows/types.js';
 import { createScratchDatabase } from './scratch-database.js';
 
@@ -239,10 +240,17 @@ interface BaselineFigures {
  * time. Nothing else: no queue, no ledger rows, no temp directory per run.
  */
 async function spawnBaseline(db: pg.Client, runId: string, concurrency: number): Promise<BaselineFigures> {
-  const { rows } = await db.query<{ definition: WorkflowDefinition }>(
+  const { rows: ids } = await db.query<{ id: string }>(
     // The workflows the run executed (a later run may have re-marked them as its own: last_run_id moves).
-    `SELECT w.definition FROM tms.workflows w JOIN tms.workflow_runs r ON r.workflow_id = w.id
+    `SELECT w.id::text FROM tms.workflows w JOIN tms.workflow_runs r ON r.workflow_id = w.id
       WHERE r.run_id = $1 AND r.status = 'succeeded' ORDER BY w.id`, [runId]);
+  // Rendered as a worker renders them (templates are stored once, not copied into each row).
+  const rows: { definition: WorkflowDefinition }[] = [];
+  for (const { id } of ids) {
+    const stored = await loadWorkflow(db, id);
+    if (!stored) throw new Error(`workflow ${id} vanished`);
+    rows.push({ definition: stored.definition });
+  }
   const root = await mkdtemp(join(tmpdir(), 'taskfleet-wfbench-'));
   try {
     const home = join(root, 'home');
