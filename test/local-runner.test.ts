@@ -207,16 +207,26 @@ describe('the forked local runner\'s helper process', () => {
     expect(check(), what).toBe(true);
   };
 
-  it('fails the runs of a helper that dies as transient (their jobs retry), and forks a new one for the next run', async () => {
+  /** A step that writes its pid to a file, then waits 30 s. */
+  const pidStep = (pidFile: string) => nodeStep('slow', `require("node:fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setTimeout(() => {}, 30_000)`);
+  const stepPidOf = async (pidFile: string) => {
+    await waitUntil('the step started', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '');
+    return Number(readFileSync(pidFile, 'utf8'));
+  };
+
+  it('fails the runs of a helper that dies as transient (their jobs retry), kills its steps, and forks a new one for the next run', async () => {
     const runner = createForkedLocalRunner({ cacheRoot: join(scratch, 'cache-forked') });
     try {
-      const slow = runner.run(workflow([nodeStep('slow', 'setTimeout(() => {}, 30_000)')]), { signal: new AbortController().signal });
-      let pids: number[] = [];
-      await waitUntil('the helper was forked', () => (pids = helperPids()).length === 1);
+      const pidFile = join(scratch, `step-${randomBytes(4).toString('hex')}.pid`);
+      const slow = runner.run(workflow([pidStep(pidFile)]), { signal: new AbortController().signal });
+      const stepPid = await stepPidOf(pidFile);
+      const pids = helperPids();
+      expect(pids.length).toBe(1);
       process.kill(pids[0]!, 'SIGKILL');
       const err = await slow.then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(TransientRunnerError);
       expect((err as Error).message).toMatch(/helper process exited \(SIGKILL\)/);
+      await waitUntil('the dead helper\'s step was killed', () => !alive(stepPid));
       const next = await runner.run(workflow([nodeStep('echo', 'console.log("after")')]), { signal: new AbortController().signal });
       expect(next.outputTail).toBe('after\n');
       expect(helperPids()).not.toContain(pids[0]);
@@ -225,18 +235,36 @@ describe('the forked local runner\'s helper process', () => {
     }
   });
 
-  it('close() ends the helper, and a step still running in it with its process group', async () => {
+  it('outlives SIGINT and SIGTERM sent to the worker\'s process group: the worker drains, its runs finish', async () => {
+    const runner = createForkedLocalRunner({ cacheRoot: join(scratch, 'cache-forked') });
+    try {
+      const started = join(scratch, `step-${randomBytes(4).toString('hex')}.started`);
+      const running = runner.run(workflow([nodeStep('wait', `require("node:fs").writeFileSync(${JSON.stringify(started)}, "1"); setTimeout(() => console.log("finished"), 500)`)]),
+        { signal: new AbortController().signal });
+      await waitUntil('the step started', () => existsSync(started));
+      const pids = helperPids();
+      expect(pids.length).toBe(1);
+      process.kill(pids[0]!, 'SIGINT');
+      process.kill(pids[0]!, 'SIGTERM');
+      const result = await running;
+      expect(result.outputTail).toBe('finished\n');
+      expect(alive(pids[0]!)).toBe(true);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it('close() ends the helper, and a step still running in it with its process group; a closed runner runs nothing', async () => {
     const runner = createForkedLocalRunner({ cacheRoot: join(scratch, 'cache-forked') });
     const pidFile = join(scratch, `step-${randomBytes(4).toString('hex')}.pid`);
-    const running = runner.run(workflow([nodeStep('slow', `require("node:fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setTimeout(() => {}, 30_000)`)]),
-      { signal: new AbortController().signal });
+    const running = runner.run(workflow([pidStep(pidFile)]), { signal: new AbortController().signal });
     const outcome = running.then(() => 'resolved', () => 'rejected');
-    await waitUntil('the step started', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '');
-    const stepPid = Number(readFileSync(pidFile, 'utf8'));
+    const stepPid = await stepPidOf(pidFile);
     const [helper] = helperPids();
     await runner.close();
     expect(alive(helper!)).toBe(false);
     await waitUntil('the step was killed', () => !alive(stepPid));
     expect(await outcome).toBe('rejected');
+    await expect(runner.run(workflow([nodeStep('echo', 'console.log(1)')]), { signal: new AbortController().signal })).rejects.toThrow('closed');
   });
 });

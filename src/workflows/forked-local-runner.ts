@@ -2,9 +2,9 @@
 // (src/workflows/local-runner-host.ts), forked on first use and shared by every job of the worker.
 // Same results as the in-process local runner (src/workflows/local-runner.ts, which the helper runs);
 // what changes is the cost: a fork from the worker's big, busy heap made the kernel copy page tables and
-// fault on every page the worker wrote next. Measured on 1000 tasks' workflows (two workers):
-// see README "Task workflows".
-// If the helper dies, the runs it held fail as transient (their jobs retry) and the next run forks a new one.
+// fault on every page the worker wrote next (README, "Performance": the workflow bench before and after).
+// If the helper dies, the runs it held fail as transient (their jobs retry), the steps it had running are
+// killed, and the next run forks a new helper.
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../config/package-root.js';
@@ -17,7 +17,10 @@ import { abortError, TransientRunnerError, type RunResult, type WorkflowDefiniti
 export const LOCAL_RUNNER_HOST = join(PACKAGE_ROOT, 'dist', 'src', 'workflows', 'local-runner-host.js');
 
 /** What the helper inherits: no secret of the worker's (steps get their own minimal environment anyway). */
-const HOST_ENVIRONMENT = ['PATH', 'TMPDIR', 'LANG'];
+const HOST_ENVIRONMENT = ['PATH', 'TMPDIR', 'TMP', 'TEMP', 'LANG'];
+
+/** How long close() lets the helper finish what it holds before killing it. */
+const CLOSE_GRACE_MS = 10_000;
 
 interface Pending {
   resolve(result: RunResult): void;
@@ -25,12 +28,46 @@ interface Pending {
   signal: AbortSignal;
 }
 
+/** One forked helper: its runs and the process groups of the steps it has running. */
+interface Host {
+  child: ChildProcess;
+  pending: Map<number, Pending>;
+  groups: Set<number>;
+  exited: boolean;
+}
+
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch { /* gone already */ }
+}
+
 export function createForkedLocalRunner(opts: Pick<LocalRunnerOptions, 'cacheRoot' | 'path' | 'logger'> = {}): WorkflowRunner {
-  const pending = new Map<number, Pending>();
-  let host: ChildProcess | null = null;
+  let current: Host | null = null;
+  let closed = false;
   let nextId = 1;
 
-  function start(): ChildProcess {
+  /** The helper is gone (or never started): its runs fail as transient, its steps are killed. */
+  function lost(host: Host, why: string): void {
+    if (host.exited) return;
+    host.exited = true;
+    if (current === host) current = null;
+    for (const pgid of host.groups) killGroup(pgid);
+    host.groups.clear();
+    if (host.pending.size === 0) return;
+    opts.logger?.warn({ runs: host.pending.size }, `${why}: its runs are retried`);
+    const waiters = [...host.pending.values()];
+    host.pending.clear();
+    for (const waiter of waiters) waiter.reject(new TransientRunnerError(why));
+  }
+
+  /** An idle helper does not keep the worker's process alive; a run in it does. */
+  function hold(host: Host): void {
+    if (host.pending.size > 0) host.child.channel?.ref();
+    else host.child.channel?.unref();
+  }
+
+  function start(): Host {
     const settings: HostSettings = { cacheRoot: opts.cacheRoot, path: opts.path, logLevel: opts.logger?.level ?? 'info' };
     const child = fork(LOCAL_RUNNER_HOST, [JSON.stringify(settings)], {
       // Not the worker's Node flags (its 64 MB young generation): the helper stays small.
@@ -38,72 +75,85 @@ export function createForkedLocalRunner(opts: Pick<LocalRunnerOptions, 'cacheRoo
       env: environmentSubset(HOST_ENVIRONMENT),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    const host: Host = { child, pending: new Map(), groups: new Set(), exited: false };
     child.on('message', (reply: HostReply) => {
-      const waiter = pending.get(reply.id);
+      if (reply.type === 'step') {
+        if (reply.event === 'started') host.groups.add(reply.pgid);
+        else host.groups.delete(reply.pgid);
+        return;
+      }
+      const waiter = host.pending.get(reply.id);
       if (!waiter) return;
-      pending.delete(reply.id);
+      host.pending.delete(reply.id);
       if (reply.type === 'result') waiter.resolve(reply.result);
       else if (reply.aborted) waiter.reject(abortError(waiter.signal));
       else waiter.reject(new Error(reply.message));
     });
-    // Spawn failures arrive as 'error'; every end as 'exit': the runs it held are lost, not the jobs.
-    child.on('error', (err) => opts.logger?.error({ err: err.message }, `The local runner's helper process failed: ${err.message}`));
-    child.on('exit', (code, signal) => {
-      if (host === child) host = null;
-      if (pending.size === 0) return;
-      const why = `the local runner's helper process exited (${signal ?? `code ${String(code)}`}) during the run`;
-      opts.logger?.warn({ code, signal, runs: pending.size }, `${why}: its runs are retried`);
-      for (const waiter of pending.values()) waiter.reject(new TransientRunnerError(why));
-      pending.clear();
+    // A fork that fails (no pid: EAGAIN, EMFILE) gets 'error' and never 'exit'.
+    child.on('error', (err) => {
+      opts.logger?.error({ err: err.message }, `The local runner's helper process failed: ${err.message}`);
+      if (child.pid === undefined) lost(host, `cannot start the local runner's helper process: ${err.message}`);
     });
-    // An idle helper does not keep the worker's process alive; a run in it does (hold() below).
+    child.on('exit', (code, signal) => lost(host, `the local runner's helper process exited (${signal ?? `code ${String(code)}`}) during the run`));
     child.unref();
-    child.channel?.unref();
-    return child;
-  }
-
-  function hold(child: ChildProcess): void {
-    if (pending.size === 1) child.channel?.ref();
-    else if (pending.size === 0) child.channel?.unref();
+    hold(host);
+    return host;
   }
 
   return {
     name: 'local',
     run(definition: WorkflowDefinition, { signal }): Promise<RunResult> {
       if (signal.aborted) return Promise.reject(abortError(signal));
-      host ??= start();
-      const child = host;
+      if (closed) return Promise.reject(new Error('The local runner is closed'));
+      let host: Host;
+      try {
+        host = current ??= start();
+      } catch (err) {
+        return Promise.reject(new TransientRunnerError(`cannot start the local runner's helper process: ${(err as Error).message}`));
+      }
       const id = nextId++;
       return new Promise<RunResult>((resolve, reject) => {
-        const onAbort = () => { if (child.connected) child.send({ type: 'abort', id } satisfies HostRequest); };
-        signal.addEventListener('abort', onAbort, { once: true });
+        const onAbort = () => {
+          if (host.child.connected) host.child.send({ type: 'abort', id } satisfies HostRequest);
+        };
         const settle = () => {
           signal.removeEventListener('abort', onAbort);
-          hold(child);
+          hold(host);
         };
-        pending.set(id, {
+        const waiter: Pending = {
           signal,
           resolve: (result) => { settle(); resolve(result); },
           reject: (err) => { settle(); reject(err); },
-        });
-        hold(child);
-        child.send({ type: 'run', id, definition } satisfies HostRequest, (err) => {
-          if (!err || !pending.has(id)) return;
-          pending.delete(id);
-          settle();
-          reject(new TransientRunnerError(`cannot reach the local runner's helper process: ${err.message}`));
-        });
+        };
+        const unreachable = (err: Error) => {
+          if (host.pending.get(id) !== waiter) return;
+          host.pending.delete(id);
+          waiter.reject(new TransientRunnerError(`cannot reach the local runner's helper process: ${err.message}`));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        host.pending.set(id, waiter);
+        hold(host);
+        try {
+          host.child.send({ type: 'run', id, definition } satisfies HostRequest, (err) => { if (err) unreachable(err); });
+        } catch (err) {
+          unreachable(err as Error);
+        }
       });
     },
     async close(): Promise<void> {
-      const child = host;
-      host = null;
-      if (!child || child.exitCode !== null || child.signalCode !== null) return;
-      // Disconnecting ends the helper (and any run still in it).
+      closed = true;
+      const host = current;
+      current = null;
+      if (!host || host.exited) return;
+      const { child } = host;
+      // Disconnecting ends the helper once its runs end; a helper that does not is killed.
       await new Promise<void>((done) => {
         child.once('exit', () => done());
+        child.ref(); // this wait keeps the process alive
+        const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_GRACE_MS);
+        child.once('exit', () => clearTimeout(timer));
         if (child.connected) child.disconnect();
-        else child.kill('SIGTERM');
+        else child.kill('SIGKILL');
       });
     },
   };

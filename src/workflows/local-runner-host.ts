@@ -16,8 +16,17 @@ function send(reply: HostReply): void {
 function main(): void {
   const settings = JSON.parse(process.argv[2] ?? '{}') as HostSettings;
   const logger: Logger = createLogger(settings.logLevel ?? 'info', { role: 'local-runner' });
-  const runner = createLocalRunner({ cacheRoot: settings.cacheRoot, path: settings.path, logger });
+  const runner = createLocalRunner({
+    cacheRoot: settings.cacheRoot, path: settings.path, logger,
+    onStepGroup: (event, pgid) => send({ type: 'step', event, pgid }),
+  });
   const running = new Map<number, AbortController>();
+
+  // Ctrl-C on a terminal, or a service manager's stop, signals the worker's whole process group: the
+  // worker drains (its running workflows finish), so this process must outlive the signal. It ends when
+  // the worker disconnects.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => undefined);
 
   process.on('message', (request: HostRequest) => {
     if (request.type === 'abort') {

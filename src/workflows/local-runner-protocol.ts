@@ -8,7 +8,9 @@ export type HostRequest =
 export type HostReply =
   | { type: 'result'; id: number; result: RunResult }
   /** The run threw: aborted (the worker asked), or a runner bug. */
-  | { type: 'error'; id: number; aborted: boolean; message: string };
+  | { type: 'error'; id: number; aborted: boolean; message: string }
+  /** A step's process group started or is gone: should the helper die, the worker kills the live ones. */
+  | { type: 'step'; event: 'started' | 'ended'; pgid: number };
 
 /** The helper's settings, its one command-line argument (JSON). */
 export interface HostSettings {

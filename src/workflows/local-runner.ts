@@ -18,6 +18,8 @@ export interface LocalRunnerOptions {
   /** The PATH steps get (default: this Node's directory, then the usual system directories). */
   path?: string;
   logger?: Logger;
+  /** Told of each step's process group as it starts and once it is gone (the helper process reports them to its worker). */
+  onStepGroup?: (event: 'started' | 'ended', pgid: number) => void;
 }
 
 /** How much of the end of the output a result keeps for the operator. */
@@ -104,6 +106,7 @@ interface StepContext {
   digest: Hash;
   tail: TailBuffer;
   signal: AbortSignal;
+  onStepGroup: LocalRunnerOptions['onStepGroup'];
 }
 
 async function runStep(step: WorkflowStep, ctx: StepContext): Promise<StepResult & { aborted: boolean }> {
@@ -112,6 +115,7 @@ async function runStep(step: WorkflowStep, ctx: StepContext): Promise<StepResult
   const child = spawn(step.command[0]!, step.command.slice(1), {
     cwd: ctx.cwd, env: ctx.env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (child.pid !== undefined) ctx.onStepGroup?.('started', child.pid);
   let timedOut = false;
   let aborted = false;
   let spawnError: Error | null = null;
@@ -144,6 +148,7 @@ async function runStep(step: WorkflowStep, ctx: StepContext): Promise<StepResult
   ctx.signal.removeEventListener('abort', onAbort);
   // Whatever the step left running in the background ends with it.
   killGroup(child.pid);
+  if (child.pid !== undefined) ctx.onStepGroup?.('ended', child.pid);
   await stderr.feed(ctx.digest);
   if (spawnError !== null) ctx.tail.push(Buffer.from(`\ntaskfleet: cannot start ${step.command[0]!}: ${(spawnError as Error).message}\n`));
   if (timedOut) ctx.tail.push(Buffer.from(`\ntaskfleet: step ${step.name} ran past its timeout of ${step.timeoutSeconds}s and was killed\n`));
@@ -181,7 +186,7 @@ export function createLocalRunner(opts: LocalRunnerOptions = {}): WorkflowRunner
             await mkdir(dir, { recursive: true });
             env[cacheDirVariable(step.cache.key)] = dir;
           }
-          const result = await runStep(step, { env, cwd, stderrSpill: join(runDir, `step-${i + 1}.stderr`), digest, tail, signal });
+          const result = await runStep(step, { env, cwd, stderrSpill: join(runDir, `step-${i + 1}.stderr`), digest, tail, signal, onStepGroup: opts.onStepGroup });
           if (result.aborted) throw abortError(signal);
           const { aborted: _aborted, ...stepResult } = result;
           steps.push(stepResult);
