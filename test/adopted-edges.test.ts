@@ -128,8 +128,7 @@ describe('a cycle closed by an edge another run created', () => {
     expect(await edges()).toEqual(['U-1 -> U-2 (later-a)', 'U-3 -> U-1 (later-b)', 'U-3 -> U-2 (later-c)']);
 
     expect((await rollback('later-c')).code).toBe(0);
-    const undoB = await rollback('later-b');
-    expect(undoB.code, undoB.stdout + undoB.stderr).toBe(0);
+    await rollbackOk('later-b');
     expect(await edges()).toEqual(['U-1 -> U-2 (later-a)', 'U-2 -> U-3 (later-a)']);
   });
 

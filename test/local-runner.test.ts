@@ -17,7 +17,6 @@ import { TransientRunnerError, type WorkflowRunner, type WorkflowStep, type Work
 const scratch = mkdtempSync(join(tmpdir(), 'tf-local-runner-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-
 const task: TaskForWorkflow = {
   id: '0b6f7c8e-1d2a-5b3c-9d4e-5f6a7b8c9d0e', legacyId: 'T-1', projectId: '1c2d3e4f-5a6b-5c7d-8e9f-0a1b2c3d4e5f', phaseId: null,
   title: 'Fix the login page', description: null, status: 'todo', priority: 'high', type: 'bug', assignee: null, reporter: 'ana',
@@ -33,7 +32,6 @@ function workflow(steps: WorkflowStep[], forTask: TaskForWorkflow = task) {
   const template: WorkflowTemplate = { name: 'test', version: '1', run: 'on-migrate', steps };
   return renderWorkflow(template, forTask);
 }
-
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 

@@ -9,7 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../config/package-root.js';
 import { environmentSubset } from '../config/settings.js';
-import type { LocalRunnerOptions } from './local-runner.js';
+import { killGroup, type LocalRunnerOptions } from './local-runner.js';
 import type { HostReply, HostRequest, HostSettings } from './local-runner-protocol.js';
 import { abortError, TransientRunnerError, type RunResult, type WorkflowDefinition, type WorkflowRunner } from './types.js';
 
@@ -34,12 +34,6 @@ interface Host {
   pending: Map<number, Pending>;
   groups: Set<number>;
   exited: boolean;
-}
-
-function killGroup(pgid: number): void {
-  try {
-    process.kill(-pgid, 'SIGKILL');
-  } catch { /* gone already */ }
 }
 
 export function createForkedLocalRunner(opts: Pick<LocalRunnerOptions, 'cacheRoot' | 'path' | 'logger'> = {}): WorkflowRunner {

@@ -20,7 +20,7 @@ function main(): void {
     cacheRoot: settings.cacheRoot, path: settings.path, logger,
     onStepGroup: (event, pgid) => send({ type: 'step', event, pgid }),
   });
-  const running = new Map<number, AbortController>();
+  const running = new Map<number, { controller: AbortController; done: Promise<void> }>();
 
   // Ctrl-C on a terminal, or a service manager's stop, signals the worker's whole process group: the
   // worker drains (its running workflows finish), so this process must outlive the signal. It ends when
@@ -30,21 +30,21 @@ function main(): void {
 
   process.on('message', (request: HostRequest) => {
     if (request.type === 'abort') {
-      running.get(request.id)?.abort();
+      running.get(request.id)?.controller.abort();
       return;
     }
     const controller = new AbortController();
-    running.set(request.id, controller);
-    runner.run(request.definition, { signal: controller.signal }).then(
+    const done = runner.run(request.definition, { signal: controller.signal }).then(
       (result) => send({ type: 'result', id: request.id, result }),
       (err: unknown) => send({ type: 'error', id: request.id, aborted: controller.signal.aborted, message: (err as Error).message }),
     ).finally(() => running.delete(request.id));
+    running.set(request.id, { controller, done });
   });
   // The worker stopped or died: its runs end with it (each step's process group is killed), then so does this process.
   process.on('disconnect', () => {
-    for (const controller of running.values()) controller.abort();
-    const exit = () => (running.size === 0 ? process.exit(0) : setTimeout(exit, 20));
-    exit();
+    const runs = [...running.values()];
+    for (const { controller } of runs) controller.abort();
+    void Promise.allSettled(runs.map((r) => r.done)).then(() => process.exit(0));
   });
 }
 

@@ -48,7 +48,8 @@ class TailBuffer {
   }
 }
 
-function killGroup(pid: number | undefined): void {
+/** SIGKILL to a step's whole process group (it runs detached: its pid is the group's id). */
+export function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
     process.kill(-pid, 'SIGKILL');
