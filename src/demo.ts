@@ -3,7 +3,7 @@
 // 127.0.0.1:6379) and otherwise BullMQ's Postgres queue backend on the same embedded database, runs
 // workers, migrates, prints the summary, and serves Bull Board until Ctrl-C (or exits with --exit).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,7 @@ import { generateLegacyData } from './generator/generate.js';
 import { WORKER_QUEUES } from './queue/queue-names.js';
 import { redisAnswers } from './queue/index.js';
 import { startBoardServer } from './server/board.js';
+import { makeDirectorySync } from './make-directory.js';
 
 /** An operator's mistake: one line on stderr, no stack trace, exit 2 (as the CLI does). */
 function usageError(message: string): never {
@@ -65,7 +66,7 @@ if (portProblem) usageError(`--port ${port}: ${portProblem} on 127.0.0.1: pick a
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const dir = resolve(flags.dir);
-mkdirSync(dir, { recursive: true });
+makeDirectorySync(dir);
 
 const dataDir = join(dir, `legacy-${tasks}`);
 if (!existsSync(join(dataDir, '_generator_manifest.json'))) {

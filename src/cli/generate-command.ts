@@ -1,8 +1,9 @@
 // `taskfleet generate`: deterministic synthetic legacy data, optionally with every class of bad record.
-import { mkdir } from 'node:fs/promises';
+
 import { type Command, Option, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { positiveInt, requireOptions } from './common-options.js';
+import { makeDirectory } from '../make-directory.js';
 
 function ratio(value: string): number {
   const n = Number(value);
@@ -26,7 +27,7 @@ export function registerGenerateCommand(program: Command): void {
     .action(async (flags: { out: string; projects: number; phasesPerProject: number; tasks: number; format: 'json' | 'jsonl' | 'csv'; seed: number; badRatio: number; dependencies: boolean; dependencyFile: boolean }) => {
       const started = performance.now();
       try {
-        await mkdir(flags.out, { recursive: true });
+        await makeDirectory(flags.out);
       } catch (err) {
         throw new ConfigError(`Cannot create the output directory ${flags.out}: ${(err as NodeJS.ErrnoException).code === 'ENOTDIR' || (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'a file is in the way' : (err as Error).message}`, { cause: err });
       }

@@ -13,7 +13,7 @@
 //   field, its task_id (null if that is the missing one).
 // - order: projects, phases, tasks, then edges in the fleet's file order (depends_on, then rows).
 
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExpectedRejectsWriter } from './expected-rejects.js';
 import { Layout } from './ids.js';
@@ -21,6 +21,7 @@ import { type GenerateOptions, resolveOptions, writesDependencyFile } from './op
 import { Progress, recordCounts, writePhases, writeProjects, writeTasks } from './passes.js';
 import { type Format, type Kind, KINDS } from './records.js';
 import { fileName } from './writers.js';
+import { makeDirectory } from '../make-directory.js';
 
 export type { GenerateOptions } from './options.js';
 export type { ExpectedReject, RejectClass } from './bad-records.js';
@@ -43,7 +44,7 @@ const FORMATS: readonly Format[] = ['json', 'jsonl', 'csv'];
 export async function generateLegacyData(opts: GenerateOptions): Promise<GenerateSummary> {
   const options = resolveOptions(opts);
   const layout = new Layout(options.projects, options.phasesPerProject, options.tasks);
-  await mkdir(options.out, { recursive: true });
+  await makeDirectory(options.out);
   await removeStaleFiles(options.out, options.format, writesDependencyFile(options));
 
   const counts = recordCounts(options, layout);

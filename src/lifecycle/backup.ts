@@ -3,10 +3,11 @@
 // (manifest.json), then the copy re-read and hashed against the manifest. The same data always lands in
 // the same directory: running prepare again reuses a backup that still matches and repairs one that
 // does not (files rewritten, strays removed). Rollback restores from it (verifyBackup first).
-import { copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { LegacyDataError } from '../legacy/errors.js';
 import { checkAgainstManifest, type Manifest, type ManifestMismatch } from './manifest.js';
+import { makeDirectory } from '../make-directory.js';
 
 /** The manifest file in a backup directory (never one of the backed-up files). */
 export const BACKUP_MANIFEST_FILE = 'manifest.json';
@@ -50,12 +51,12 @@ export async function backupLegacyData(legacyDir: string, backupRoot: string, ma
     return { ...result, reused: true, mismatches: [] };
   }
 
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const wanted = new Set(manifest.files.map((f) => f.name));
   await removeStrays(dir, dir, wanted);
   for (const file of manifest.files) {
     const target = join(dir, ...file.name.split('/'));
-    await mkdir(dirname(target), { recursive: true });
+    await makeDirectory(dirname(target));
     // A copy interrupted half-way never sits under the real name.
     const partial = `${target}.partial-${process.pid}`;
     await copyFile(join(source, ...file.name.split('/')), partial);

@@ -2,7 +2,7 @@
 // archived (tar.gz + a SHA-256 manifest, the archive read back and checked against it), then retired
 // in place — a marker file naming the run and the archive, every file read-only — and the ledger
 // records it. A decommissioned run cannot be rolled back and its data cannot be migrated again.
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { findRun, getRunFiles } from '../ledger/runs.js';
 import type { Logger } from '../logger.js';
@@ -10,6 +10,7 @@ import { inTransaction, type Pool } from '../store/pool.js';
 import { readArchive, writeArchive } from './archive.js';
 import { buildManifest, compareManifestFiles, describeMismatches, RETIRED_MARKER, sha256OfFile, type Manifest } from './manifest.js';
 import { GateError, recordPhase } from './phase-events.js';
+import { makeDirectory } from '../make-directory.js';
 
 export interface DecommissionOptions {
   runId: string;
@@ -110,7 +111,7 @@ async function archiveAndRetire(db: Pool, runId: string, legacyDir: string, arch
   await checkGate(db, runId, legacyDir, manifest);
 
   const dir = resolve(archiveDir);
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const prefix = `${runId}-legacy`;
   const archivePath = join(dir, `${prefix}.tar.gz`);
   const manifestPath = join(dir, `${prefix}.manifest.json`);

@@ -3,12 +3,13 @@
 // Rows are read through a cursor in batches and written as they come (with backpressure), so a million
 // entries never become a million objects; the file appears under its name only once complete.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { ENTITY_KINDS, type EntityKind } from '../legacy/kinds.js';
 import type { Pool } from '../store/pool.js';
+import { makeDirectory } from '../make-directory.js';
 
 export const DEFAULT_ID_MAPPING_FILE = 'reports/id-mapping.json';
 
@@ -23,7 +24,7 @@ async function write(out: WriteStream, text: string): Promise<void> {
 /** Writes the mapping of the rows run `runId` migrated (created or last wrote) to `file`; returns the entries per kind. */
 export async function exportIdMapping(db: Pool, runId: string, file: string): Promise<IdMappingCounts> {
   const path = resolve(file);
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirectory(dirname(path));
   const partial = `${path}.partial`;
   const out = createWriteStream(partial);
   const counts: IdMappingCounts = { projects: 0, phases: 0, tasks: 0 };

@@ -2,13 +2,14 @@
 // (the new system stays readable and writable meanwhile), then the tables are analyzed. The typical
 // queries' plans and latencies are measured before and after, into a report. Re-running builds only
 // what is missing, and rebuilds an index an interrupted concurrent build left INVALID.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from '../logger.js';
 import type { Pool, PoolClient } from '../store/pool.js';
 import { GateError, recordPhase } from './phase-events.js';
 import { createIndexSql, SECONDARY_INDEXES, TMS_TABLES, type SecondaryIndex } from './secondary-indexes.js';
 import { measureTypicalQueries, TYPICAL_QUERIES, type LatencyFigures, type TypicalQuery } from './typical-queries.js';
+import { makeDirectory } from '../make-directory.js';
 
 /** Two optimize runs on one database would race on the same concurrent builds: one at a time. */
 const OPTIMIZE_LOCK = 7_346_012_031;
@@ -165,7 +166,7 @@ export async function runOptimize(db: Pool, opts: OptimizeOptions): Promise<Opti
           indexes, analyzed: TMS_TABLES, analyzeMs, before, after,
         };
         const path = resolve(opts.reportPath);
-        await mkdir(dirname(path), { recursive: true });
+        await makeDirectory(dirname(path));
         await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
         opts.logger.info({ report: path }, report.summary);
         const counts = Object.fromEntries((['created', 'rebuilt', 'present'] as const).map((a) => [a, indexes.filter((i) => i.action === a).length]));

@@ -4,10 +4,11 @@
 //   task_migration.log        the migration itself: the producer's and the workers' log lines
 //   migration_test.log        dry runs and verification: every check and its result
 //   migration_execution_stats.json  per phase: start, end, duration, counts, throughput, rejects
-import { createWriteStream, mkdirSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, renameSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LOG_REDACT_PATHS } from '../logger.js';
+import { makeDirectorySync } from '../make-directory.js';
 
 export interface PhaseStats {
   phase: string;
@@ -49,7 +50,7 @@ function fileLogger(path: string, component: string, level: string): Logger {
 
 export function openLifecycleRecords(logsDir: string, opts: { level: string; dryRun: boolean }): LifecycleRecords {
   const dir = resolve(logsDir);
-  mkdirSync(dir, { recursive: true });
+  makeDirectorySync(dir);
   const execution = fileLogger(join(dir, LOG_FILES.execution), 'lifecycle', opts.level);
   const test = fileLogger(join(dir, LOG_FILES.test), 'verification', opts.level);
   const migrationStream = createWriteStream(join(dir, LOG_FILES.migration), { flags: 'a' });

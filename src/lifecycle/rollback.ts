@@ -11,7 +11,7 @@
 // Rows of the run changed after it completed (xmin newer than the run's completed_xid) are someone
 // else's work: they are listed and the rollback refuses unless --force.
 // A dry run computes the same plan and writes nothing at all (not even a phase event).
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { findRun, type Run } from '../ledger/runs.js';
 import type { Logger } from '../logger.js';
@@ -19,6 +19,7 @@ import type { Pool, PoolClient } from '../store/pool.js';
 import { verifyBackup } from './backup.js';
 import { checkAgainstManifest, describeMismatches, type Manifest, type ManifestMismatch } from './manifest.js';
 import { GateError, recordPhase } from './phase-events.js';
+import { makeDirectory } from '../make-directory.js';
 
 type Db = Pool | PoolClient;
 
@@ -375,7 +376,7 @@ async function restoreFiles(restore: RestorePlan, legacyDir: string, logger: Log
     if (action.action !== 'restore') continue;
     const target = join(legacyDir, ...action.file.split('/'));
     const partial = `${target}.taskfleet-restore`;
-    await mkdir(dirname(target), { recursive: true });
+    await makeDirectory(dirname(target));
     await copyFile(join(restore.backupDir, ...action.file.split('/')), partial);
     await rename(partial, target).catch(async (err: unknown) => { await rm(partial, { force: true }); throw err; });
     logger.info({ file: target, reason: action.reason }, `Restored ${target} from the backup (${action.reason ?? 'differs'})`);

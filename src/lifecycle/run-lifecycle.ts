@@ -3,7 +3,7 @@
 // operator could run by hand, started as a child process: its JSON result drives the next step, its log
 // lines land in the logs directory, and the first phase that fails or is refused stops the run.
 import { spawn } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LegacyMapping } from '../config/legacy-mapping.js';
@@ -19,6 +19,7 @@ import { loadWorkflowRunOptions } from '../producers/workflow-options.js';
 import { PHASES, type Phase } from './phase-events.js';
 import { openLifecycleRecords, type LifecycleRecords, type PhaseStats } from './records.js';
 import { validateLegacyData } from '../validation/validate-legacy-data.js';
+import { makeDirectorySync } from '../make-directory.js';
 
 export interface LifecycleOptions {
   phases: readonly Phase[];
@@ -116,7 +117,7 @@ async function latestRunOf(databaseUrl: string, legacyDir: string): Promise<stri
 }
 
 function writeJson(path: string, value: unknown): void {
-  mkdirSync(dirname(resolve(path)), { recursive: true });
+  makeDirectorySync(dirname(resolve(path)));
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 

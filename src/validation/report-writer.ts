@@ -2,11 +2,12 @@
 // files, one finding a line, and are joined under the report's header at the end — the report is never
 // built as one string. The finished file replaces the old one in one rename.
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Finding } from './findings.js';
+import { makeDirectory } from '../make-directory.js';
 
 const INDENT = '      ';
 
@@ -41,7 +42,7 @@ export class ValidationReportWriter {
   }
 
   static async open(path: string): Promise<ValidationReportWriter> {
-    await mkdir(dirname(path), { recursive: true });
+    await makeDirectory(dirname(path));
     return new ValidationReportWriter(path);
   }
 

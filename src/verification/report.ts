@@ -1,12 +1,13 @@
 // The verification report: a JSON file an operator can sign off (every check with its status, counts
 // and mismatch samples), a short summary for the terminal, and the ledger.verifications row that
 // decommission's gate reads.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Pool } from '../store/pool.js';
 import type { CheckResult } from './check-result.js';
 import type { KindCount } from './checks/counts.js';
 import type { Comparison } from './compare.js';
+import { makeDirectory } from '../make-directory.js';
 
 export interface VerificationReport {
   runId: string;
@@ -44,7 +45,7 @@ export function buildReport(run: { id: string; legacyDir: string }, startedAt: D
 
 /** Written whole to a temporary name, then renamed: a reader never sees half a report. */
 export async function writeReport(path: string, report: VerificationReport): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirectory(dirname(path));
   const partial = `${path}.partial`;
   await writeFile(partial, `${JSON.stringify(report, null, 2)}\n`);
   await rename(partial, path);
