@@ -3,7 +3,7 @@
 // hostile task title that reaches the step only as data. Every case runs twice: in process, and forked
 // from the helper process as workers run it (the compiled helper: `npm test` builds first); then what
 // only the forked runner has: its helper dying, and closing it.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -250,6 +250,35 @@ describe('the forked local runner\'s helper process', () => {
     } finally {
       await runner.close();
     }
+  });
+
+  it('is out of reach of a signal to the worker\'s process group, even while it starts', async () => {
+    // A "worker" in a process group of its own that drains on SIGINT/SIGTERM: the group is signalled as soon
+    // as the helper is forked, before the helper could install handlers of its own.
+    const script = `
+      import { createForkedLocalRunner } from ${JSON.stringify(new URL('../dist/src/workflows/forked-local-runner.js', import.meta.url).href)};
+      process.on('SIGINT', () => undefined);
+      process.on('SIGTERM', () => undefined);
+      const runner = createForkedLocalRunner({ cacheRoot: ${JSON.stringify(join(scratch, 'cache-group'))} });
+      const running = runner.run(JSON.parse(process.argv[1]), { signal: new AbortController().signal });
+      process.stdout.write('forked\\n');
+      const outcome = await running.then((r) => r.outputTail, (e) => 'failed: ' + e.message);
+      await runner.close();
+      process.stdout.write(JSON.stringify(outcome) + '\\n');`;
+    const definition = workflow([nodeStep('wait', 'setTimeout(() => console.log("finished"), 300)')]);
+    const worker = spawn(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(definition)], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const exited = new Promise<number | null>((res) => worker.on('exit', (code) => res(code)));
+    worker.stdout.on('data', (chunk: Buffer) => {
+      const first = !out.includes('forked');
+      out += chunk.toString();
+      if (first && out.includes('forked')) {
+        process.kill(-worker.pid!, 'SIGINT');
+        process.kill(-worker.pid!, 'SIGTERM');
+      }
+    });
+    expect(await exited).toBe(0);
+    expect(out.trim().split('\n')).toEqual(['forked', JSON.stringify('finished\n')]);
   });
 
   it('close() ends the helper, and a step still running in it with its process group; a closed runner runs nothing', async () => {

@@ -68,6 +68,9 @@ export function createForkedLocalRunner(opts: Pick<LocalRunnerOptions, 'cacheRoo
       execArgv: [],
       env: environmentSubset(HOST_ENVIRONMENT),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Its own process group: Ctrl-C or a stop signalled to the worker's group must not reach it (the
+      // worker drains its runs then), not even in the ~100 ms before its own handlers are installed.
+      detached: true,
     });
     const host: Host = { child, pending: new Map(), groups: new Set(), exited: false };
     child.on('message', (reply: HostReply) => {

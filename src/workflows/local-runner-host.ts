@@ -22,9 +22,9 @@ function main(): void {
   });
   const running = new Map<number, { controller: AbortController; done: Promise<void> }>();
 
-  // Ctrl-C on a terminal, or a service manager's stop, signals the worker's whole process group: the
-  // worker drains (its running workflows finish), so this process must outlive the signal. It ends when
-  // the worker disconnects.
+  // The worker drains its running workflows on SIGINT and SIGTERM, so this process must outlive them. It
+  // is forked into a process group of its own (a signal to the worker's group misses it); these cover a
+  // signal sent to it directly. It ends when the worker disconnects.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => undefined);
 
