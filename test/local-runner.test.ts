@@ -2,7 +2,7 @@
 // process group killed), output capture, the minimal environment, cache directories, abort, and a
 // hostile task title that reaches the step only as data. Every case runs twice: in process, and forked
 // from the helper process as workers run it (the compiled helper: `npm test` builds first); then what
-// only the forked runner has: its helper dying, and closing it.
+// only the forked runner has: its helper dying (with a run aborted or not), group signals, and closing it.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -228,6 +228,24 @@ describe('the forked local runner\'s helper process', () => {
       const next = await runner.run(workflow([nodeStep('echo', 'console.log("after")')]), { signal: new AbortController().signal });
       expect(next.outputTail).toBe('after\n');
       expect(helperPids()).not.toContain(pids[0]);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it('ends a run that was aborted as aborted, not as transient, when its helper dies before answering', async () => {
+    const runner = createForkedLocalRunner({ cacheRoot: join(scratch, 'cache-forked') });
+    try {
+      const pidFile = join(scratch, `step-${randomBytes(4).toString('hex')}.pid`);
+      const controller = new AbortController();
+      const slow = runner.run(workflow([pidStep(pidFile)]), { signal: controller.signal });
+      await stepPidOf(pidFile);
+      const [helper] = helperPids();
+      controller.abort(new Error('worker shutting down'));
+      process.kill(helper!, 'SIGKILL');
+      const err = await slow.then(() => null, (e: unknown) => e);
+      expect(err).not.toBeInstanceOf(TransientRunnerError);
+      expect((err as Error).message).toBe('worker shutting down');
     } finally {
       await runner.close();
     }

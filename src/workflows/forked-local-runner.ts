@@ -52,7 +52,8 @@ export function createForkedLocalRunner(opts: Pick<LocalRunnerOptions, 'cacheRoo
     opts.logger?.warn({ runs: host.pending.size }, `${why}: its runs are retried`);
     const waiters = [...host.pending.values()];
     host.pending.clear();
-    for (const waiter of waiters) waiter.reject(new TransientRunnerError(why));
+    // A run already aborted (drain, job timeout) ends as aborted, as it would have in the helper.
+    for (const waiter of waiters) waiter.reject(waiter.signal.aborted ? abortError(waiter.signal) : new TransientRunnerError(why));
   }
 
   /** An idle helper does not keep the worker's process alive; a run in it does. */
