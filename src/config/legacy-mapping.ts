@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { LEGACY_KINDS, type LegacyKind } from '../legacy/kinds.js';
-import { KNOWN_FIELDS } from '../legacy/normalize.js';
+import { fieldValueProblem, KNOWN_FIELDS } from '../legacy/normalize.js';
 import { ConfigError } from './errors.js';
 import { PACKAGE_ROOT } from './package-root.js';
 
@@ -78,8 +78,33 @@ export function parseLegacyMapping(doc: unknown, source: string, base: LegacyMap
     if (kind in base.fields || file.fields[kind]) mapping.fields[kind] = overlay(base.fields[kind], file.fields[kind]);
     if (kind in base.values || file.values[kind]) mapping.values[kind] = overlay(base.values[kind], file.values[kind]);
     if (kind in base.defaults || file.defaults[kind]) mapping.defaults[kind] = overlay(base.defaults[kind], file.defaults[kind]);
+    checkMappedValues(mapping, kind, source);
   }
   return mapping;
+}
+
+/**
+ * What the mapping makes of a record must itself be valid: two renames onto one field would drop one
+ * of the two values, and a default or translation the field does not accept would reject every record
+ * it applies to, quoting the mapping's value as if the record held it.
+ */
+function checkMappedValues(mapping: LegacyMapping, kind: LegacyKind, source: string): void {
+  const renamedFrom = new Map<string, string>();
+  for (const [legacy, target] of Object.entries(mapping.fields[kind] ?? {})) {
+    const other = renamedFrom.get(target);
+    if (other !== undefined) throw new ConfigError(`Mapping ${source}: fields.${kind}: ${other} and ${legacy} both rename to ${target}; keep one`);
+    renamedFrom.set(target, legacy);
+  }
+  for (const [field, value] of Object.entries(mapping.defaults[kind] ?? {})) {
+    const problem = fieldValueProblem(kind, field, value);
+    if (problem) throw new ConfigError(`Mapping ${source}: defaults.${kind}.${field}: the default ${JSON.stringify(value)} ${problem.replace(/; got .*$/, '')}`);
+  }
+  for (const [field, table] of Object.entries(mapping.values[kind] ?? {})) {
+    for (const [from, to] of Object.entries(table)) {
+      const problem = fieldValueProblem(kind, field, to);
+      if (problem) throw new ConfigError(`Mapping ${source}: values.${kind}.${field}: ${JSON.stringify(from)} becomes ${JSON.stringify(to)}, which ${problem.replace(/^must/, 'is not valid: it must').replace(/; got .*$/, '')}`);
+    }
+  }
 }
 
 function readMappingFile(file: string): unknown {

@@ -2,6 +2,7 @@
 // it is done, with delta counters whose sum per kind is the run's total.
 import { RUN_STAGES, type LegacyKind, type RunStage, type Stage } from '../legacy/kinds.js';
 import type { Pool, PoolClient } from '../store/pool.js';
+import { storableText } from './storable-text.js';
 
 export type ChunkStatus = 'pending' | 'done' | 'failed';
 
@@ -52,7 +53,7 @@ export async function insertChunks(db: Db, plans: readonly ChunkPlan[]): Promise
        $8::int[], $9::int[], $10::int[], $11::text[], $12::text[], $13::text[])
      ON CONFLICT DO NOTHING`,
     [col('runId'), col('stage'), col('chunkNo'), col('kind'), col('fileName'), col('byteStart'), col('byteEnd'),
-      col('lineStart'), col('lineEnd'), col('records'), col('firstLegacyId'), col('lastLegacyId'), col('sha256')],
+      col('lineStart'), col('lineEnd'), col('records'), plans.map((p) => storableText(p.firstLegacyId)), plans.map((p) => storableText(p.lastLegacyId)), col('sha256')],
   );
 }
 

@@ -3,6 +3,7 @@
 import type { RecordRejection } from '../legacy/errors.js';
 import type { LegacyKind, Stage } from '../legacy/kinds.js';
 import type { Pool, PoolClient } from '../store/pool.js';
+import { storableText } from './storable-text.js';
 
 type Db = Pool | PoolClient;
 
@@ -14,11 +15,12 @@ export interface StoredReject extends RecordRejection {
 export async function insertRejects(client: PoolClient, runId: string, stage: Stage, chunkNo: number, rejects: readonly RecordRejection[]): Promise<number> {
   if (rejects.length === 0) return 0;
   const col = <K extends keyof RecordRejection>(k: K) => rejects.map((r) => r[k]);
+  const text = (k: 'ref' | 'legacyId' | 'field' | 'reason') => rejects.map((r) => storableText(r[k]));
   const result = await client.query(
     `INSERT INTO ledger.rejects (run_id, stage, chunk_no, kind, ref, file_name, line, legacy_id, field, reason)
      SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[])
      ON CONFLICT (run_id, kind, ref) DO NOTHING`,
-    [runId, stage, chunkNo, col('kind'), col('ref'), col('fileName'), col('line'), col('legacyId'), col('field'), col('reason')],
+    [runId, stage, chunkNo, col('kind'), text('ref'), col('fileName'), col('line'), text('legacyId'), text('field'), text('reason')],
   );
   return result.rowCount ?? 0;
 }

@@ -2,6 +2,7 @@
 // chunk every `chunkSize` records or `chunkMaxBytes` bytes. It hashes the whole file, and each chunk's
 // record bytes (separators excluded), so a worker can prove it reads exactly what was planned.
 // Memory stays flat whatever the file size.
+import { isUtf8 } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -57,7 +58,7 @@ export async function scanLegacyFile(
   limits: ChunkLimits,
   onChunk: (chunk: ChunkSpan, header: string[] | null) => Promise<void> | void,
 ): Promise<FileScan> {
-  const splitter = new RecordSplitter(file.format, file.fileName);
+  const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, oneRecordPerLine: true });
   const fileHash = createHash('sha256');
   const expectHeader = file.format === 'csv';
   let header: string[] | null = null;
@@ -173,6 +174,18 @@ export async function scanLegacyFile(
 }
 
 export function parseCsvHeader(bytes: Buffer, fileName: string): string[] {
+  // The header is stored with the run and names every field: an encoding the records would only be
+  // rejected for (one by one) is refused here, once, with what to do about it.
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff) || bytes.includes(0)) {
+    throw new LegacyDataError(`${fileName}:1: the CSV header holds NUL bytes: the file looks UTF-16 encoded (a "Unicode text" export); save it as UTF-8`);
+  }
+  if (!isUtf8(bytes)) {
+    throw new LegacyDataError(`${fileName}:1: the CSV header is not valid UTF-8 (Latin-1 or Windows-1252?); convert the file to UTF-8`);
+  }
+  const cr = bytes.indexOf(0x0d);
+  if (cr >= 0 && bytes[cr + 1] !== 0x0a && cr !== bytes.length - 1) {
+    throw new LegacyDataError(`${fileName}:1: the file ends its lines with CR alone (classic Mac OS): convert it to LF or CRLF line ends`);
+  }
   let rows: string[][];
   try {
     rows = parseCsv(bytes, { relax_column_count: true, bom: true });

@@ -42,6 +42,7 @@ const field = <T>(check: FieldCheck<T>): FieldCheck<T> => check;
 const NUL = '\u0000';
 const NUL_MESSAGE = 'contains a NUL character, which Postgres text cannot store';
 const SURROGATE_MESSAGE = 'contains an unpaired UTF-16 surrogate (a character cut in half), which is not valid Unicode';
+const NUMBER_RANGE_MESSAGE = 'holds a number beyond the range of a double (JSON readers make it Infinity), which jsonb cannot store';
 const isBlank = (v: unknown) => v === undefined || v === null;
 
 /** Why a text cannot be stored as it is, or null. */
@@ -53,6 +54,7 @@ function textProblem(s: string): string | null {
 /** The first extra value (walking into objects and arrays) that cannot be stored, with the reason. */
 function extraProblem(value: unknown): string | null {
   if (typeof value === 'string') return textProblem(value);
+  if (typeof value === 'number' && !Number.isFinite(value)) return NUMBER_RANGE_MESSAGE;
   if (Array.isArray(value)) {
     for (const item of value) { const p = extraProblem(item); if (p) return p; }
   } else if (value !== null && typeof value === 'object') {
@@ -74,8 +76,13 @@ const requiredText = field((v) => {
   const problem = textProblem(v);
   return problem ? invalid(problem) : v;
 });
+// A numeric id beyond 2^53 has already been rounded by JSON.parse (9007199254740993 reads as ...992):
+// taking it would silently merge two records or attach a child to the wrong parent.
+const UNSAFE_ID_MESSAGE = 'is a number too large to be read exactly (above 2^53, JSON readers round it); export ids as strings';
+
 function idText(v: unknown): string | Invalid | null {
   if (isBlank(v)) return null;
+  if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) return invalid(`${UNSAFE_ID_MESSAGE}, got ${describe(v)}`);
   if (typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v))) return invalid(`must be a string id, got ${describe(v)}`);
   const id = String(v).trim();
   const problem = textProblem(id);
@@ -123,6 +130,10 @@ const integer = field((v) => {
 // Lists are JSON arrays of strings, or (CSV) one text with ';' between items.
 const stringList = (what: string) => field((v) => {
   if (isBlank(v)) return null;
+  if (Array.isArray(v)) {
+    const unsafe = (v as unknown[]).find((item) => typeof item === 'number' && Number.isInteger(item) && !Number.isSafeInteger(item));
+    if (unsafe !== undefined) return invalid(`holds ${describe(unsafe)}, which ${UNSAFE_ID_MESSAGE}`);
+  }
   const list = parseList(v);
   if (list === null) return invalid(`must be a list of ${what}, got ${describe(v)}`);
   for (const item of list) { const problem = textProblem(item); if (problem) return invalid(problem); }
@@ -135,7 +146,7 @@ export function parseList(v: unknown): string[] | null {
   if (!items) return null;
   const out: string[] = [];
   for (const item of items) {
-    if (typeof item !== 'string' && !(typeof item === 'number' && Number.isInteger(item))) return null;
+    if (typeof item !== 'string' && !(typeof item === 'number' && Number.isSafeInteger(item))) return null;
     const text = String(item).trim();
     if (text !== '') out.push(text);
   }
@@ -164,6 +175,13 @@ const SCHEMAS = {
   task_dependencies: ({ task_id: legacyId, depends_on_id: legacyId }),
 } as const satisfies Record<LegacyKind, Record<string, FieldCheck<unknown>>>;
 
+/** Why `value` (a mapping's default or translation) is not a valid value of this field, or null. */
+export function fieldValueProblem(kind: LegacyKind, field: string, value: string): string | null {
+  const check = (SCHEMAS[kind] as Record<string, FieldCheck<unknown> | undefined>)[field];
+  const result = check?.(value);
+  return result instanceof Invalid ? result.message : null;
+}
+
 export const KNOWN_FIELDS: Record<LegacyKind, ReadonlySet<string>> = {
   projects: new Set(Object.keys(SCHEMAS.projects)),
   phases: new Set(Object.keys(SCHEMAS.phases)),
@@ -177,7 +195,11 @@ export type Normalizer<K extends LegacyKind> = (raw: Record<string, unknown>) =>
 
 export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyMapping): Normalizer<K> {
   const renames: Record<string, string> = mapping.fields[kind] ?? {};
-  const translations: [string, Record<string, string>][] = Object.entries(mapping.values[kind] ?? {});
+  // Maps, not the mapping's plain objects: a legacy value or field name such as "constructor" must not
+  // find Object.prototype's members.
+  const renameOf = new Map(Object.entries(renames));
+  const tables: Record<string, Record<string, string>> = mapping.values[kind] ?? {};
+  const translations: [string, Map<string, string>][] = Object.entries(tables).map(([f, table]) => [f, new Map(Object.entries(table))]);
   const defaults: [string, string][] = Object.entries(mapping.defaults[kind] ?? {});
   const known = KNOWN_FIELDS[kind];
   const checks = Object.entries(SCHEMAS[kind] as Record<string, FieldCheck<unknown>>);
@@ -187,26 +209,35 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
   const names = checks.map(([name]) => name);
   const fns = checks.map(([, check]) => check);
   const defaultOf = new Map(defaults);
-  const hasRenames = Object.keys(renames).length > 0;
+  const hasRenames = renameOf.size > 0;
 
   // Hot path (every legacy record): plain loops, no intermediate arrays.
   return (raw) => {
     const fields: Record<string, unknown> = {};
     let extra: Record<string, unknown> | null = null;
+    let conflict: [string, string] | null = null;
     for (const legacyName in raw) {
-      const name = hasRenames ? renames[legacyName] ?? legacyName : legacyName;
-      if (known.has(name)) fields[name] = raw[legacyName];
-      else (extra ??= {})[legacyName] = raw[legacyName];
+      const name = hasRenames ? renameOf.get(legacyName) ?? legacyName : legacyName;
+      if (known.has(name)) {
+        // Two legacy fields giving one field (a renamed one and one already of that name): keeping
+        // either would silently drop the other.
+        if (hasRenames && name in fields && raw[legacyName] != null && fields[name] != null) conflict ??= [legacyNameOf(name, renames, legacyName), legacyName];
+        if (raw[legacyName] != null || !(name in fields)) fields[name] = raw[legacyName];
+      } else setOwn((extra ??= {}), legacyName, raw[legacyName]);
     }
     for (const [field, table] of translations) {
       const value = fields[field];
       if (value != null) {
-        const translated = table[scalarText(value).trim()];
+        const translated = table.get(scalarText(value).trim());
         if (translated !== undefined) fields[field] = translated;
       }
     }
     const rawId = fields[idField];
     const legacyIdText = rawId == null || typeof rawId === 'object' ? null : scalarText(rawId);
+    if (conflict) {
+      const [a, b] = conflict;
+      return { ok: false, field: b, reason: `${a} and ${b} both give the ${kind} field ${renameOf.get(b) ?? b} (see the mapping's fields): which one holds it is ambiguous`, legacyId: legacyIdText };
+    }
     if (extra) {
       for (const [name, value] of Object.entries(extra)) {
         const problem = textProblem(name) ?? extraProblem(value);
@@ -268,9 +299,15 @@ export function legacyFieldName(mapping: LegacyMapping, kind: LegacyKind, field:
   return legacyNameOf(field, mapping.fields[kind] ?? {});
 }
 
-function legacyNameOf(field: string, renames: Record<string, string>): string {
-  for (const [legacyName, name] of Object.entries(renames)) if (name === field) return legacyName;
+function legacyNameOf(field: string, renames: Record<string, string>, except?: string): string {
+  for (const [legacyName, name] of Object.entries(renames)) if (name === field && legacyName !== except) return legacyName;
   return field;
+}
+
+/** obj[key] = value, also for the key "__proto__" (an assignment would set the object's prototype instead). */
+export function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 /** A JSON scalar as text (objects and arrays as JSON). */
@@ -280,6 +317,7 @@ function scalarText(value: unknown): string {
 
 function describe(value: unknown): string {
   if (value === undefined || value === null) return 'nothing';
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'a number beyond the range of a double';
   const shown = JSON.stringify(value);
   return shown.length > 60 ? `${shown.slice(0, 57)}...` : shown;
 }
@@ -288,6 +326,7 @@ function isCalendarDate(value: string): boolean {
   const m = DATE.exec(value);
   if (!m) return false;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (y < 1) return false; // ISO year 0000 is 1 BC: Postgres has no year 0
   const dt = new Date(utcMillis(y, mo, d, 0, 0, 0));
   return dt.getUTCFullYear() === y && dt.getUTCMonth() === mo - 1 && dt.getUTCDate() === d;
 }

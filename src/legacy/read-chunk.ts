@@ -6,6 +6,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { hashRecords } from './chunk-scanner.js';
 import { LegacyDataError } from './errors.js';
 import type { LegacyFormat } from './kinds.js';
+import { setOwn } from './normalize.js';
 import { RecordSplitter, type RecordSpan } from './record-splitter.js';
 
 export interface ChunkLocation {
@@ -117,7 +118,7 @@ function parseCsvRecords(texts: readonly (string | RawRecord)[], spans: readonly
     const fields: Record<string, unknown> = {};
     for (let c = 0; c < header.length; c++) {
       const value = row[c]!;
-      fields[header[c]!] = value === '' ? null : value;
+      setOwn(fields, header[c]!, value === '' ? null : value);
     }
     return { line, fields, error: null };
   });

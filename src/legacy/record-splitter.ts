@@ -37,6 +37,12 @@ export interface SplitterStart {
   line: number;
   /** JSON only: the opening '[' has already been consumed (a chunk starts inside the array). */
   insideArray?: boolean;
+  /**
+   * JSON only: refuse two records starting on one line. Records are named by the line they start on
+   * (rejects, claims, verification), so in a minified file they would share one name. The whole-file
+   * scans (planning, prepare, verify) set it; chunks of a file they passed cannot break it.
+   */
+  oneRecordPerLine?: boolean;
 }
 
 export class RecordSplitter {
@@ -54,11 +60,18 @@ export class RecordSplitter {
   private inString = false;
   private escaped = false;
   private arrayClosed = false;
+  /** The line the previous JSON element started on (0: none yet). */
+  private lastRecLine = 0;
+  /** Reads a whole file (not one chunk of it), so a JSON array must end in it. */
+  private readonly wholeFile: boolean;
+  private readonly oneRecordPerLine: boolean;
 
   constructor(private readonly format: LegacyFormat, private readonly source: string, start: SplitterStart = { offset: 0, line: 1 }) {
     this.offset = start.offset;
     this.line = start.line;
     this.depth = start.insideArray ? 1 : 0;
+    this.wholeFile = !start.insideArray;
+    this.oneRecordPerLine = start.oneRecordPerLine ?? false;
   }
 
   push(buf: Uint8Array, emit: (span: RecordSpan) => void): void {
@@ -80,6 +93,10 @@ export class RecordSplitter {
 
   /** Flushes a last record that has no line end. */
   end(emit: (span: RecordSpan) => void): void {
+    // A .json file cut short would otherwise lose every record after the cut without a word.
+    if (this.format === 'json' && this.wholeFile && (this.depth > 0 || this.recStart >= 0) && !this.arrayClosed) {
+      throw new LegacyDataError(`${this.source}:${this.line}: the file ends inside its JSON array (no closing ']'): is it truncated? Export it again`);
+    }
     if (this.recStart >= 0) {
       emit({ start: this.recStart, end: this.offset, line: this.recLine });
       this.recStart = -1;
@@ -192,6 +209,11 @@ export class RecordSplitter {
       }
       if (b === COMMA) continue;
       if (b === CLOSE_BRACKET) { this.depth = 0; this.arrayClosed = true; continue; }
+      if (this.oneRecordPerLine && this.line === this.lastRecLine) {
+        throw new LegacyDataError(
+          `${this.source}:${this.line}: two records start on this line (a minified file, or bytes between records that are not JSON); taskfleet names each record by its line, so a .json file needs one record per line: pretty-print it, or convert it to .jsonl (e.g. jq -c '.[]')`);
+      }
+      this.lastRecLine = this.line;
       this.recStart = this.offset + i;
       this.recLine = this.line;
       if (b === OPEN_BRACE || b === OPEN_BRACKET) this.depth = 2;

@@ -23,6 +23,7 @@ import { ENTITY_TABLES, phaseRow, projectRow, taskRow } from '../store/entity-ta
 import { idMemo, newId } from '../store/new-ids.js';
 import type { PoolClient } from '../store/pool.js';
 import { readLegacyRecords, type LegacyFileTotals } from './legacy-records.js';
+import { storableText } from '../ledger/storable-text.js';
 
 export const EXPECTED_TABLE: Record<EntityKind, string> = { projects: 'verify_projects', phases: 'verify_phases', tasks: 'verify_tasks' };
 export const EXPECTED_EDGES = 'verify_edges';
@@ -104,12 +105,13 @@ function entityLines(file: LegacyFile, kind: EntityKind, mapping: LegacyMapping,
       let problem: string | null = null;
       if (record.error !== null) {
         row = unbuildableRow(kind, null, record.line);
-        problem = record.error;
+        problem = storableText(record.error);
       } else {
         const result = normalize(record.fields);
         if (!result.ok) {
-          row = unbuildableRow(kind, result.legacyId, record.line);
-          problem = result.reason;
+          // Shown as the workers store it in the rejects (a NUL cannot be stored).
+          row = unbuildableRow(kind, storableText(result.legacyId), record.line);
+          problem = storableText(result.reason);
         } else {
           const v = result.value;
           const id = newId(kind, v.legacyId);
@@ -144,8 +146,8 @@ function declaredColumns(file: LegacyFile, edges: readonly DeclaredEdge[] | unde
   const declaring = edges[0]![0];
   return [
     newId('tasks', declaring),
-    declaring,
-    edges.map((e) => e[1]),
+    storableText(declaring),
+    edges.map((e) => storableText(e[1])),
     edges.map((e) => newId('tasks', e[1])),
     edges.map((e) => `${file.fileName}:${e[2]}#depends_on[${e[3]}]`),
     edges.map((e) => String(declarationOrder(true, e[2], e[3]))),
@@ -157,9 +159,9 @@ function dependencyLines(file: LegacyFile, mapping: LegacyMapping): (records: Ra
   return (records) => records.map((record) => {
     const ref = `${file.fileName}:${record.line}`;
     const order = declarationOrder(false, record.line, 0);
-    if (record.error !== null) return [ref, record.line, null, null, null, order, record.error];
+    if (record.error !== null) return [ref, record.line, null, null, null, order, storableText(record.error)];
     const result = normalize(record.fields);
-    if (!result.ok) return [ref, record.line, result.legacyId, null, null, order, result.reason];
+    if (!result.ok) return [ref, record.line, storableText(result.legacyId), null, null, order, storableText(result.reason)];
     const { taskLegacyId, dependsOnLegacyId } = result.value;
     return [ref, record.line, `${taskLegacyId}->${dependsOnLegacyId}`, newId('tasks', taskLegacyId), newId('tasks', dependsOnLegacyId), order, null];
   });

@@ -342,3 +342,35 @@ describe('scanLegacyFile: CSV with CRLF across a read-buffer boundary', () => {
     expect(back.flat()).toHaveLength(scan.records);
   });
 });
+
+// Files a real export can come as, that used to lose records without a word (or fail a run later):
+// each is refused when planned (and so by prepare), naming the file and what to do.
+describe('scanLegacyFile: files refused whole', () => {
+  const refusal = async (kind: 'projects' | 'tasks', format: LegacyFormat, content: string | Buffer) =>
+    scanAll(dir.legacyFile(kind, format, content), HUGE).then(() => 'planned', (err: unknown) => {
+      expect(err).toBeInstanceOf(LegacyDataError);
+      return (err as Error).message;
+    });
+
+  it('JSON: two records starting on one line (a minified file: both would be named by that line)', async () => {
+    expect(await refusal('projects', 'json', '[{"id":"p1","name":"A"},{"id":"p2","name":"B"}]')).toMatch(/^projects\.json:1: two records start on this line.*one record per line/);
+    expect(await refusal('projects', 'json', '[\n{"id":"p1"},\n{"id":"p2"}, {"id":"p3"}\n]')).toMatch(/^projects\.json:3: two records/);
+    expect(await refusal('projects', 'json', '[{"id":"p1",\n "name":"A"},\n{"id":"p2"}\n]\n')).toBe('planned');
+  });
+
+  it('JSON: a file that ends inside its array (truncated): every record after the cut would be lost', async () => {
+    expect(await refusal('projects', 'json', '[{"id":"p1"},\n{"id":"p2"}\n')).toMatch(/^projects\.json:3: the file ends inside its JSON array.*truncated/);
+    expect(await refusal('projects', 'json', '[{"id":"p1"},\n{"id":"p2", "name": "cut he')).toMatch(/ends inside its JSON array/);
+    expect(await refusal('projects', 'json', '')).toBe('planned'); // no array at all: an empty file, as before
+  });
+
+  it('CSV: UTF-16, a header that is not UTF-8, and CR-only line ends', async () => {
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('id,name\np1,A\n', 'utf16le')]);
+    expect(await refusal('projects', 'csv', utf16)).toMatch(/^projects\.csv:1: .*UTF-16.*save it as UTF-8/);
+    expect(await refusal('projects', 'csv', Buffer.from('i\0d,name\np1,A\n'))).toMatch(/NUL bytes/);
+    expect(await refusal('projects', 'csv', Buffer.concat([Buffer.from('id,descripci'), Buffer.from([0xf3]), Buffer.from('n\np1,A\n')])))
+      .toMatch(/^projects\.csv:1: the CSV header is not valid UTF-8/);
+    expect(await refusal('projects', 'csv', 'id,name\rp1,A\rp2,B\r')).toMatch(/^projects\.csv:1: .*CR alone/);
+    expect(await refusal('projects', 'csv', 'id,name\r\np1,A\r\n')).toBe('planned');
+  });
+});

@@ -286,3 +286,76 @@ describe('normalize: extras and custom mappings', () => {
     expect(rejected(n({ uid: 'u1' }))).toEqual({ field: 'label', reason: 'label is required', legacyId: 'u1' });
   });
 });
+
+// Values a real export can hold that used to fail a whole chunk in Postgres or JavaScript (the run
+// failed after every retry), or to be changed without a word. Each is now a reject naming its field.
+describe('normalize: values JavaScript or Postgres cannot take as they are', () => {
+  it('an integer id beyond 2^53 (JSON.parse already rounded it) is refused, in ids, references and depends_on', () => {
+    const big = rejected(projects({ id: 9007199254740992, name: 'A' }));
+    expect(big.field).toBe('id');
+    expect(big.reason).toMatch(/too large to be read exactly.*export ids as strings/);
+    expect(rejected(phases({ ...PHASE, project_id: 1e21 }))).toMatchObject({ field: 'project_id' });
+    const dep = rejected(tasks({ ...TASK, depends_on: ['t0', 2 ** 60] }));
+    expect([dep.field, dep.reason]).toEqual(['depends_on', 'depends_on holds 1152921504606847000, which is a number too large to be read exactly (above 2^53, JSON readers round it); export ids as strings']);
+    expect(ok(projects({ id: 9007199254740991, name: 'A' })).legacyId).toBe('9007199254740991');
+  });
+
+  it('year 0000 is no date (Postgres has no year 0)', () => {
+    expect(rejected(tasks({ ...TASK, due_on: '0000-01-01' }))).toMatchObject({ field: 'due_on' });
+    expect(rejected(phases({ ...PHASE, ends_on: '0000-12-31' }))).toMatchObject({ field: 'ends_on' });
+    expect(ok(tasks({ ...TASK, due_on: '0001-01-01' })).dueOn).toBe('0001-01-01');
+  });
+
+  it('a value or field name naming an Object.prototype member is an ordinary unknown value', () => {
+    for (const value of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const r = rejected(tasks({ ...TASK, priority: value }));
+      expect([r.field, r.reason]).toEqual(['priority', `priority must be one of low, medium, high, critical; got ${JSON.stringify(value)}`]);
+    }
+    const custom = createNormalizer('tasks', parseLegacyMapping({ fields: { tasks: { summary: 'title' } } }, 'm', mapping));
+    expect(ok(custom({ ...TASK, constructor: 'x', toString: 'y' })).extra).toEqual({ constructor: 'x', toString: 'y' });
+  });
+
+  it('keeps an extra field named __proto__ as a field (an assignment would have set the prototype)', () => {
+    const raw = JSON.parse('{"id":"t1","project_id":"p1","title":"x","__proto__":{"flag":true},"team":"a"}') as Record<string, unknown>;
+    const extra = ok(tasks(raw)).extra!;
+    expect(Object.keys(extra)).toEqual(['__proto__', 'team']);
+    expect(JSON.stringify(extra)).toBe('{"__proto__":{"flag":true},"team":"a"}');
+  });
+
+  it('a number beyond a double (JSON reads 1e400 as Infinity) is refused in an extra field, and named in a reason', () => {
+    const inf = rejected(tasks({ ...TASK, cost: Infinity }));
+    expect(inf.field).toBe('cost');
+    expect(inf.reason).toMatch(/beyond the range of a double/);
+    expect(rejected(tasks({ ...TASK, meta: { deep: [-Infinity] } }))).toMatchObject({ field: 'meta' });
+    expect(rejected(tasks({ ...TASK, estimate_hours: Infinity })).reason).toMatch(/got a number beyond the range of a double/);
+  });
+
+  it('two legacy fields giving one field, both with a value, is a reject naming both (either would drop the other)', () => {
+    const custom = createNormalizer('tasks', parseLegacyMapping({ fields: { tasks: { summary: 'title' } } }, 'm', mapping));
+    const both = rejected(custom({ ...TASK, summary: 'S' }));
+    expect(both.field).toBe('summary');
+    expect(both.reason).toMatch(/^title and summary both give the tasks field title/);
+    expect(ok(custom({ id: 't1', project_id: 'p1', title: null, summary: 'S' })).title).toBe('S');
+    expect(ok(custom({ id: 't1', project_id: 'p1', summary: 'S', title: null })).title).toBe('S');
+  });
+});
+
+describe('parseLegacyMapping: what the mapping makes of a record must be valid', () => {
+  it('refuses two renames onto one field', () => {
+    expect(() => parseLegacyMapping({ fields: { tasks: { summary: 'title', headline: 'title' } } }, 'm.yaml'))
+      .toThrow('Mapping m.yaml: fields.tasks: summary and headline both rename to title; keep one');
+  });
+
+  it('refuses a default or a translation the field does not accept', () => {
+    expect(() => parseLegacyMapping({ defaults: { tasks: { status: 'Done' } } }, 'm.yaml'))
+      .toThrow('Mapping m.yaml: defaults.tasks.status: the default "Done" must be one of todo, in_progress, blocked, review, done, cancelled');
+    expect(() => parseLegacyMapping({ values: { tasks: { priority: { 5: 'urgent' } } } }, 'm.yaml'))
+      .toThrow(/^Mapping m\.yaml: values\.tasks\.priority: "5" becomes "urgent", which is not valid: it must be one of low, medium, high, critical$/);
+    expect(() => parseLegacyMapping({ defaults: { tasks: { estimate_hours: 'lots' } } }, 'm.yaml')).toThrow(/defaults\.tasks\.estimate_hours/);
+  });
+
+  it('accepts the shipped mapping and valid custom values', () => {
+    expect(() => loadLegacyMapping()).not.toThrow();
+    expect(() => parseLegacyMapping({ values: { tasks: { priority: { P1: 'critical' } } }, defaults: { phases: { status: 'planned' } } }, 'm')).not.toThrow();
+  });
+});

@@ -160,7 +160,7 @@ describe('parseChunk: JSON arrays', () => {
   });
 
   it('rejects non-object elements and malformed elements alone', async () => {
-    const records = await parseAll('json', '[{"id":"1"}, 5, "s", null, [1], {"id": tru}, {"id":"7"}]');
+    const records = await parseAll('json', '[{"id":"1"},\n 5,\n "s",\n null,\n [1],\n {"id": tru},\n {"id":"7"}]');
     expect(records.map((r) => r.error)).toEqual([
       null, 'record is not a JSON object', 'record is not a JSON object', 'record is not a JSON object', 'record is not a JSON object',
       expect.stringMatching(/^not valid JSON: /), null,

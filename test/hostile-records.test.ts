@@ -1,0 +1,101 @@
+// Records a real export can hold that Postgres or JavaScript cannot take as they are: a NUL in an id,
+// a dependency or a field name; ids beyond 2^53 (JSON readers round them: two records would merge, a
+// child would find the wrong parent); year 0000; a value naming an Object.prototype member; a number
+// beyond a double; a "__proto__" field. Each used to fail its whole chunk (the run failed after every
+// retry) or to be changed silently. Now each bad one is rejected alone, naming its field; prepare
+// predicts the same rejects; the good ones migrate; verify passes.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectionArgs, runCli } from './helpers/cli.js';
+import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
+
+// Written as raw lines: JSON.stringify cannot write 1e400 or an integer beyond 2^53.
+const FILES = {
+  'projects.jsonl': [
+    '{"id":"P-1","name":"One"}',
+    '{"id":"P-2\\u0000","name":"a NUL in the id"}',
+    '{"id":9007199254740993,"name":"read as 2^53"}',
+    '{"id":9007199254740992,"name":"2^53"}',
+  ],
+  'phases.jsonl': [
+    '{"id":"PH-1","project_id":"P-1","name":"Build"}',
+    '{"id":"PH-2","project_id":"P-1","name":"Year zero","starts_on":"0000-01-01"}',
+  ],
+  'tasks.jsonl': [
+    '{"id":"T-1","project_id":"P-1","phase_id":"PH-1","title":"fine"}',
+    '{"id":"T-2","project_id":"P-1","title":"a NUL in a dependency","depends_on":["T-1\\u0000"]}',
+    '{"id":"T-3","project_id":"P-1","title":"a NUL in a field name","old\\u0000name":"x"}',
+    '{"id":"T-4","project_id":"P-1","title":"a prototype member as a value","priority":"constructor"}',
+    '{"id":"T-5","project_id":"P-1","title":"a number beyond a double","legacy_cost":1e400}',
+    '{"id":"T-6","project_id":"P-1","title":"a __proto__ field is kept","__proto__":{"flag":true},"depends_on":["T-1"]}',
+    '{"id":"T-7","project_id":"P-1","title":"a dependency id beyond 2^53","depends_on":[9007199254740993]}',
+    '{"id":"T-8","project_id":"P-1","title":"year zero","due_on":"0000-12-31"}',
+  ],
+};
+
+const EXPECTED_REJECTS = [
+  ['phases.jsonl:2', 'starts_on'],
+  ['projects.jsonl:2', 'id'],
+  ['projects.jsonl:3', 'id'],
+  ['projects.jsonl:4', 'id'],
+  ['tasks.jsonl:2', 'depends_on'],
+  ['tasks.jsonl:2#depends_on[0]', 'depends_on'],
+  ['tasks.jsonl:3', 'old\\u0000name'],
+  ['tasks.jsonl:4', 'priority'],
+  ['tasks.jsonl:5', 'legacy_cost'],
+  ['tasks.jsonl:7', 'depends_on'],
+  ['tasks.jsonl:8', 'due_on'],
+];
+
+describe('hostile legacy records', () => {
+  let db: TestDatabase;
+  const work = mkdtempSync(join(tmpdir(), 'tf-hostile-'));
+  const dir = join(work, 'legacy');
+  const prefix = uniquePrefix('hostile');
+
+  beforeAll(async () => {
+    db = await createTestDatabase('hostile_records');
+    mkdirSync(dir);
+    for (const [name, lines] of Object.entries(FILES)) writeFileSync(join(dir, name), `${lines.join('\n')}\n`);
+  });
+
+  afterAll(async () => {
+    rmSync(work, { recursive: true, force: true });
+    await db.drop();
+    await deleteQueueKeys(prefix);
+  });
+
+  it('rejects each alone with its field, migrates the rest, and prepare and verify agree', async () => {
+    const prepare = await runCli(['prepare', '--legacy-data', dir, '--backup', join(work, 'backup'), '--validation-report', join(work, 'report.json'),
+      '--max-rejects', String(EXPECTED_REJECTS.length), '--json', '--new-data', db.url]);
+    expect(prepare.code, prepare.stderr).toBe(0);
+    const migrate = await runCli(['migrate', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    expect(migrate.code, migrate.stderr.slice(-3000)).toBe(0);
+    const summary = JSON.parse(migrate.stdout.trim().split('\n').at(-1)!) as { runId: string; status: string; balanced: boolean; kinds: unknown[] };
+    expect(summary).toMatchObject({ status: 'completed', balanced: true });
+    expect(summary.kinds).toEqual([
+      { kind: 'projects', legacy: 4, migrated: 1, rejected: 3 },
+      { kind: 'phases', legacy: 2, migrated: 1, rejected: 1 },
+      { kind: 'tasks', legacy: 8, migrated: 2, rejected: 6 },
+      { kind: 'task_dependencies', legacy: 2, migrated: 1, rejected: 1 },
+    ]);
+
+    const { rows: rejects } = await db.pool.query<{ ref: string; field: string; legacy_id: string | null }>(
+      'SELECT ref, field, legacy_id FROM ledger.rejects ORDER BY ref');
+    expect(rejects.map((r) => [r.ref, r.field])).toEqual(EXPECTED_REJECTS);
+    // A NUL is shown, not stored; the rounded id is reported as read.
+    expect(rejects.find((r) => r.ref === 'projects.jsonl:2')?.legacy_id).toBe('P-2\\u0000');
+    expect(rejects.find((r) => r.ref === 'projects.jsonl:3')?.legacy_id).toBe('9007199254740992');
+    const { rows: findings } = await db.pool.query<{ ref: string }>(`SELECT ref FROM ledger.validation_findings WHERE severity = 'error' ORDER BY ref`);
+    expect(findings.map((f) => f.ref)).toEqual(EXPECTED_REJECTS.map(([ref]) => ref));
+
+    const { rows: tasks } = await db.pool.query<{ legacy_id: string; legacy_extra: unknown }>('SELECT legacy_id, legacy_extra FROM tms.tasks ORDER BY legacy_id');
+    expect(tasks.map((t) => t.legacy_id)).toEqual(['T-1', 'T-6']);
+    expect(JSON.stringify(tasks[1]!.legacy_extra)).toBe('{"__proto__":{"flag":true}}');
+
+    const verified = await runCli(['verify', summary.runId, '--new-data', db.url, '--verification-report', join(work, 'verification.json')]);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  });
+});
