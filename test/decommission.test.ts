@@ -180,6 +180,11 @@ describe('taskfleet decommission', () => {
     const migrate = await runFleet(db.pool, ['migrate', '--legacy-data', legacy, '--run-id', 'dec-b', '--no-progress', '--skip-prepare', ...connectionArgs(db, prefix)]);
     expect(migrate.code).toBe(2);
     expect(migrate.stderr).toMatch(/decommissioned/);
+    // prepare refuses it too: a pass would promise a migrate that the gate refuses.
+    const prepare = await runFleet(db.pool, ['prepare', '--legacy-data', legacy, '--backup', join(root, 'backup-after'),
+      '--validation-report', join(root, 'report-after.json'), ...connectionArgs(db, prefix)]);
+    expect(prepare.code).toBe(2);
+    expect(prepare.stderr).toMatch(/decommissioned/);
   }, 60_000);
 
   it('reads an archive back entry by entry, and fails on a damaged one', async () => {

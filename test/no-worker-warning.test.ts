@@ -1,6 +1,7 @@
 // `migrate` without workers (the default --workers 0) says so instead of sitting at 0 without a word,
 // and the run completes once a worker starts. So does a run on a paused queue, and one whose workers
-// all died holding jobs (those stay active until a new worker's stalled check returns them).
+// all died holding jobs (those stay active until a new worker's stalled check returns them), and one
+// whose jobs are failed by a worker connected to another database.
 // The warning comes after 15 s of standstill: the cases run concurrently, each on its own database
 // and queue prefix, so the file waits once.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -78,6 +79,25 @@ describe.concurrent('migrate with no worker taking its jobs', () => {
     } finally {
       await queue?.close();
     }
+  }, 120_000);
+
+  it('says so when a worker of the queue is connected to another database, and completes on the right one', async () => {
+    // Same Redis and prefix, another DATABASE_URL: that worker cannot find the run, and fails its jobs.
+    let wrong: RunningCli | undefined;
+    const { db, prefix, migrate, start } = await migrateAlone('wrong_db', async (_db, prefix, start) => {
+      const other = await createTestDatabase('wrong_db_other');
+      databases.push(other);
+      wrong = start(['worker', ...connectionArgs(other, prefix, REDIS_URL)]);
+    });
+    const said = () => migrate.output().stderr.includes('connected to another database');
+    await waitFor(() => Promise.resolve(said()), 'the producer naming the cause', 60_000);
+    expect(migrate.output().stderr).toMatch(/failed on a worker whose database does not hold the run: a worker of queue migrate is connected to another database\. Every worker must use the run's DATABASE_URL/);
+    // As the message says: stop that worker (it drains), then a right one finishes the run.
+    wrong!.child.kill('SIGTERM');
+    expect((await wrong!.result).code).toBe(0);
+    start(['worker', ...connectionArgs(db, prefix, REDIS_URL)]);
+    const result = await migrate.result;
+    expect(result.code, result.stderr.slice(-2000)).toBe(0);
   }, 120_000);
 
   it('names workers that are gone while their job is still active', async () => {

@@ -60,7 +60,12 @@ async function followStream(url: string, flags: FollowFlags, display: ProgressDi
     try {
       response = await fetch(url, { headers: { accept: 'text/event-stream', ...(flags.token ? { authorization: `Bearer ${flags.token}` } : {}) } });
     } catch (err) {
-      if (++failures > RECONNECTS) throw new Error(`Cannot reach the server at ${flags.server}: ${(err as Error).message}`, { cause: err });
+      // fetch says only "fetch failed": the reason (ECONNREFUSED, ENOTFOUND, …) is its cause.
+      const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      // Exit 2, not 1: 1 says the run failed, and nothing is known of the run.
+      if (++failures > RECONNECTS) throw new ConfigError(`Cannot reach the server at ${flags.server}: ${why}`, { cause: err });
+      process.stderr.write(`Cannot reach the server at ${flags.server} (${why}); trying again (${failures}/${RECONNECTS})\n`);
       await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
       continue;
     }

@@ -119,6 +119,15 @@ function note(flags: FollowFlags, message: string): void {
   else process.stderr.write(`${message}\n`);
 }
 
+/** What to do about a failed run: most failures are fixed and resumed; a changed file cannot be resumed. */
+function nextStepAfterFailure(runId: string, error: string | null): string {
+  if (error?.includes('changed since the run was planned')) {
+    return `The run reads the files as they were when it was planned. Put them back as they were, then: taskfleet resume ${runId}\n`
+      + 'or, to migrate the files as they are now, run the same migrate command again: it plans a new run, which adopts the rows this one wrote';
+  }
+  return `Fix the cause, then: taskfleet resume ${runId}`;
+}
+
 /** Connects, gets the run from `start`, drives it to the end with N local workers, prints the summary. */
 async function withRunServices(settings: Settings, flags: FollowFlags, start: (s: { db: Pool; logger: Logger }) => Promise<Run>): Promise<number> {
   const logger = createLogger(settings.logLevel, { role: 'producer' });
@@ -136,6 +145,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
   let workers: SpawnedWorkers | null = null;
   const interrupted = new AbortController();
   const onSignal = () => interrupted.abort();
+  let startedRun: string | null = null;
   try {
     // Before the first add (queuesReady says why), and before the signal handlers: should Redis stop
     // answering right here, Ctrl-C still ends the process.
@@ -143,6 +153,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const run = await start({ db, logger });
+    startedRun = run.id;
     let status = run.status;
     // Every real migrate is a recorded phase; a no-op re-run of a completed run records nothing.
     const phaseEvent = run.status !== 'completed' ? await startPhase(db, 'migrate', { runId: run.id, preparationId: run.preparationId }) : null;
@@ -159,7 +170,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
         onProgress: (p) => display.update(p), signal: interrupted.signal,
       }).finally(() => display.stop());
       status = outcome.status;
-      if (outcome.status === 'failed') process.stderr.write(`Run ${run.id} failed: ${outcome.error}\nFix the cause, then: taskfleet resume ${run.id}\n`);
+      if (outcome.status === 'failed') process.stderr.write(`Run ${run.id} failed: ${outcome.error}\n${nextStepAfterFailure(run.id, outcome.error)}\n`);
     }
     const summary = await runSummary(db, run.id);
     const totalRejected = summary.reduce((n, k) => n + k.rejected, 0);
@@ -182,6 +193,11 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
       return finish(3, `${totalRejected} rejects > --max-rejects ${limit}`, phaseSummary);
     }
     return finish(0, null, phaseSummary);
+  } catch (err) {
+    if (interrupted.signal.aborted && startedRun !== null) {
+      process.stderr.write(`Run ${startedRun} is left where it stopped (its queued jobs stay; workers elsewhere go on with them). Finish it with: taskfleet resume ${startedRun}\n`);
+    }
+    throw err;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -15,7 +15,7 @@ import { lookupById } from '../store/lookup-by-id.js';
 import { inTransaction } from '../store/pool.js';
 import { readChunkRecords } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
-import { PermanentJobError } from './errors.js';
+import { notInLedger, PermanentJobError } from './errors.js';
 import type { ChunkJobPayload } from './payload.js';
 
 export const DEPENDENCY_TABLE: ClaimSpec = {
@@ -46,7 +46,7 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
   const started = performance.now();
   const { runId, stage, chunkNo } = payload;
   const chunk = await getChunk(ctx.db, runId, stage, chunkNo);
-  if (!chunk) throw new PermanentJobError(`Chunk ${stage} #${chunkNo} of run ${runId} is not in the ledger`);
+  if (!chunk) throw new PermanentJobError(notInLedger(`Chunk ${stage} #${chunkNo} of run ${runId}`));
   if (chunk.status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
   const run = await ctx.runs.get(runId);
   const fromTasksFile = chunk.fileName === run.files.get('tasks')?.fileName;

@@ -22,7 +22,7 @@ import type { TemplateSet } from '../workflows/templates.js';
 import type { WorkflowTemplate } from '../workflows/types.js';
 import { readChunkRecords } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
-import { PermanentJobError } from './errors.js';
+import { notInLedger, PermanentJobError } from './errors.js';
 import type { ChunkJobPayload } from './payload.js';
 
 interface Candidate<K extends EntityKind> {
@@ -35,7 +35,7 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
   const started = performance.now();
   const { runId, stage, chunkNo } = payload;
   const chunk = await getChunk(ctx.db, runId, stage, chunkNo);
-  if (!chunk) throw new PermanentJobError(`Chunk ${stage} #${chunkNo} of run ${runId} is not in the ledger`);
+  if (!chunk) throw new PermanentJobError(notInLedger(`Chunk ${stage} #${chunkNo} of run ${runId}`));
   if (chunk.status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
   const kind = chunk.kind as EntityKind;
   const run = await ctx.runs.get(runId);

@@ -10,7 +10,7 @@ import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
 import { inTransaction, type PoolClient } from '../store/pool.js';
 import type { ChunkJobResult, JobContext } from './context.js';
-import { PermanentJobError } from './errors.js';
+import { notInLedger, PermanentJobError } from './errors.js';
 import type { ChunkJobPayload } from './payload.js';
 
 const FETCH_ROWS = 20_000;
@@ -19,7 +19,7 @@ export async function rejectDependencyCycles(ctx: JobContext, payload: ChunkJobP
   const started = performance.now();
   const { runId, stage, chunkNo } = payload;
   const chunk = await getChunk(ctx.db, runId, stage, chunkNo);
-  if (!chunk) throw new PermanentJobError(`Chunk ${stage} #${chunkNo} of run ${runId} is not in the ledger`);
+  if (!chunk) throw new PermanentJobError(notInLedger(`Chunk ${stage} #${chunkNo} of run ${runId}`));
   if (chunk.status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
 
   return inTransaction(ctx.db, async (client) => {

@@ -7,7 +7,7 @@ import type { LegacyKind } from '../legacy/kinds.js';
 import type { Pool } from '../store/pool.js';
 import { parseDaggerConfig, type DaggerConfig } from '../workflows/dagger-config.js';
 import { templateSetFromJson, type TemplateSet } from '../workflows/templates.js';
-import { PermanentJobError } from './errors.js';
+import { notInLedger, PermanentJobError } from './errors.js';
 
 /** The run's task workflow settings, as stored at plan time. */
 export interface RunWorkflows {
@@ -43,7 +43,7 @@ export class RunContextCache {
 
   private async load(runId: string): Promise<RunContext> {
     const run = await findRun(this.db, runId);
-    if (!run) throw new PermanentJobError(`Run ${runId} is not in the ledger`);
+    if (!run) throw new PermanentJobError(notInLedger(`Run ${runId}`));
     const files = new Map((await getRunFiles(this.db, runId)).map((f) => [f.kind, f] as const));
     const stored = run.options.workflows;
     let workflows: RunWorkflows | null = null;

@@ -25,11 +25,12 @@ export async function insertRejects(client: PoolClient, runId: string, stage: St
   return result.rowCount ?? 0;
 }
 
+/** A page of a run's rejects, in migration order: projects, phases, tasks, dependencies; then by file and line. */
 export async function listRejects(db: Db, runId: string, opts: { kind?: LegacyKind; limit: number; offset: number }): Promise<StoredReject[]> {
   const { rows } = await db.query<StoredReject>(
     `SELECT kind, ref, file_name AS "fileName", line, legacy_id AS "legacyId", field, reason, stage, chunk_no AS "chunkNo"
      FROM ledger.rejects WHERE run_id = $1 AND ($2::text IS NULL OR kind = $2)
-     ORDER BY kind, file_name, line, ref LIMIT $3 OFFSET $4`,
+     ORDER BY array_position(ARRAY['projects', 'phases', 'tasks', 'task_dependencies'], kind), file_name, line, ref LIMIT $3 OFFSET $4`,
     [runId, opts.kind ?? null, opts.limit, opts.offset],
   );
   return rows;

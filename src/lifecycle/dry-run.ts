@@ -144,9 +144,11 @@ async function rejectsByReason(db: Pool, runId: string): Promise<DryRunForecast[
   // Reasons name the offending values; grouping keeps their wording with quoted values and ids masked.
   const { rows } = await db.query<{ kind: string; field: string | null; reason: string; count: string }>(
     `SELECT kind, field, reason, count(*) AS count FROM (
-        SELECT kind, field, regexp_replace(regexp_replace(reason, '"[^"]*"', '"…"', 'g'), '\\m[A-Z]+-[A-Z]?[0-9]+\\M', '…', 'g') AS reason
+        SELECT kind, field, regexp_replace(regexp_replace(regexp_replace(reason, '"[^"]*"', '"…"', 'g'),
+                 '\\m[A-Z]+-[A-Z]?[0-9]+\\M', '…', 'g'), '[A-Za-z0-9_.-]+\\.(jsonl|json|csv):[0-9]+(#[a-z_]+\\[[0-9]+\\])?', '…', 'g') AS reason
           FROM ledger.rejects WHERE run_id = $1) r
-      GROUP BY kind, field, reason ORDER BY kind, count(*) DESC`, [runId]);
+      GROUP BY kind, field, reason
+      ORDER BY array_position(ARRAY['projects', 'phases', 'tasks', 'task_dependencies'], kind), count(*) DESC, reason`, [runId]);
   return rows.map((r) => ({ kind: r.kind, field: r.field, reason: r.reason, count: Number(r.count) }));
 }
 
@@ -173,6 +175,9 @@ export async function runDryRun(input: DryRunInput): Promise<DryRunForecast> {
     }, logger);
     const real = createPool(input.databaseUrl, 1);
     const existing = await findRun(real, run.id).finally(() => real.end());
+    // Rows copied from the real database may already carry this run (a run that completed, or got
+    // part of the way): only what the rehearsal itself adds is a forecast.
+    const before = await forecastTables(scratch, run.id);
     const started = performance.now();
     await rehearse(scratch, run.id, input.concurrency, { attempts: input.attempts ?? 5, backoffMs: input.backoffMs ?? 200 }, logger);
     const rehearsalSeconds = (performance.now() - started) / 1000;
@@ -181,7 +186,9 @@ export async function runDryRun(input: DryRunInput): Promise<DryRunForecast> {
       runId: run.id,
       alreadyCompleted: existing?.status === 'completed',
       kinds,
-      tables: await forecastTables(scratch, run.id),
+      tables: (await forecastTables(scratch, run.id)).map((t, i) => ({
+        table: t.table, inserts: Math.max(0, t.inserts - before[i]!.inserts), updates: Math.max(0, t.updates - before[i]!.updates),
+      })),
       rejectsByReason: await rejectsByReason(scratch, run.id),
       workflowsToRun: (await workflowStageCounts(scratch, run.id)).total,
       rehearsalSeconds: Math.round(rehearsalSeconds * 100) / 100,

@@ -79,7 +79,10 @@ export async function recordPhase<T extends { passed: boolean; summary?: Record<
 export async function phaseEvents(db: Pool, runId: string): Promise<PhaseEvent[]> {
   const { rows } = await db.query<{ id: string; run_id: string | null; preparation_id: string | null; phase: RecordedPhase; started_at: Date; finished_at: Date | null; outcome: PhaseEvent['outcome']; summary: Record<string, unknown> | null; error: string | null }>(
     `SELECT * FROM ledger.phase_events
-      WHERE run_id = $1 OR preparation_id = (SELECT preparation_id FROM ledger.runs WHERE id = $1)
+      WHERE run_id = $1
+         -- the prepare the run started from (and phases refused before any run); not the phases of
+         -- another run planned from the same prepare (after a rollback, say)
+         OR (run_id IS NULL AND preparation_id = (SELECT preparation_id FROM ledger.runs WHERE id = $1))
       ORDER BY id`, [runId]);
   return rows.map((r) => ({
     id: Number(r.id), runId: r.run_id, preparationId: r.preparation_id === null ? null : Number(r.preparation_id), phase: r.phase,

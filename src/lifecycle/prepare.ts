@@ -23,6 +23,7 @@ import { readTemplateFiles } from '../workflows/templates.js';
 import { backupDirFor, backupLegacyData, type BackupResult } from './backup.js';
 import { buildManifest, describeMismatches, type Manifest } from './manifest.js';
 import { recordPhase } from './phase-events.js';
+import { assertNotRetired } from './migrate-gate.js';
 
 export { validateLegacyData } from '../validation/validate-legacy-data.js';
 export type { ValidationSummary } from '../validation/validate-legacy-data.js';
@@ -74,6 +75,8 @@ export async function runPrepare(db: Pool, input: PrepareInput): Promise<Prepare
   const backupRoot = resolve(input.backupDir);
   // Usage problems first, before anything is written.
   const legacyFiles = await discoverLegacyFiles(legacyDir);
+  // A pass here would promise a migrate that its gate then refuses.
+  await assertNotRetired(legacyDir);
   assertOutside(legacyDir, backupRoot, '--backup');
   assertOutside(legacyDir, reportPath, '--validation-report');
   const { logger } = input;

@@ -21,6 +21,9 @@ import { openLifecycleRecords, type LifecycleRecords, type PhaseStats } from './
 import { validateLegacyData } from '../validation/validate-legacy-data.js';
 import { makeDirectorySync } from '../make-directory.js';
 
+/** Reject reasons a dry run prints per kind (the report has them all). */
+const REASONS_PER_KIND = 5;
+
 export interface LifecycleOptions {
   phases: readonly Phase[];
   dryRun: boolean;
@@ -84,7 +87,12 @@ async function runPhaseCommand(args: readonly string[], opts: LifecycleOptions, 
   let stderrTail = '';
   child.stderr.on('data', (d: Buffer) => {
     log.write(d);
-    stderrTail = (stderrTail + d.toString()).slice(-4000);
+    stderrTail += d.toString();
+    // Whole lines only: a JSON log line cut in half would pass for the command's error message.
+    if (stderrTail.length > 8000) {
+      const cut = stderrTail.slice(-4000);
+      stderrTail = cut.slice(cut.indexOf('\n') + 1);
+    }
   });
   const lines = createInterface({ input: child.stdout });
   lines.on('line', (line) => {
@@ -167,7 +175,11 @@ async function dryRun(opts: LifecycleOptions, records: LifecycleRecords): Promis
     opts.say(`Dry run of ${forecast.runId}${forecast.alreadyCompleted ? ' (already completed in the ledger: a real migrate would do nothing)' : ''}:`);
     for (const k of forecast.kinds) opts.say(`  ${k.kind.padEnd(18)} legacy ${k.legacy}  would migrate ${k.migrated}  would reject ${k.rejected}`);
     for (const t of forecast.tables) opts.say(`  tms.${t.table.padEnd(18)} inserts ${t.inserts}  updates ${t.updates}`);
-    for (const r of forecast.rejectsByReason.slice(0, 10)) opts.say(`  reject ${r.kind}${r.field ? `.${r.field}` : ''}: ${r.reason} × ${r.count}`);
+    // The commonest reasons of every kind (a bounded list), and how many more the report holds.
+    const shown = forecast.rejectsByReason.filter((r, i, all) => all.findIndex((o) => o.kind === r.kind) > i - REASONS_PER_KIND);
+    for (const r of shown) opts.say(`  reject ${r.kind}${r.field ? `.${r.field}` : ''}: ${r.reason} × ${r.count}`);
+    const more = forecast.rejectsByReason.length - shown.length;
+    if (more > 0) opts.say(`  … ${more} more reject reasons in ${resolve(opts.dryRunReport)}`);
     opts.say(`  estimated duration ≈ ${forecast.estimatedSeconds.toFixed(1)} s (the rehearsal did the same work)`);
   }
   opts.say(`Dry run report: ${resolve(opts.dryRunReport)}. Nothing was changed.`);
@@ -235,6 +247,12 @@ async function realRun(opts: LifecycleOptions, records: LifecycleRecords): Promi
         ...(opts.thresholds ? ['--thresholds', opts.thresholds] : []), ...(opts.maxSamples !== undefined ? ['--max-samples', String(opts.maxSamples)] : []), '--json'],
       opts, records.testStream);
       extra = { counts: outcome.result ?? {} };
+      // verify fails by its checks, not with an error line: say which failed.
+      const checks = Array.isArray(outcome.result?.checks) ? outcome.result.checks as { name: string; status: string }[] : [];
+      const failed = checks.filter((c) => c.status === 'failed').map((c) => c.name);
+      if (outcome.code === 1 && failed.length > 0) {
+        outcome.stderrTail += `\n${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.join(', ')} (see ${resolve(opts.verificationReport)})`;
+      }
       records.test.info({ phase: 'verify', runId, exitCode: outcome.code, result: outcome.result }, `Verification ${outcome.code === 0 ? 'passed' : 'failed'}`);
       if (!idMappingWritten && outcome.code === 0) idMappingWritten = await exportIdMapping(runId!, opts, records, outcome);
     } else if (phase === 'optimize') {

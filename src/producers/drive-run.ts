@@ -15,6 +15,7 @@ import type { TransportQueue } from '../queue/index.js';
 import { queueDepth, type CountsJobs } from '../queue/depth.js';
 import type { Pool } from '../store/pool.js';
 import { driveWorkflowsStage } from './drive-workflows.js';
+import { NOT_IN_LEDGER } from '../jobs/errors.js';
 
 export interface DriveOptions {
   maxWaitingJobs: number;
@@ -91,8 +92,12 @@ export async function driveRun(db: Pool, queues: RunQueues, run: DrivenRun, logg
         if (stall) logger.warn({ runId, stage, queue: queue.name, ...stall }, describeStall(queue.name, stall));
         if (Date.now() - lastReconcile >= reconcileEveryMs) {
           lastReconcile = Date.now();
-          const restored = await restoreMissingJobs(db, queue, [...inFlight.values()], jobs);
-          if (restored > 0) logger.warn({ runId, stage, restored }, `Re-added ${restored} chunk jobs that were missing from the queue (rebuilt from the ledger)`);
+          const { restored, foreign } = await restoreMissingJobs(db, queue, [...inFlight.values()], jobs);
+          if (foreign > 0) {
+            logger.error({ runId, stage, jobs: foreign, queue: queue.name }, `${foreign} chunk job(s) of run ${runId} failed on a worker whose database does not hold the run: `
+              + `a worker of queue ${queue.name} is connected to another database. Every worker must use the run's DATABASE_URL: stop that worker. Re-adding the jobs`);
+          }
+          if (restored > foreign) logger.warn({ runId, stage, restored }, `Re-added ${restored - foreign} chunk jobs that were missing from the queue (rebuilt from the ledger)`);
         }
         await wake(IDLE_WAKE_MS);
       }
@@ -192,13 +197,16 @@ async function addChunkJobs(queue: TransportQueue<ChunkJobPayload>, chunks: read
 }
 
 /** Re-adds jobs of pending chunks that the queue no longer holds; returns how many. */
-async function restoreMissingJobs(db: Pool, queue: TransportQueue<ChunkJobPayload>, chunks: readonly Chunk[], opts: JobSettings): Promise<number> {
+async function restoreMissingJobs(db: Pool, queue: TransportQueue<ChunkJobPayload>, chunks: readonly Chunk[], opts: JobSettings): Promise<{ restored: number; foreign: number }> {
   const suspects: Chunk[] = [];
+  /** Chunks whose job failed on a worker that could not find the run in its database. */
+  const foreign = new Set<number>();
   for (const chunk of chunks) {
     const job = await queue.getJob(chunkJobId(chunk, opts.queueToken));
     if (!job) { suspects.push(chunk); continue; }
     const state = await job.getState();
     if (state === 'completed' || state === 'failed') suspects.push(chunk);
+    if (state === 'failed' && job.failedReason?.includes(NOT_IN_LEDGER)) foreign.add(chunk.chunkNo);
   }
   // The ledger decides: a chunk that finished meanwhile is not missing.
   const settled = new Set(await settledChunkNumbers(db, chunks[0]?.runId ?? '', chunks[0]?.stage ?? 'projects', suspects.map((c) => c.chunkNo)));
@@ -208,7 +216,7 @@ async function restoreMissingJobs(db: Pool, queue: TransportQueue<ChunkJobPayloa
     await (await queue.getJob(chunkJobId(chunk, opts.queueToken)))?.remove().catch(() => undefined);
   }
   if (missing.length > 0) await addChunkJobs(queue, missing, opts);
-  return missing.length;
+  return { restored: missing.length, foreign: missing.filter((c) => foreign.has(c.chunkNo)).length };
 }
 
 interface Wake {
