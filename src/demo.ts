@@ -50,8 +50,12 @@ function wholeNumber(flag: string, value: string, min: number, max: number): num
 const flags = parseFlags();
 if (flags.help) {
   process.stdout.write(`npm run demo -- [--tasks 20000] [--workers 2] [--no-redis] [--exit] [--port 3000] [--dir .taskfleet/demo]
-  --no-redis  use BullMQ's Postgres queue backend even if a Redis answers
-  --exit      stop after the summary instead of serving Bull Board
+  --tasks N    tasks in the generated sample dump (2% bad records among them); generated once per size
+  --workers N  worker processes the migration starts on this machine (1-64)
+  --no-redis   use BullMQ's Postgres queue backend even if a Redis answers
+  --exit       stop after the summary instead of serving Bull Board
+  --port P     where Bull Board is served, on 127.0.0.1 (checked before the migration starts)
+  --dir DIR    where the sample dump (DIR/legacy-N) and the embedded Postgres (DIR/postgres) live; reused by later runs
 Environment: REDIS_URL (default redis://127.0.0.1:6379/0), TASKFLEET_PREFIX (the queues' key prefix, default {taskfleet-demo}).
 `);
   process.exit(0);

@@ -270,6 +270,21 @@ describe('verification settings', () => {
     expect(config.performance.p95Ms).toBeGreaterThanOrEqual(config.performance.p50Ms);
   });
 
+  it('lays a --thresholds file over the shipped settings: it lists only what differs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tf-thresholds-'));
+    try {
+      const file = join(dir, 'slow-disk.yaml');
+      await writeFile(file, 'performance:\n  p95Ms: 2000\n  queries: { user_open_tasks: { p50Ms: 700, p95Ms: 3000 } }\n');
+      const shipped = loadVerificationConfig();
+      const config = loadVerificationConfig(file);
+      expect(config).toEqual({ ...shipped, performance: { ...shipped.performance, p95Ms: 2000, queries: { user_open_tasks: { p50Ms: 700, p95Ms: 3000 } } } });
+      await writeFile(file, 'performance: { p95Ms: -1 }\n');
+      expect(() => loadVerificationConfig(file)).toThrow(`Verification settings ${file}: performance.p95Ms: must be more than 0`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names the setting that is wrong', () => {
     const valid = { maxSamples: 3, workflows: { sampleSize: 5 }, performance: { runs: 2, p50Ms: 1, p95Ms: 2 } };
     expect(parseVerificationConfig(valid, 'x.yaml').performance.queries).toEqual({});

@@ -16,7 +16,7 @@ export interface CheckResult {
   name: CheckName;
   description: string;
   status: CheckStatus;
-  /** Items compared: legacy records, rows, edges, queries. */
+  /** Items compared: legacy records, rows, edges, latency limits (p50 and p95 of each query). */
   checked: number;
   /** Items found wrong; exact, whatever the number of samples kept. */
   mismatches: number;

@@ -2,7 +2,7 @@
 // samples per check, sample sizes and the typical queries' latency thresholds. Read and validated
 // once, at start-up; an invalid value is a ConfigError that names the file and the setting.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
@@ -41,7 +41,27 @@ export function parseVerificationConfig(doc: unknown, source: string): Verificat
   return Object.freeze(parsed.data);
 }
 
+/**
+ * The shipped settings, with `file` laid over them (like --mapping): a file lists only what differs,
+ * e.g. `performance: { p95Ms: 2000 }`. Objects merge key by key; any other value replaces.
+ */
 export function loadVerificationConfig(file: string = DEFAULT_VERIFICATION_CONFIG_FILE): VerificationConfig {
+  const defaults = readSettingsFile(DEFAULT_VERIFICATION_CONFIG_FILE);
+  if (resolve(file) === DEFAULT_VERIFICATION_CONFIG_FILE) return parseVerificationConfig(defaults, file);
+  return parseVerificationConfig(layOver(defaults, readSettingsFile(file)), file);
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function layOver(base: unknown, over: unknown): unknown {
+  if (over === null || over === undefined) return base;
+  if (!isPlainObject(base) || !isPlainObject(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) out[key] = layOver(base[key], value);
+  return out;
+}
+
+function readSettingsFile(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -54,7 +74,7 @@ export function loadVerificationConfig(file: string = DEFAULT_VERIFICATION_CONFI
   } catch (err) {
     throw new ConfigError(`Verification settings ${file} are not valid YAML: ${(err as Error).message}`, { cause: err });
   }
-  return parseVerificationConfig(doc, file);
+  return doc;
 }
 
 /** The latency limits that apply to one typical query. */
