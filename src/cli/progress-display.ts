@@ -41,18 +41,21 @@ export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'n
   if (mode === 'lines') {
     let last = 0;
     let lastLine = '';
+    let latest = '';
+    const print = (line: string) => {
+      last = Date.now();
+      lastLine = line;
+      process.stderr.write(`[${runId}] ${line}\n`);
+    };
     return {
       update(progress) {
-        const line = RUN_STAGES.map((stage) => progress.find((p) => p.stage === stage))
+        latest = RUN_STAGES.map((stage) => progress.find((p) => p.stage === stage))
           .filter((p): p is StageProgress => p !== undefined)
           .map((p) => `${p.stage} ${doneOf(p)}/${unit(p)}`).join(' | ');
-        if (line !== lastLine && Date.now() - last >= LINE_EVERY_MS) {
-          last = Date.now();
-          lastLine = line;
-          process.stderr.write(`[${runId}] ${line}\n`);
-        }
+        if (latest !== lastLine && Date.now() - last >= LINE_EVERY_MS) print(latest);
       },
-      stop: () => undefined,
+      // The last state too, however soon after the previous line: a short run showed only its start.
+      stop: () => { if (latest !== '' && latest !== lastLine) print(latest); },
     };
   }
 
