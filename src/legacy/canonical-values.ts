@@ -2,7 +2,8 @@
 // Records are normalized to it once, so what is written and what is read back compare as text.
 // Only the representation changes (2021-03-04T10:00:00Z and 2021-03-04 10:00:00+00 are one instant).
 
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+// RFC 3339 allows a lower-case t and z.
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/;
 
 // The common shape (UTC, "Z"), converted without Date arithmetic.
 const UTC_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z$/;
@@ -35,7 +36,7 @@ function canonicalTimestampSlow(text: string): string | null {
   const check = new Date(utcMillis(year, month, day, 0, 0, 0));
   if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1) return null;
   let offsetMinutes = 0;
-  if (zone !== 'Z') {
+  if (zone !== 'Z' && zone !== 'z') {
     const sign = zone.startsWith('-') ? -1 : 1;
     const digits = zone.slice(1).replace(':', '');
     const oh = Number(digits.slice(0, 2)), om = Number(digits.slice(2) || '0');

@@ -103,6 +103,10 @@ const enumOf = (values: readonly string[]) => field((v) => {
 const timestamp = field((v) => {
   if (isBlank(v)) return null;
   const canonical = typeof v === 'string' ? canonicalTimestamp(v) : null;
+  if (canonical === null && typeof v === 'string' && /[.,]\d{7,}/.test(v)) {
+    // .NET writes 7 fractional digits: rounding the last away would change the value without a word.
+    return invalid(`has more fractional second digits than the 6 (microseconds) Postgres keeps, got ${describe(v)}`);
+  }
   return canonical ?? invalid(`must be an ISO 8601 timestamp, got ${describe(v)}`);
 });
 

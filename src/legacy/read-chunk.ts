@@ -108,7 +108,9 @@ function parseCsvRecords(texts: readonly (string | RawRecord)[], spans: readonly
     try {
       rows = parseCsv(text, { relax_column_count: true, relax_quotes: false });
     } catch (err) {
-      return { line, fields: null, error: `not a valid CSV record: ${(err as Error).message}` };
+      // csv-parse counts lines from the record's first; the file's line numbers are what a person opens.
+      const message = (err as Error).message.replace(/\bat line (\d+)/g, (_m, n: string) => `at line ${line + Number(n) - 1}`);
+      return { line, fields: null, error: `not a valid CSV record: ${message}` };
     }
     const row = rows[0];
     if (rows.length !== 1 || !row) return { line, fields: null, error: 'not a single CSV record' };

@@ -30,6 +30,9 @@ async function pgText(text: string, type: 'timestamptz' | 'numeric'): Promise<st
 
 const VALID_TIMESTAMPS = [
   '2021-03-04T10:00:00Z',
+  '2021-03-04t10:00:00z', // RFC 3339 allows lower case
+  '2021-03-04T10:00:00.5z',
+  '2021-03-04t10:00:00+02:00',
   '2021-03-04T10:00:00.1Z',
   '2021-03-04T10:00:00.123456Z',
   '2021-03-04T10:00:00.000001Z',
@@ -66,6 +69,7 @@ const VALID_TIMESTAMPS = [
 ];
 
 const INVALID_TIMESTAMPS = [
+  '2021-03-04T10:00:00.1234567Z', // 7 fractional digits: Postgres would round the last away
   '2021-02-29T00:00:00Z', // not a leap year
   '2021-02-29',
   '1900-02-29T00:00:00Z', // divisible by 100, not 400

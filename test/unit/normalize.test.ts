@@ -300,6 +300,12 @@ describe('normalize: values JavaScript or Postgres cannot take as they are', () 
     expect(ok(projects({ id: 9007199254740991, name: 'A' })).legacyId).toBe('9007199254740991');
   });
 
+  it('a timestamp with 7 fractional digits (.NET) is refused, saying why; a lower-case z is fine', () => {
+    expect(rejected(tasks({ ...TASK, created_at: '2024-01-02T03:04:05.1234567Z' })).reason)
+      .toBe('created_at has more fractional second digits than the 6 (microseconds) Postgres keeps, got "2024-01-02T03:04:05.1234567Z"');
+    expect(ok(tasks({ ...TASK, created_at: '2024-01-02t03:04:05.5z' })).createdAt).toBe('2024-01-02 03:04:05.5+00');
+  });
+
   it('year 0000 is no date (Postgres has no year 0)', () => {
     expect(rejected(tasks({ ...TASK, due_on: '0000-01-01' }))).toMatchObject({ field: 'due_on' });
     expect(rejected(phases({ ...PHASE, ends_on: '0000-12-31' }))).toMatchObject({ field: 'ends_on' });

@@ -205,6 +205,12 @@ describe('parseChunk: CSV', () => {
     expect(records[1]!.fields).toEqual({ id: '2', name: 'd' });
   });
 
+  it('names the file\'s line in a CSV parse error, not the line within the record', async () => {
+    const records = await parseAll('csv', 'id,name\n1,a\n2,"b\nc"x\n3,d\n');
+    expect(records.map((r) => r.line)).toEqual([2, 3, 5]);
+    expect(records[1]!.error).toMatch(/^not a valid CSV record: .*at line 4\b/);
+  });
+
   it('rejects an invalid UTF-8 row alone', async () => {
     const content = Buffer.concat([Buffer.from('id,name\n1,a\n2,'), Buffer.from([0xe2, 0x82]), Buffer.from('\n3,c\n')]);
     expect(summary(await parseAll('csv', content))).toEqual([[2, { id: '1', name: 'a' }], [3, 'record is not valid UTF-8'], [4, { id: '3', name: 'c' }]]);
