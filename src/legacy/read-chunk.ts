@@ -110,7 +110,11 @@ function parseCsvRecords(texts: readonly (string | RawRecord)[], spans: readonly
     } catch (err) {
       // csv-parse counts lines from the record's first; the file's line numbers are what a person opens.
       const message = (err as Error).message.replace(/\bat line (\d+)/g, (_m, n: string) => `at line ${line + Number(n) - 1}`);
-      return { line, fields: null, error: `not a valid CSV record: ${message}` };
+      // A quote never closed makes the rest of the file one record: say so, or the lines after it seem lost.
+      const lines = text.replace(/\r?\n$/, '').split('\n').length;
+      const hint = (err as { code?: string }).code === 'CSV_QUOTE_NOT_CLOSED' && lines > 1
+        ? ` (a quote opened on line ${line} is never closed, so lines ${line}-${line + lines - 1} were read as this one record)` : '';
+      return { line, fields: null, error: `not a valid CSV record: ${message}${hint}` };
     }
     const row = rows[0];
     if (rows.length !== 1 || !row) return { line, fields: null, error: 'not a single CSV record' };

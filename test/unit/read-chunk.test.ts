@@ -205,6 +205,12 @@ describe('parseChunk: CSV', () => {
     expect(records[1]!.fields).toEqual({ id: '2', name: 'd' });
   });
 
+  it('says so when a quote is never closed (the rest of the file became one record)', async () => {
+    const records = await parseAll('csv', 'id,name\n1,a\n2,"b\n3,c\n4,d\n');
+    expect(records.map((r) => r.line)).toEqual([2, 3]);
+    expect(records[1]!.error).toMatch(/a quote opened on line 3 is never closed, so lines 3-5 were read as this one record\)$/);
+  });
+
   it('names the file\'s line in a CSV parse error, not the line within the record', async () => {
     const records = await parseAll('csv', 'id,name\n1,a\n2,"b\nc"x\n3,d\n');
     expect(records.map((r) => r.line)).toEqual([2, 3, 5]);
