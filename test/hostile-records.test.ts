@@ -46,6 +46,7 @@ const EXPECTED_REJECTS = [
   ['tasks.jsonl:4', 'priority'],
   ['tasks.jsonl:5', 'legacy_cost'],
   ['tasks.jsonl:7', 'depends_on'],
+  ['tasks.jsonl:7#depends_on[0]', 'depends_on'],
   ['tasks.jsonl:8', 'due_on'],
 ];
 
@@ -79,7 +80,7 @@ describe('hostile legacy records', () => {
       { kind: 'projects', legacy: 4, migrated: 1, rejected: 3 },
       { kind: 'phases', legacy: 2, migrated: 1, rejected: 1 },
       { kind: 'tasks', legacy: 8, migrated: 2, rejected: 6 },
-      { kind: 'task_dependencies', legacy: 2, migrated: 1, rejected: 1 },
+      { kind: 'task_dependencies', legacy: 3, migrated: 1, rejected: 2 },
     ]);
 
     const { rows: rejects } = await db.pool.query<{ ref: string; field: string; legacy_id: string | null }>(

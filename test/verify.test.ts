@@ -17,7 +17,7 @@ import { discoverLegacyFiles } from '../src/legacy/files.js';
 import type { CheckResult } from '../src/verification/check-result.js';
 import { readLegacyRecords } from '../src/verification/legacy-records.js';
 import type { VerificationReport } from '../src/verification/report.js';
-import { loadVerificationConfig, parseVerificationConfig } from '../src/verification/verification-config.js';
+import { limitsFor, loadVerificationConfig, parseVerificationConfig } from '../src/verification/verification-config.js';
 import { connectionArgs, runCli } from './helpers/cli.js';
 import { jsonLines, readExpectedRejects, readLegacyFile, runFleet, summaryOf, type SummaryEvent } from './helpers/legacy-files.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
@@ -278,6 +278,9 @@ describe('verification settings', () => {
       const shipped = loadVerificationConfig();
       const config = loadVerificationConfig(file);
       expect(config).toEqual({ ...shipped, performance: { ...shipped.performance, p95Ms: 2000, queries: { user_open_tasks: { p50Ms: 700, p95Ms: 3000 } } } });
+      expect(limitsFor(config, 'user_open_tasks')).toEqual({ p50Ms: 700, p95Ms: 3000 });
+      await writeFile(file, 'performance: { queries: { phase_board: { p95Ms: 4000 } } }\n');
+      expect(limitsFor(loadVerificationConfig(file), 'phase_board')).toEqual({ p50Ms: shipped.performance.p50Ms, p95Ms: 4000 });
       await writeFile(file, 'performance: { p95Ms: -1 }\n');
       expect(() => loadVerificationConfig(file)).toThrow(`Verification settings ${file}: performance.p95Ms: must be more than 0`);
     } finally {

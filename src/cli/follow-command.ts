@@ -78,7 +78,7 @@ async function followStream(url: string, flags: FollowFlags, display: ProgressDi
       if (response.status >= 500 && ++failures <= RECONNECTS) { await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS)); continue; }
       throw new ConfigError(`The server answered ${response.status}: ${message}`);
     }
-    if (!response.body) throw new Error('The server sent no event stream');
+    if (!response.body) throw new ConfigError('The server sent no event stream');
     try {
       for await (const ev of serverEvents(response.body)) {
         failures = 0;
@@ -94,7 +94,7 @@ async function followStream(url: string, flags: FollowFlags, display: ProgressDi
       if (err instanceof ConfigError) throw err;
       // A dropped connection: reconnect below.
     }
-    if (++failures > RECONNECTS) throw new Error(`The stream from ${flags.server} kept dropping before the run ended`);
+    if (++failures > RECONNECTS) throw new ConfigError(`The stream from ${flags.server} kept dropping before the run ended`);
     await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
   }
 }

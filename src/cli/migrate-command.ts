@@ -123,7 +123,7 @@ function note(flags: FollowFlags, message: string): void {
 function nextStepAfterFailure(runId: string, error: string | null): string {
   if (error?.includes('changed since the run was planned')) {
     return `The run reads the files as they were when it was planned. Put them back as they were, then: taskfleet resume ${runId}\n`
-      + 'or, to migrate the files as they are now, run the same migrate command again: it plans a new run, which adopts the rows this one wrote';
+      + 'or, to migrate the files as they are now: taskfleet prepare --legacy-data DIR on them, then migrate again (without this --run-id): that plans a new run, which adopts the rows this one wrote';
   }
   return `Fix the cause, then: taskfleet resume ${runId}`;
 }

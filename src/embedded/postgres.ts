@@ -21,7 +21,6 @@ import { freePort } from './free-port.js';
 import { assertReachable, postgresIdentity } from './os-user.js';
 import { withParentDeathSignal } from './parent-death.js';
 import type { OsIdentity } from './os-user.js';
-import { makeDirectory } from '../make-directory.js';
 
 export interface EmbeddedPostgresOptions {
   /** The Postgres data directory (PGDATA). Initialised on first use, reused afterwards. */
@@ -247,7 +246,7 @@ async function initialiseOnce(dataDir: string, binaries: PostgresBinaries, who: 
     throw new Error(`${dataDir} is neither empty nor a Postgres data directory: refusing to initialise it.`);
   }
   onLog(`Initialising a new Postgres data directory in ${dataDir}.`);
-  await makeDirectory(path.dirname(dataDir));
+  await mkdir(path.dirname(dataDir), { recursive: true });
   const staging = `${dataDir}.initdb-${randomBytes(4).toString('hex')}`;
   const secrets = await mkdtemp(path.join(tmpdir(), 'taskfleet-initdb-'));
   const password = randomBytes(24).toString('hex');

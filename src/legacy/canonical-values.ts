@@ -3,17 +3,28 @@
 // Only the representation changes (2021-03-04T10:00:00Z and 2021-03-04 10:00:00+00 are one instant).
 
 // RFC 3339 allows a lower-case t and z.
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/;
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/;
 
 // The common shape (UTC, "Z"), converted without Date arithmetic.
-const UTC_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z$/;
+const UTC_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$/;
+
+/**
+ * Postgres keeps microseconds: digits past the sixth are fine when they are zeros (.NET writes seven,
+ * ".1230000"), and refused otherwise (rounding them away would change the value). Null when refused.
+ */
+function microseconds(frac: string): string | null {
+  if (frac.length <= 6) return frac;
+  return /[1-9]/.test(frac.slice(6)) ? null : frac.slice(0, 6);
+}
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** "2021-03-04T12:00:00.120+02:00" -> "2021-03-04 10:00:00.12+00"; null when not a valid timestamp. */
 export function canonicalTimestamp(text: string): string | null {
   const utc = UTC_TIMESTAMP.exec(text);
   if (utc) {
-    const [, y, mo, d, h, mi, s, frac = ''] = utc;
+    const [, y, mo, d, h, mi, s, digits = ''] = utc;
+    const frac = microseconds(digits);
+    if (frac === null) return null;
     const year = Number(y), month = Number(mo), day = Number(d);
     const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
     if (year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= (month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1]!)
@@ -29,7 +40,9 @@ export function canonicalTimestamp(text: string): string | null {
 function canonicalTimestampSlow(text: string): string | null {
   const m = TIMESTAMP.exec(text.trim());
   if (!m) return null;
-  const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] = m;
+  const [, y, mo, d, h = '00', mi = '00', s = '00', digits = '', zone = 'Z'] = m;
+  const frac = microseconds(digits);
+  if (frac === null) return null;
   const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(s);
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
   const base = utcMillis(year, month, day, hour, minute, second);

@@ -3,21 +3,22 @@
 // needs neither the legacy file nor a second parse. Whether the declaring task itself was migrated is
 // decided later, from the tasks table (its row carries the declaring line).
 import type { LegacyMapping } from '../config/legacy-mapping.js';
-import { legacyFieldName, parseList } from './normalize.js';
+import { parseList, rawFieldValue, sourceNames } from './normalize.js';
 import type { RawRecord } from './read-chunk.js';
 
 /** [task legacy id, depends-on legacy id, line, position in depends_on] */
 export type DeclaredEdge = [string, string, number, number];
 
 export function declaredEdges(records: readonly RawRecord[], mapping: LegacyMapping): DeclaredEdge[] {
-  const idField = legacyFieldName(mapping, 'tasks', 'id');
-  const dependsOnField = legacyFieldName(mapping, 'tasks', 'depends_on');
+  // Read as normalize reads them: a rename and a field of the target's own name are one source.
+  const idFields = sourceNames(mapping, 'tasks', 'id');
+  const dependsOnFields = sourceNames(mapping, 'tasks', 'depends_on');
   const edges: DeclaredEdge[] = [];
   for (const record of records) {
     if (record.error !== null) continue; // an unparseable task declares no countable edge
-    const dependsOn = parseList(record.fields[dependsOnField]);
+    const dependsOn = parseList(rawFieldValue(record.fields, dependsOnFields));
     if (!dependsOn || dependsOn.length === 0) continue;
-    const rawId = record.fields[idField];
+    const rawId = rawFieldValue(record.fields, idFields);
     const legacyId = (typeof rawId === 'string' || typeof rawId === 'number') && String(rawId).trim() !== '' ? String(rawId).trim() : `?${record.line}`;
     dependsOn.forEach((dep, position) => edges.push([legacyId, dep, record.line, position]));
   }

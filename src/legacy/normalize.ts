@@ -103,7 +103,7 @@ const enumOf = (values: readonly string[]) => field((v) => {
 const timestamp = field((v) => {
   if (isBlank(v)) return null;
   const canonical = typeof v === 'string' ? canonicalTimestamp(v) : null;
-  if (canonical === null && typeof v === 'string' && /[.,]\d{7,}/.test(v)) {
+  if (canonical === null && typeof v === 'string' && /^\s*\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}\.\d{6}\d*[1-9]/.test(v)) {
     // .NET writes 7 fractional digits: rounding the last away would change the value without a word.
     return invalid(`has more fractional second digits than the 6 (microseconds) Postgres keeps, got ${describe(v)}`);
   }
@@ -150,7 +150,9 @@ export function parseList(v: unknown): string[] | null {
   if (!items) return null;
   const out: string[] = [];
   for (const item of items) {
-    if (typeof item !== 'string' && !(typeof item === 'number' && Number.isSafeInteger(item))) return null;
+    // An integer beyond 2^53 is kept (as read): the task is rejected for it (stringList), and its edges
+    // are counted and rejected with it, like every edge a parseable task declares.
+    if (typeof item !== 'string' && !(typeof item === 'number' && Number.isInteger(item))) return null;
     const text = String(item).trim();
     if (text !== '') out.push(text);
   }
@@ -220,13 +222,19 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
     const fields: Record<string, unknown> = {};
     let extra: Record<string, unknown> | null = null;
     let conflict: [string, string] | null = null;
+    // With renames, the legacy name each field was read from (for rejects): see sourceNames.
+    const from: Record<string, string> | null = hasRenames ? {} : null;
     for (const legacyName in raw) {
       const name = hasRenames ? renameOf.get(legacyName) ?? legacyName : legacyName;
       if (known.has(name)) {
-        // Two legacy fields giving one field (a renamed one and one already of that name): keeping
-        // either would silently drop the other.
-        if (hasRenames && name in fields && raw[legacyName] != null && fields[name] != null) conflict ??= [legacyNameOf(name, renames, legacyName), legacyName];
-        if (raw[legacyName] != null || !(name in fields)) fields[name] = raw[legacyName];
+        if (from && name in fields) {
+          // Two legacy fields giving one field (a renamed one and one already of that name): keeping
+          // either would silently drop the other. One with no value gives way to the other.
+          if (raw[legacyName] != null && fields[name] != null) conflict ??= [from[name]!, legacyName];
+          if (raw[legacyName] == null) continue;
+        }
+        fields[name] = raw[legacyName];
+        if (from) from[name] = legacyName;
       } else setOwn((extra ??= {}), legacyName, raw[legacyName]);
     }
     for (const [field, table] of translations) {
@@ -256,7 +264,7 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
       if (value === null || value === '') value = defaultOf.get(name) ?? value;
       const result = fns[i]!(value);
       if (result instanceof Invalid) {
-        const legacyField = legacyNameOf(name, renames);
+        const legacyField = from?.[name] ?? legacyNameOf(name, renames);
         // A field the record lacks, next to fields nobody knows: most likely a misspelt column or key.
         const hint = extra && fields[name] === undefined ? unknownFieldsHint(extra) : '';
         return { ok: false, field: legacyField, reason: `${legacyField} ${result.message}${hint}`, legacyId: legacyIdText };
@@ -297,6 +305,31 @@ const BUILDERS: { [K in LegacyKind]: (v: Record<string, unknown>, extra: Record<
   }),
   task_dependencies: (v) => ({ taskLegacyId: s(v.task_id), dependsOnLegacyId: s(v.depends_on_id) }),
 };
+
+/**
+ * The legacy names a taskfleet field is read from under this mapping, in order: the one renamed onto it
+ * (at most one: the mapping refuses two), then its own name unless that is renamed to another field.
+ * A record where two of them hold a value is rejected (normalize); otherwise the one with a value gives
+ * the field. Readers of raw records (declared edges, prepare's warnings) read through it alike.
+ */
+export function sourceNames(mapping: LegacyMapping, kind: LegacyKind, field: string): string[] {
+  const renames = mapping.fields[kind] ?? {};
+  const names = Object.entries(renames).filter(([, target]) => target === field).map(([legacy]) => legacy);
+  if (!Object.hasOwn(renames, field)) names.push(field);
+  return names;
+}
+
+/** A field of a raw record read through its source names: the first that holds a value (else undefined). */
+export function rawFieldValue(raw: Record<string, unknown>, names: readonly string[]): unknown {
+  if (names.length === 1) return raw[names[0]!];
+  let value: unknown;
+  for (const name of names) {
+    const v = raw[name];
+    if (v !== undefined && v !== null) return v;
+    value ??= v;
+  }
+  return value;
+}
 
 /** The name a taskfleet field has in the legacy files under this mapping. */
 export function legacyFieldName(mapping: LegacyMapping, kind: LegacyKind, field: string): string {

@@ -144,8 +144,9 @@ async function rejectsByReason(db: Pool, runId: string): Promise<DryRunForecast[
   // Reasons name the offending values; grouping keeps their wording with quoted values and ids masked.
   const { rows } = await db.query<{ kind: string; field: string | null; reason: string; count: string }>(
     `SELECT kind, field, reason, count(*) AS count FROM (
-        SELECT kind, field, regexp_replace(regexp_replace(regexp_replace(reason, '"[^"]*"', '"…"', 'g'),
-                 '\\m[A-Z]+-[A-Z]?[0-9]+\\M', '…', 'g'), '[A-Za-z0-9_.-]+\\.(jsonl|json|csv):[0-9]+(#[a-z_]+\\[[0-9]+\\])?', '…', 'g') AS reason
+        SELECT kind, field, regexp_replace(regexp_replace(regexp_replace(regexp_replace(reason, '"[^"]*"', '"…"', 'g'),
+                 '\\m[A-Z]+-[A-Z]?[0-9]+\\M', '…', 'g'), '[A-Za-z0-9_.-]+\\.(jsonl|json|csv):[0-9]+(#[a-z_]+\\[[0-9]+\\])?', '…', 'g'),
+                 '\\m(lines? [0-9]+(-[0-9]+)?)', 'line …', 'g') AS reason
           FROM ledger.rejects WHERE run_id = $1) r
       GROUP BY kind, field, reason
       ORDER BY array_position(ARRAY['projects', 'phases', 'tasks', 'task_dependencies'], kind), count(*) DESC, reason`, [runId]);

@@ -33,7 +33,6 @@ export const WARNING_CLASSES = [
   'unknown_field',
   'default_applied',
   'id_trimmed',
-  'unsafe_integer_id',
   'ends_before_start',
   'updated_before_created',
   'task_without_phase',

@@ -5,7 +5,6 @@
 // - unknown_field: a field the mapping does not know; kept unchanged in legacy_extra (aggregated per field)
 // - default_applied: status/priority/type missing, the mapping's default is used (aggregated per field)
 // - id_trimmed: an id with surrounding spaces; stored trimmed
-// - unsafe_integer_id: a JSON number id beyond 2^53; JSON parsing may already have changed its digits
 // - ends_before_start: a phase whose ends_on is before its starts_on
 // - updated_before_created: updated_at before created_at
 // - task_without_phase: tasks with no phase_id (aggregated)
@@ -14,7 +13,7 @@
 // - ignored_file: a file or directory of the legacy directory that is not a legacy file (backed up, not migrated)
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import type { LegacyKind } from '../legacy/kinds.js';
-import { legacyFieldName, type KindValues } from '../legacy/normalize.js';
+import { legacyFieldName, rawFieldValue, sourceNames, type KindValues } from '../legacy/normalize.js';
 import { recordRef, type Finding, type FindingKind, type WarningClass } from './findings.js';
 
 /** How many individual findings a rule gives per file and field before the rest are aggregated. */
@@ -23,7 +22,6 @@ export const WARNING_RULES: Record<WarningClass, { individual: number }> = {
   default_applied: { individual: 0 },
   task_without_phase: { individual: 0 },
   id_trimmed: { individual: 100 },
-  unsafe_integer_id: { individual: 100 },
   ends_before_start: { individual: 100 },
   updated_before_created: { individual: 100 },
   cross_project_dependency: { individual: 100 },
@@ -143,7 +141,7 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
   const defaults = Object.entries<string>(mapping.defaults[kind] ?? {}).map(([field, value]) => {
     const legacyName = name(field);
     const text = `${legacyName} is missing; the mapping's default "${value}" is used`;
-    return { legacyName, counter: counter('default_applied', legacyName), text: () => ({ reason: text, summary: text }) };
+    return { sources: sourceNames(mapping, kind, field), counter: counter('default_applied', legacyName), text: () => ({ reason: text, summary: text }) };
   });
   const unknownFields = new Map<string, { counter: WarningCounter; text: () => WarningText }>();
   const unknownField = (field: string) => {
@@ -156,8 +154,8 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
   };
   const [idName, createdName, updatedName, startsName, endsName, phaseName] =
     ['id', 'created_at', 'updated_at', 'starts_on', 'ends_on', 'phase_id'].map(name) as [string, string, string, string, string, string];
+  const idSources = sourceNames(mapping, kind, 'id');
   const idTrimmed = counter('id_trimmed', idName);
-  const unsafeId = counter('unsafe_integer_id', idName);
   const updatedBeforeCreated = counter('updated_before_created', updatedName);
   const endsBeforeStart = counter('ends_before_start', endsName);
   const withoutPhase = counter('task_without_phase', phaseName);
@@ -172,19 +170,14 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
       }
     }
     for (const rule of defaults) {
-      const given = raw[rule.legacyName];
+      const given = rawFieldValue(raw, rule.sources);
       if (given === undefined || given === null || given === '') rule.counter.hit(line, legacyId, rule.text);
     }
-    const rawId = raw[idName];
+    const rawId = rawFieldValue(raw, idSources);
     if (typeof rawId === 'string' && rawId !== legacyId) {
       idTrimmed.hit(line, legacyId, () => ({
         reason: `${idName} ${JSON.stringify(rawId)} has surrounding spaces; it is stored as "${legacyId}"`,
         summary: `${idName} has surrounding spaces; it is stored trimmed`,
-      }));
-    } else if (typeof rawId === 'number' && !Number.isSafeInteger(rawId)) {
-      unsafeId.hit(line, legacyId, () => ({
-        reason: `${idName} ${legacyId} is a JSON number beyond 2^53: its digits may have changed in parsing; quote ids in the dump`,
-        summary: `${idName} is a JSON number beyond 2^53`,
       }));
     }
     const { createdAt, updatedAt } = values;

@@ -22,7 +22,8 @@ const configSchema = z.object({
     runs: count(10_000),
     p50Ms: milliseconds,
     p95Ms: milliseconds,
-    queries: z.partialRecord(z.enum(QUERY_NAMES), latency).default({}),
+    // A query's own limits; one it leaves out is the general one.
+    queries: z.partialRecord(z.enum(QUERY_NAMES), latency.partial()).default({}),
   }).strict(),
 }).strict();
 
@@ -79,5 +80,6 @@ function readSettingsFile(file: string): unknown {
 
 /** The latency limits that apply to one typical query. */
 export function limitsFor(config: VerificationConfig, query: TypicalQuery['name']): QueryLimits {
-  return config.performance.queries[query] ?? { p50Ms: config.performance.p50Ms, p95Ms: config.performance.p95Ms };
+  const own = config.performance.queries[query];
+  return { p50Ms: own?.p50Ms ?? config.performance.p50Ms, p95Ms: own?.p95Ms ?? config.performance.p95Ms };
 }

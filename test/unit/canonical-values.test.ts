@@ -33,6 +33,8 @@ const VALID_TIMESTAMPS = [
   '2021-03-04t10:00:00z', // RFC 3339 allows lower case
   '2021-03-04T10:00:00.5z',
   '2021-03-04t10:00:00+02:00',
+  '2021-03-04T10:00:00.1230000Z', // .NET's 7 digits: zeros past the sixth change nothing
+  '2021-03-04T10:00:00.123456000+01:00',
   '2021-03-04T10:00:00.1Z',
   '2021-03-04T10:00:00.123456Z',
   '2021-03-04T10:00:00.000001Z',
@@ -69,7 +71,8 @@ const VALID_TIMESTAMPS = [
 ];
 
 const INVALID_TIMESTAMPS = [
-  '2021-03-04T10:00:00.1234567Z', // 7 fractional digits: Postgres would round the last away
+  '2021-03-04T10:00:00.1234567Z', // a 7th digit that is not 0: Postgres would round it away
+  '2021-03-04T10:00:00.0000001+02:00',
   '2021-02-29T00:00:00Z', // not a leap year
   '2021-02-29',
   '1900-02-29T00:00:00Z', // divisible by 100, not 400

@@ -1,7 +1,9 @@
 // createNormalizer with the default mapping (config/legacy-mapping.yaml) and with custom mappings.
 import { describe, expect, it } from 'vitest';
 import { loadLegacyMapping, parseLegacyMapping } from '../../src/config/legacy-mapping.js';
-import { createNormalizer, legacyFieldName, parseList, type Normalized } from '../../src/legacy/normalize.js';
+import { declaredEdges } from '../../src/legacy/declared-edges.js';
+import { createNormalizer, legacyFieldName, parseList, sourceNames, type Normalized } from '../../src/legacy/normalize.js';
+import type { RawRecord } from '../../src/legacy/read-chunk.js';
 
 const mapping = loadLegacyMapping();
 const projects = createNormalizer('projects', mapping);
@@ -300,10 +302,12 @@ describe('normalize: values JavaScript or Postgres cannot take as they are', () 
     expect(ok(projects({ id: 9007199254740991, name: 'A' })).legacyId).toBe('9007199254740991');
   });
 
-  it('a timestamp with 7 fractional digits (.NET) is refused, saying why; a lower-case z is fine', () => {
+  it('a timestamp with a non-zero 7th fractional digit is refused, saying why; .NET zeros and a lower-case z are fine', () => {
     expect(rejected(tasks({ ...TASK, created_at: '2024-01-02T03:04:05.1234567Z' })).reason)
       .toBe('created_at has more fractional second digits than the 6 (microseconds) Postgres keeps, got "2024-01-02T03:04:05.1234567Z"');
     expect(ok(tasks({ ...TASK, created_at: '2024-01-02t03:04:05.5z' })).createdAt).toBe('2024-01-02 03:04:05.5+00');
+    expect(ok(tasks({ ...TASK, created_at: '2024-01-02T03:04:05.1230000Z' })).createdAt).toBe('2024-01-02 03:04:05.123+00');
+    expect(rejected(tasks({ ...TASK, created_at: 'soon 10:00:00.12345678' })).reason).toMatch(/must be an ISO 8601 timestamp/);
   });
 
   it('year 0000 is no date (Postgres has no year 0)', () => {
@@ -343,6 +347,30 @@ describe('normalize: values JavaScript or Postgres cannot take as they are', () 
     expect(both.reason).toMatch(/^title and summary both give the tasks field title/);
     expect(ok(custom({ id: 't1', project_id: 'p1', title: null, summary: 'S' })).title).toBe('S');
     expect(ok(custom({ id: 't1', project_id: 'p1', summary: 'S', title: null })).title).toBe('S');
+  });
+});
+
+describe('a renamed field and a field of the target\'s own name: one source, read alike everywhere', () => {
+  const m = parseLegacyMapping({ fields: { tasks: { blocked_by: 'depends_on' }, projects: { state: 'status' } } }, 'm', mapping);
+  const record = (fields: Record<string, unknown>): RawRecord => ({ line: 2, fields, error: null });
+
+  it('the one with a value gives the field, in normalize and in the declared edges (CSV: both columns, one empty)', () => {
+    for (const fields of [{ blocked_by: null, depends_on: 'T-2' }, { depends_on: 'T-2', blocked_by: null }, { blocked_by: 'T-2' }, { depends_on: 'T-2' }]) {
+      const raw = { id: 'T-1', project_id: 'P-1', title: 'x', ...fields };
+      expect(ok(createNormalizer('tasks', m)(raw)).dependsOn, JSON.stringify(fields)).toEqual(['T-2']);
+      expect(declaredEdges([record(raw)], m), JSON.stringify(fields)).toEqual([['T-1', 'T-2', 2, 0]]);
+    }
+  });
+
+  it('a reject names the legacy field the value came from', () => {
+    expect(rejected(createNormalizer('projects', m)({ id: 'p1', name: 'A', state: null, status: 'bogus' })).field).toBe('status');
+    expect(rejected(createNormalizer('projects', m)({ id: 'p1', name: 'A', state: 'bogus' })).field).toBe('state');
+  });
+
+  it('sourceNames lists the rename first, then the field\'s own name', () => {
+    expect(sourceNames(m, 'tasks', 'depends_on')).toEqual(['blocked_by', 'depends_on']);
+    expect(sourceNames(m, 'tasks', 'title')).toEqual(['title']);
+    expect(sourceNames(parseLegacyMapping({ fields: { tasks: { title: 'description', summary: 'title' } } }, 'm', mapping), 'tasks', 'title')).toEqual(['summary']);
   });
 });
 
