@@ -205,6 +205,17 @@ describe('the forked local runner\'s helper process', () => {
     expect(check(), what).toBe(true);
   };
 
+  /** A forked runner for `body`, closed afterwards whatever happens. */
+  const withForkedRunner = async (body: (runner: WorkflowRunner) => Promise<void>) => {
+    const runner = createForkedLocalRunner({ cacheRoot: join(scratch, 'cache-forked') });
+    try {
+      await body(runner);
+    } finally {
+      await runner.close();
+    }
+  };
+  const stepFile = (ext: string) => join(scratch, `step-${randomBytes(4).toString('hex')}.${ext}`);
+
   /** A step that writes its pid to a file, then waits 30 s. */
   const pidStep = (pidFile: string) => nodeStep('slow', `require("node:fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setTimeout(() => {}, 30_000)`);
   const stepPidOf = async (pidFile: string) => {
@@ -213,9 +224,8 @@ describe('the forked local runner\'s helper process', () => {
   };
 
   it('fails the runs of a helper that dies as transient (their jobs retry), kills its steps, and forks a new one for the next run', async () => {
-    const runner = createForkedLocalRunner({ cacheRoot: join(scratch, 'cache-forked') });
-    try {
-      const pidFile = join(scratch, `step-${randomBytes(4).toString('hex')}.pid`);
+    await withForkedRunner(async (runner) => {
+      const pidFile = stepFile('pid');
       const slow = runner.run(workflow([pidStep(pidFile)]), { signal: new AbortController().signal });
       const stepPid = await stepPidOf(pidFile);
       const pids = helperPids();
@@ -228,15 +238,12 @@ describe('the forked local runner\'s helper process', () => {
       const next = await runner.run(workflow([nodeStep('echo', 'console.log("after")')]), { signal: new AbortController().signal });
       expect(next.outputTail).toBe('after\n');
       expect(helperPids()).not.toContain(pids[0]);
-    } finally {
-      await runner.close();
-    }
+    });
   });
 
   it('ends a run that was aborted as aborted, not as transient, when its helper dies before answering', async () => {
-    const runner = createForkedLocalRunner({ cacheRoot: join(scratch, 'cache-forked') });
-    try {
-      const pidFile = join(scratch, `step-${randomBytes(4).toString('hex')}.pid`);
+    await withForkedRunner(async (runner) => {
+      const pidFile = stepFile('pid');
       const controller = new AbortController();
       const slow = runner.run(workflow([pidStep(pidFile)]), { signal: controller.signal });
       await stepPidOf(pidFile);
@@ -246,15 +253,12 @@ describe('the forked local runner\'s helper process', () => {
       const err = await slow.then(() => null, (e: unknown) => e);
       expect(err).not.toBeInstanceOf(TransientRunnerError);
       expect((err as Error).message).toBe('worker shutting down');
-    } finally {
-      await runner.close();
-    }
+    });
   });
 
   it('outlives SIGINT and SIGTERM sent to the worker\'s process group: the worker drains, its runs finish', async () => {
-    const runner = createForkedLocalRunner({ cacheRoot: join(scratch, 'cache-forked') });
-    try {
-      const started = join(scratch, `step-${randomBytes(4).toString('hex')}.started`);
+    await withForkedRunner(async (runner) => {
+      const started = stepFile('started');
       const running = runner.run(workflow([nodeStep('wait', `require("node:fs").writeFileSync(${JSON.stringify(started)}, "1"); setTimeout(() => console.log("finished"), 500)`)]),
         { signal: new AbortController().signal });
       await waitUntil('the step started', () => existsSync(started));
@@ -265,9 +269,7 @@ describe('the forked local runner\'s helper process', () => {
       const result = await running;
       expect(result.outputTail).toBe('finished\n');
       expect(alive(pids[0]!)).toBe(true);
-    } finally {
-      await runner.close();
-    }
+    });
   });
 
   it('is out of reach of a signal to the worker\'s process group, even while it starts', async () => {
@@ -301,7 +303,7 @@ describe('the forked local runner\'s helper process', () => {
 
   it('close() ends the helper, and a step still running in it with its process group; a closed runner runs nothing', async () => {
     const runner = createForkedLocalRunner({ cacheRoot: join(scratch, 'cache-forked') });
-    const pidFile = join(scratch, `step-${randomBytes(4).toString('hex')}.pid`);
+    const pidFile = stepFile('pid');
     const running = runner.run(workflow([pidStep(pidFile)]), { signal: new AbortController().signal });
     const outcome = running.then(() => 'resolved', () => 'rejected');
     const stepPid = await stepPidOf(pidFile);

@@ -1,5 +1,4 @@
 // `taskfleet generate`: deterministic synthetic legacy data, optionally with every class of bad record.
-
 import { type Command, Option, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { positiveInt, requireOptions } from './common-options.js';

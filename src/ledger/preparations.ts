@@ -67,7 +67,7 @@ export async function insertFindings(db: Db, preparationId: number, findings: re
     await db.query(
       `INSERT INTO ledger.validation_findings (preparation_id, severity, class, kind, ref, file_name, line, legacy_id, field, reason, count)
        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[])`,
-      [preparationId, col((f) => f.severity), col((f) => f.class), col((f) => f.kind), col((f) => storableText(f.ref)), col((f) => f.file),
+      [preparationId, col((f) => f.severity), col((f) => f.class), col((f) => f.kind), col((f) => f.ref), col((f) => f.file),
         col((f) => f.line), col((f) => storableText(f.legacyId)), col((f) => storableText(f.field)), col((f) => storableText(f.reason)), col((f) => f.count ?? null)]);
   }
 }

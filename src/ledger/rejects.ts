@@ -1,7 +1,7 @@
 // Ledger: rejected legacy records, each with file, line, field and reason. One row per record
 // (unique per run, kind and ref), so a retried chunk cannot reject a record twice.
 import type { RecordRejection } from '../legacy/errors.js';
-import type { LegacyKind, Stage } from '../legacy/kinds.js';
+import { LEGACY_KINDS, type LegacyKind, type Stage } from '../legacy/kinds.js';
 import type { Pool, PoolClient } from '../store/pool.js';
 import { storableText } from './storable-text.js';
 
@@ -15,12 +15,12 @@ export interface StoredReject extends RecordRejection {
 export async function insertRejects(client: PoolClient, runId: string, stage: Stage, chunkNo: number, rejects: readonly RecordRejection[]): Promise<number> {
   if (rejects.length === 0) return 0;
   const col = <K extends keyof RecordRejection>(k: K) => rejects.map((r) => r[k]);
-  const text = (k: 'ref' | 'legacyId' | 'field' | 'reason') => rejects.map((r) => storableText(r[k]));
+  const text = (k: 'legacyId' | 'field' | 'reason') => rejects.map((r) => storableText(r[k]));
   const result = await client.query(
     `INSERT INTO ledger.rejects (run_id, stage, chunk_no, kind, ref, file_name, line, legacy_id, field, reason)
      SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[])
      ON CONFLICT (run_id, kind, ref) DO NOTHING`,
-    [runId, stage, chunkNo, col('kind'), text('ref'), col('fileName'), col('line'), text('legacyId'), text('field'), text('reason')],
+    [runId, stage, chunkNo, col('kind'), col('ref'), col('fileName'), col('line'), text('legacyId'), text('field'), text('reason')],
   );
   return result.rowCount ?? 0;
 }
@@ -30,8 +30,8 @@ export async function listRejects(db: Db, runId: string, opts: { kind?: LegacyKi
   const { rows } = await db.query<StoredReject>(
     `SELECT kind, ref, file_name AS "fileName", line, legacy_id AS "legacyId", field, reason, stage, chunk_no AS "chunkNo"
      FROM ledger.rejects WHERE run_id = $1 AND ($2::text IS NULL OR kind = $2)
-     ORDER BY array_position(ARRAY['projects', 'phases', 'tasks', 'task_dependencies'], kind), file_name, line, ref LIMIT $3 OFFSET $4`,
-    [runId, opts.kind ?? null, opts.limit, opts.offset],
+     ORDER BY array_position($5::text[], kind), file_name, line, ref LIMIT $3 OFFSET $4`,
+    [runId, opts.kind ?? null, opts.limit, opts.offset, LEGACY_KINDS],
   );
   return rows;
 }

@@ -16,6 +16,12 @@ function microseconds(frac: string): string | null {
   if (frac.length <= 6) return frac;
   return /[1-9]/.test(frac.slice(6)) ? null : frac.slice(0, 6);
 }
+/** A timestamp refused only for a non-zero digit past the sixth fractional one (to say why). */
+export function hasSubMicrosecondDigits(text: string): boolean {
+  const digits = TIMESTAMP.exec(text.trim())?.[7] ?? '';
+  return microseconds(digits) === null;
+}
+
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** "2021-03-04T12:00:00.120+02:00" -> "2021-03-04 10:00:00.12+00"; null when not a valid timestamp. */

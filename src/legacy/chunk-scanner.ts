@@ -58,7 +58,7 @@ export async function scanLegacyFile(
   limits: ChunkLimits,
   onChunk: (chunk: ChunkSpan, header: string[] | null) => Promise<void> | void,
 ): Promise<FileScan> {
-  const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, oneRecordPerLine: true });
+  const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, wholeFile: true });
   const fileHash = createHash('sha256');
   const expectHeader = file.format === 'csv';
   let header: string[] | null = null;

@@ -2,7 +2,7 @@
 // translations, stated defaults), checks every field, and keeps unknown fields as extras.
 // A bad record yields the first failing field and a reason; nothing is coerced silently.
 import type { LegacyMapping } from '../config/legacy-mapping.js';
-import { canonicalDecimal, canonicalTimestamp, utcMillis } from './canonical-values.js';
+import { canonicalDecimal, canonicalTimestamp, hasSubMicrosecondDigits, utcMillis } from './canonical-values.js';
 import type { LegacyKind } from './kinds.js';
 
 export interface ProjectValues {
@@ -103,7 +103,7 @@ const enumOf = (values: readonly string[]) => field((v) => {
 const timestamp = field((v) => {
   if (isBlank(v)) return null;
   const canonical = typeof v === 'string' ? canonicalTimestamp(v) : null;
-  if (canonical === null && typeof v === 'string' && /^\s*\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}\.\d{6}\d*[1-9]/.test(v)) {
+  if (canonical === null && typeof v === 'string' && hasSubMicrosecondDigits(v)) {
     // .NET writes 7 fractional digits: rounding the last away would change the value without a word.
     return invalid(`has more fractional second digits than the 6 (microseconds) Postgres keeps, got ${describe(v)}`);
   }

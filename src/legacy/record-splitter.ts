@@ -38,11 +38,12 @@ export interface SplitterStart {
   /** JSON only: the opening '[' has already been consumed (a chunk starts inside the array). */
   insideArray?: boolean;
   /**
-   * JSON only: refuse two records starting on one line. Records are named by the line they start on
-   * (rejects, claims, verification), so in a minified file they would share one name. The whole-file
-   * scans (planning, prepare, verify) set it; chunks of a file they passed cannot break it.
+   * JSON only: this reads a whole file, as planning, prepare and verify do (not one chunk of a file they
+   * passed). So its array must end in it (a truncated file loses every record after the cut), and no two
+   * records may start on one line (records are named by the line they start on, in rejects, claims and
+   * verification: in a minified file they would share one name).
    */
-  oneRecordPerLine?: boolean;
+  wholeFile?: boolean;
 }
 
 export class RecordSplitter {
@@ -62,16 +63,13 @@ export class RecordSplitter {
   private arrayClosed = false;
   /** The line the previous JSON element started on (0: none yet). */
   private lastRecLine = 0;
-  /** Reads a whole file (not one chunk of it), so a JSON array must end in it. */
   private readonly wholeFile: boolean;
-  private readonly oneRecordPerLine: boolean;
 
   constructor(private readonly format: LegacyFormat, private readonly source: string, start: SplitterStart = { offset: 0, line: 1 }) {
     this.offset = start.offset;
     this.line = start.line;
     this.depth = start.insideArray ? 1 : 0;
-    this.wholeFile = !start.insideArray;
-    this.oneRecordPerLine = start.oneRecordPerLine ?? false;
+    this.wholeFile = start.wholeFile ?? false;
   }
 
   push(buf: Uint8Array, emit: (span: RecordSpan) => void): void {
@@ -93,7 +91,6 @@ export class RecordSplitter {
 
   /** Flushes a last record that has no line end. */
   end(emit: (span: RecordSpan) => void): void {
-    // A .json file cut short would otherwise lose every record after the cut without a word.
     if (this.format === 'json' && this.wholeFile && (this.depth > 0 || this.recStart >= 0) && !this.arrayClosed) {
       throw new LegacyDataError(`${this.source}:${this.line}: the file ends inside its JSON array (no closing ']'): is it truncated? Export it again`);
     }
@@ -209,7 +206,7 @@ export class RecordSplitter {
       }
       if (b === COMMA) continue;
       if (b === CLOSE_BRACKET) { this.depth = 0; this.arrayClosed = true; continue; }
-      if (this.oneRecordPerLine && this.line === this.lastRecLine) {
+      if (this.wholeFile && this.line === this.lastRecLine) {
         throw new LegacyDataError(
           `${this.source}:${this.line}: two records start on this line (a minified file, or bytes between records that are not JSON); taskfleet names each record by its line, so a .json file needs one record per line: pretty-print it, or convert it to .jsonl (e.g. jq -c '.[]')`);
       }

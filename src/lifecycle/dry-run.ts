@@ -18,7 +18,7 @@ import { listChunks, markChunkFailed, nextPendingChunks } from '../ledger/chunks
 import { findRun, updateRun, type WorkflowRunOptions } from '../ledger/runs.js';
 import { runSummary, type KindSummary } from '../ledger/summary.js';
 import { workflowStageCounts } from '../ledger/workflow-runs.js';
-import { STAGES, type Stage } from '../legacy/kinds.js';
+import { LEGACY_KINDS, STAGES, type Stage } from '../legacy/kinds.js';
 import type { Logger } from '../logger.js';
 import { planRun } from '../producers/plan-run.js';
 import { redactUrl } from '../redact-url.js';
@@ -149,7 +149,7 @@ async function rejectsByReason(db: Pool, runId: string): Promise<DryRunForecast[
                  '\\m(lines? [0-9]+(-[0-9]+)?)', 'line …', 'g') AS reason
           FROM ledger.rejects WHERE run_id = $1) r
       GROUP BY kind, field, reason
-      ORDER BY array_position(ARRAY['projects', 'phases', 'tasks', 'task_dependencies'], kind), count(*) DESC, reason`, [runId]);
+      ORDER BY array_position($2::text[], kind), count(*) DESC, reason`, [runId, LEGACY_KINDS]);
   return rows.map((r) => ({ kind: r.kind, field: r.field, reason: r.reason, count: Number(r.count) }));
 }
 

@@ -176,7 +176,12 @@ async function dryRun(opts: LifecycleOptions, records: LifecycleRecords): Promis
     for (const k of forecast.kinds) opts.say(`  ${k.kind.padEnd(18)} legacy ${k.legacy}  would migrate ${k.migrated}  would reject ${k.rejected}`);
     for (const t of forecast.tables) opts.say(`  tms.${t.table.padEnd(18)} inserts ${t.inserts}  updates ${t.updates}`);
     // The commonest reasons of every kind (a bounded list), and how many more the report holds.
-    const shown = forecast.rejectsByReason.filter((r, i, all) => all.findIndex((o) => o.kind === r.kind) > i - REASONS_PER_KIND);
+    const perKind = new Map<string, number>();
+    const shown = forecast.rejectsByReason.filter((r) => {
+      const n = (perKind.get(r.kind) ?? 0) + 1;
+      perKind.set(r.kind, n);
+      return n <= REASONS_PER_KIND;
+    });
     for (const r of shown) opts.say(`  reject ${r.kind}${r.field ? `.${r.field}` : ''}: ${r.reason} × ${r.count}`);
     const more = forecast.rejectsByReason.length - shown.length;
     if (more > 0) opts.say(`  … ${more} more reject reasons in ${resolve(opts.dryRunReport)}`);

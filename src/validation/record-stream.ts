@@ -13,7 +13,7 @@ const READ_BYTES = 1024 * 1024;
 
 /** The file's records, a read buffer's worth at a time, in file order. Throws LegacyDataError when the file's structure is unreadable. */
 export async function* streamLegacyRecords(file: LegacyFile, maxRecordBytes: number, readBytes = READ_BYTES): AsyncGenerator<RawRecord[]> {
-  const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, oneRecordPerLine: true });
+  const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, wholeFile: true });
   let header: string[] | null = null;
   let headerPending = file.format === 'csv';
   // Bytes from `windowStart` on that are still needed: the carried open record, then the new buffer.

@@ -19,7 +19,7 @@ export interface LegacyFileTotals {
 }
 
 export async function* readLegacyRecords(file: LegacyFile, maxRecordBytes: number, totals: LegacyFileTotals): AsyncGenerator<RawRecord[]> {
-  const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, oneRecordPerLine: true });
+  const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, wholeFile: true });
   const hash = createHash('sha256');
   let header: string[] | null = null;
   // Bytes from the start of a record not yet complete, and their offset in the file.
