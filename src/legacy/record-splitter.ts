@@ -4,11 +4,25 @@
 import type { LegacyFormat } from './kinds.js';
 import { LegacyDataError } from './errors.js';
 
-/** One record: absolute byte offsets [start, end) and the 1-based line it starts on. */
+/**
+ * One record: absolute byte offsets [start, end) and its 1-based line number, the name it goes by in
+ * rejects, claims and verification. That is the line it starts on, except in a .json file whose records
+ * share lines (a minified array): there each further record starting on a line takes the next number,
+ * as though it began a line of its own, so every record keeps a name of its own and the names keep file
+ * order. In a one-line array, record N is named N.
+ */
 export interface RecordSpan {
   start: number;
   end: number;
   line: number;
+}
+
+/** Records renumbered because they share a line with the record before them (.json only). */
+export interface SharedLines {
+  records: number;
+  /** The first such record: the file's real line, and the number it goes by. */
+  firstLine: number;
+  firstNumber: number;
 }
 
 const NL = 0x0a;
@@ -39,16 +53,17 @@ export interface SplitterStart {
   insideArray?: boolean;
   /**
    * JSON only: this reads a whole file, as planning, prepare and verify do (not one chunk of a file they
-   * passed). So its array must end in it (a truncated file loses every record after the cut), and no two
-   * records may start on one line (records are named by the line they start on, in rejects, claims and
-   * verification: in a minified file they would share one name).
+   * passed). So its array must end in it: a truncated file would lose every record after the cut.
    */
   wholeFile?: boolean;
 }
 
 export class RecordSplitter {
   private offset: number;
+  /** The number the next record starting here would go by (the line, plus the records renumbered so far). */
   private line: number;
+  /** The file's real line, for messages about the file's structure. */
+  private fileLine: number;
   private recStart = -1;
   private recLine = 0;
   // CSV
@@ -61,13 +76,15 @@ export class RecordSplitter {
   private inString = false;
   private escaped = false;
   private arrayClosed = false;
-  /** The line the previous JSON element started on (0: none yet). */
+  /** The number of the previous JSON element (0: none yet). */
   private lastRecLine = 0;
   private readonly wholeFile: boolean;
+  private shared: SharedLines | null = null;
 
   constructor(private readonly format: LegacyFormat, private readonly source: string, start: SplitterStart = { offset: 0, line: 1 }) {
     this.offset = start.offset;
     this.line = start.line;
+    this.fileLine = start.line;
     this.depth = start.insideArray ? 1 : 0;
     this.wholeFile = start.wholeFile ?? false;
   }
@@ -89,10 +106,15 @@ export class RecordSplitter {
     return this.recStart;
   }
 
+  /** The records so far that share a line with the one before them, or null (always null but for .json). */
+  get sharedLines(): SharedLines | null {
+    return this.shared;
+  }
+
   /** Flushes a last record that has no line end. */
   end(emit: (span: RecordSpan) => void): void {
     if (this.format === 'json' && this.wholeFile && (this.depth > 0 || this.recStart >= 0) && !this.arrayClosed) {
-      throw new LegacyDataError(`${this.source}:${this.line}: the file ends inside its JSON array (no closing ']'): is it truncated? Export it again`);
+      throw new LegacyDataError(`${this.source}:${this.fileLine}: the file ends inside its JSON array (no closing ']'): is it truncated? Export it again`);
     }
     if (this.recStart >= 0) {
       emit({ start: this.recStart, end: this.offset, line: this.recLine });
@@ -163,7 +185,7 @@ export class RecordSplitter {
   private pushJson(buf: Uint8Array, emit: (span: RecordSpan) => void): void {
     for (let i = 0; i < buf.length; i++) {
       const b = buf[i]!;
-      if (b === NL) this.line++;
+      if (b === NL) { this.line++; this.fileLine++; }
       if (this.recStart >= 0) {
         if (this.inString) {
           if (this.escaped) this.escaped = false;
@@ -196,19 +218,22 @@ export class RecordSplitter {
       if (isSpace(b)) continue;
       if (this.depth === 0) {
         if (this.arrayClosed) {
-          throw new LegacyDataError(`${this.source}:${this.line}: unexpected data after the end of the JSON array`);
+          throw new LegacyDataError(`${this.source}:${this.fileLine}: unexpected data after the end of the JSON array`);
         }
         if (b !== OPEN_BRACKET) {
-          throw new LegacyDataError(`${this.source}:${this.line}: a .json legacy file must hold one JSON array of records`);
+          throw new LegacyDataError(`${this.source}:${this.fileLine}: a .json legacy file must hold one JSON array of records`);
         }
         this.depth = 1;
         continue;
       }
       if (b === COMMA) continue;
       if (b === CLOSE_BRACKET) { this.depth = 0; this.arrayClosed = true; continue; }
-      if (this.wholeFile && this.line === this.lastRecLine) {
-        throw new LegacyDataError(
-          `${this.source}:${this.line}: two records start on this line (a minified file, or bytes between records that are not JSON); taskfleet names each record by its line, so a .json file needs one record per line: pretty-print it, or convert it to .jsonl (e.g. jq -c '.[]')`);
+      if (this.line === this.lastRecLine) {
+        // A second record on this line: it takes the next number (see RecordSpan). A chunk reader,
+        // started at its first record's number, counts the same way from there.
+        this.line++;
+        if (this.shared) this.shared.records++;
+        else this.shared = { records: 1, firstLine: this.fileLine, firstNumber: this.line };
       }
       this.lastRecLine = this.line;
       this.recStart = this.offset + i;

@@ -39,6 +39,7 @@ export const WARNING_CLASSES = [
   'cross_project_dependency',
   'empty_file',
   'ignored_file',
+  'records_share_lines',
 ] as const;
 export type WarningClass = (typeof WARNING_CLASSES)[number];
 

@@ -7,12 +7,18 @@ import { parseCsvHeader } from '../legacy/chunk-scanner.js';
 import { LegacyDataError } from '../legacy/errors.js';
 import type { LegacyFile } from '../legacy/files.js';
 import { parseChunk, type ChunkLocation, type RawRecord } from '../legacy/read-chunk.js';
-import { RecordSplitter, type RecordSpan } from '../legacy/record-splitter.js';
+import { RecordSplitter, type RecordSpan, type SharedLines } from '../legacy/record-splitter.js';
 
 const READ_BYTES = 1024 * 1024;
 
-/** The file's records, a read buffer's worth at a time, in file order. Throws LegacyDataError when the file's structure is unreadable. */
-export async function* streamLegacyRecords(file: LegacyFile, maxRecordBytes: number, readBytes = READ_BYTES): AsyncGenerator<RawRecord[]> {
+/**
+ * The file's records, a read buffer's worth at a time, in file order. Throws LegacyDataError when the
+ * file's structure is unreadable. `onSharedLines` hears, once the file is read, of records renumbered
+ * because they share a line (a minified .json: see RecordSpan).
+ */
+export async function* streamLegacyRecords(
+  file: LegacyFile, maxRecordBytes: number, readBytes = READ_BYTES, onSharedLines?: (shared: SharedLines) => void,
+): AsyncGenerator<RawRecord[]> {
   const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, wholeFile: true });
   let header: string[] | null = null;
   let headerPending = file.format === 'csv';
@@ -91,4 +97,6 @@ export async function* streamLegacyRecords(file: LegacyFile, maxRecordBytes: num
     throw new LegacyDataError(`Cannot read legacy file ${file.path}: ${(err as Error).message}`, { cause: err });
   }
   if (headerPending && file.bytes > 0) throw new LegacyDataError(`${file.fileName}:1: the CSV header row cannot be read`);
+  const shared = splitter.sharedLines;
+  if (shared) onSharedLines?.(shared);
 }

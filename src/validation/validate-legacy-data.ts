@@ -10,12 +10,13 @@ import { LegacyDataError } from '../legacy/errors.js';
 import { discoverLegacyFiles, type LegacyFile } from '../legacy/files.js';
 import { LEGACY_KINDS, type LegacyFormat, type LegacyKind } from '../legacy/kinds.js';
 import { createNormalizer } from '../legacy/normalize.js';
+import type { SharedLines } from '../legacy/record-splitter.js';
 import { RETIRED_MARKER } from '../lifecycle/manifest.js';
 import { DependencyChecker } from './dependency-checks.js';
 import { checkEntityRecord, EntityRegistry, type EntityRegistries } from './entity-checks.js';
 import type { ErrorClass, ErrorFinding, Finding, WarningClass } from './findings.js';
 import { streamLegacyRecords } from './record-stream.js';
-import { createRecordWarnings, emptyFileWarning, ignoredFileWarning, WarningCollector } from './warnings.js';
+import { createRecordWarnings, emptyFileWarning, ignoredFileWarning, sharedLinesWarning, WarningCollector } from './warnings.js';
 
 export interface KindCounts {
   /** Legacy records (task_dependencies: every depends_on entry of a readable task, plus every row). */
@@ -140,7 +141,8 @@ export async function validateLegacyData(dir: string, mapping: LegacyMapping, op
   if (rowsFile) {
     let rows = 0;
     try {
-      for await (const batch of streamLegacyRecords(rowsFile, mapping.maxRecordBytes)) {
+      const onShared = (shared: SharedLines) => sharedLinesWarning('task_dependencies', rowsFile.fileName, shared, warnings);
+      for await (const batch of streamLegacyRecords(rowsFile, mapping.maxRecordBytes, undefined, onShared)) {
         for (const record of batch) dependencies.addRowRecord(record);
         rows += batch.length;
         await flush();
@@ -182,7 +184,8 @@ async function validateEntityFile<K extends EntityKind>(
 ): Promise<void> {
   const normalize = createNormalizer(kind, mapping);
   const recordWarnings = createRecordWarnings(kind, file.fileName, mapping, hooks.warnings);
-  for await (const batch of streamLegacyRecords(file, mapping.maxRecordBytes)) {
+  const onShared = (shared: SharedLines) => sharedLinesWarning(kind, file.fileName, shared, hooks.warnings);
+  for await (const batch of streamLegacyRecords(file, mapping.maxRecordBytes, undefined, onShared)) {
     for (const record of batch) {
       const outcome = checkEntityRecord(kind, record, normalize, registries);
       if (!outcome.migrated) hooks.emitError(outcome.error);

@@ -11,8 +11,11 @@
 // - cross_project_dependency: a dependency between tasks of two different projects
 // - empty_file: a legacy file without records
 // - ignored_file: a file or directory of the legacy directory that is not a legacy file (backed up, not migrated)
+// - records_share_lines: a .json file with records that start on one line (minified): they are numbered,
+//   not named by the file's line, from the first such line on
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import type { LegacyKind } from '../legacy/kinds.js';
+import type { SharedLines } from '../legacy/record-splitter.js';
 import { legacyFieldName, rawFieldValue, sourceNames, type KindValues } from '../legacy/normalize.js';
 import { recordRef, type Finding, type FindingKind, type WarningClass } from './findings.js';
 
@@ -27,6 +30,7 @@ export const WARNING_RULES: Record<WarningClass, { individual: number }> = {
   cross_project_dependency: { individual: 100 },
   empty_file: { individual: 1 },
   ignored_file: { individual: 1000 },
+  records_share_lines: { individual: 1 },
 };
 
 /** The texts of one warning: its own reason, and what an aggregated finding says of all like it. */
@@ -201,6 +205,17 @@ export function emptyFileWarning(kind: LegacyKind, file: string, warnings: Warni
   warnings.counter(kind, file, 'empty_file', null).hit(0, null, () => ({
     reason: `${file} holds no records: nothing of kind ${kind} will be migrated`, summary: `${file} holds no records`,
   }), file);
+}
+
+/** A .json file whose records share lines (a minified array): from the first such line on, records are numbered. */
+export function sharedLinesWarning(kind: LegacyKind, file: string, shared: SharedLines, warnings: WarningCollector): void {
+  const { records, firstLine, firstNumber } = shared;
+  warnings.counter(kind, file, 'records_share_lines', null).hit(firstNumber, null, () => ({
+    reason: `${records} record${records === 1 ? '' : 's'} of ${file} start on a line another record starts on, the first on line ${firstLine} `
+      + `(a minified array): from there on, records are numbered as though each began a line of its own, so ${file}:N `
+      + `(in rejects and reports) is the record numbered N, not the file's line N; in an array all on line 1, it is the N-th element`,
+    summary: `records of ${file} share lines`,
+  }));
 }
 
 /** A file or directory of the legacy directory that is not read as legacy data. */

@@ -8,7 +8,7 @@ import { LegacyDataError } from '../../src/legacy/errors.js';
 import type { LegacyFile } from '../../src/legacy/files.js';
 import type { LegacyFormat } from '../../src/legacy/kinds.js';
 import { readChunkBytes, splitChunk } from '../../src/legacy/read-chunk.js';
-import type { RecordSpan } from '../../src/legacy/record-splitter.js';
+import { RecordSplitter, type RecordSpan } from '../../src/legacy/record-splitter.js';
 import { chunkLocation, prng, scanAll, splitBytes, tempDir, type TempDir } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -352,12 +352,6 @@ describe('scanLegacyFile: files refused whole', () => {
       return (err as Error).message;
     });
 
-  it('JSON: two records starting on one line (a minified file: both would be named by that line)', async () => {
-    expect(await refusal('projects', 'json', '[{"id":"p1","name":"A"},{"id":"p2","name":"B"}]')).toMatch(/^projects\.json:1: two records start on this line.*one record per line/);
-    expect(await refusal('projects', 'json', '[\n{"id":"p1"},\n{"id":"p2"}, {"id":"p3"}\n]')).toMatch(/^projects\.json:3: two records/);
-    expect(await refusal('projects', 'json', '[{"id":"p1",\n "name":"A"},\n{"id":"p2"}\n]\n')).toBe('planned');
-  });
-
   it('JSON: a file that ends inside its array (truncated): every record after the cut would be lost', async () => {
     expect(await refusal('projects', 'json', '[{"id":"p1"},\n{"id":"p2"}\n')).toMatch(/^projects\.json:3: the file ends inside its JSON array.*truncated/);
     expect(await refusal('projects', 'json', '[{"id":"p1"},\n{"id":"p2", "name": "cut he')).toMatch(/ends inside its JSON array/);
@@ -372,5 +366,43 @@ describe('scanLegacyFile: files refused whole', () => {
       .toMatch(/^projects\.csv:1: the CSV header is not valid UTF-8/);
     expect(await refusal('projects', 'csv', 'id,name\rp1,A\rp2,B\r')).toMatch(/^projects\.csv:1: .*CR alone/);
     expect(await refusal('projects', 'csv', 'id,name\r\np1,A\r\n')).toBe('planned');
+  });
+});
+
+// A minified .json (records sharing lines) is read, not refused: each further record starting on a line
+// takes the next number, so every record has a name of its own, in file order; a worker reading a chunk
+// that starts in the middle of such a line numbers its records as the planner did.
+describe('scanLegacyFile: records that share a line (a minified .json)', () => {
+  const numbered = async (content: string, chunkSize: number) => {
+    const file = dir.legacyFile('projects', 'json', content);
+    const { chunks, headers, scan } = await scanAll(file, { chunkSize, chunkMaxBytes: 1024 * MiB });
+    const back = await readBack(file, chunks, headers);
+    return { scan, chunks, lines: back.flat().map((span) => span.line) };
+  };
+
+  it('numbers the records of a one-line array 1..N, chunk by chunk', async () => {
+    const items = Array.from({ length: 7 }, (_, i) => JSON.stringify({ id: `p${i + 1}`, name: '}{"]', tags: [1, [2]] }));
+    const { scan, chunks, lines } = await numbered(`[${items.join(',')}]`, 3);
+    expect(scan.records).toBe(7);
+    expect(lines).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(chunks.map((c) => [c.lineStart, c.lineEnd])).toEqual([[1, 3], [4, 6], [7, 7]]);
+  });
+
+  it('keeps numbers unique and in order when shared and single lines mix', async () => {
+    // line 2 holds p1 and p2; p3 is alone on line 3; line 4 holds p4 and p5.
+    const { lines } = await numbered('[\n{"id":"p1"}, {"id":"p2"},\n{"id":"p3"},\n{"id":"p4"},{"id":"p5"}\n]\n', 2);
+    expect(lines).toEqual([2, 3, 4, 5, 6]);
+  });
+
+  it('leaves a file with one record a line named by its lines', async () => {
+    const { lines } = await numbered('[{"id":"p1",\n "name":"A"},\n{"id":"p2"}\n]\n', 1);
+    expect(lines).toEqual([1, 3]);
+  });
+
+  it('reports the first shared line and how many records were numbered', () => {
+    const splitter = new RecordSplitter('json', 'tasks.json', { offset: 0, line: 1, wholeFile: true });
+    splitter.push(Buffer.from('[\n{"id":1},\n{"id":2},{"id":3},{"id":4}\n]'), () => undefined);
+    splitter.end(() => undefined);
+    expect(splitter.sharedLines).toEqual({ records: 2, firstLine: 3, firstNumber: 4 });
   });
 });
