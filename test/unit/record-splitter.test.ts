@@ -360,6 +360,30 @@ describe('RecordSplitter: identical spans whatever the buffer sizes (seeded)', (
     for (let seed = 1; seed <= 40; seed++) checkAgainstModel('json', jsonDoc(seed), seed);
   });
 
+  // A worker reads a chunk from its first record's start, told that record's number: it must number the
+  // chunk's records as the whole-file pass did, also when the chunk starts in the middle of a line that
+  // several records share (the random whitespace often puts records on one line).
+  it('JSON chunks read back from any record number the records as the whole file did', () => {
+    let shared = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const bytes = jsonDoc(seed).bytes();
+      const whole = splitBytes('json', bytes);
+      const r = prng(seed ^ 0xc0de);
+      for (let at = 0; at < whole.length;) {
+        const group = whole.slice(at, at + r.int(1, 5));
+        const first = group[0]!;
+        const splitter = new RecordSplitter('json', 'f.json', { offset: first.start, line: first.line, insideArray: true });
+        const spans: RecordSpan[] = [];
+        splitter.push(bytes.subarray(first.start, group.at(-1)!.end), (span) => spans.push(span));
+        splitter.end((span) => spans.push(span));
+        expect(spans, `seed ${seed}, chunk at record ${at}`).toEqual(group);
+        at += group.length;
+      }
+      shared += whole.filter((span, i) => i > 0 && !bytes.subarray(whole[i - 1]!.start, span.start).includes(0x0a)).length;
+    }
+    expect(shared).toBeGreaterThan(100); // the docs do start records on the line of the record before
+  });
+
   it('CSV with LF line ends (quoted commas, doubled quotes, embedded newlines, literal mid-field quotes)', () => {
     for (let seed = 1; seed <= 40; seed++) checkAgainstModel('csv', csvDoc(seed, false), seed);
   });
