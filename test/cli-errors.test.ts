@@ -39,6 +39,7 @@ const dirs = {
   missing: '',
   tasksIsDirectory: '',
   tasksDangling: '',
+  tasksEmpty: '',
   regularFile: '',
 };
 
@@ -62,6 +63,11 @@ beforeAll(async () => {
     await cp(join(good, 'phases.jsonl'), join(dir, 'phases.jsonl'));
   }
   await mkdir(join(dirs.tasksIsDirectory, 'tasks.jsonl'));
+  // What a failed export leaves: an empty tasks.json (not an array: refused, never "zero tasks").
+  dirs.tasksEmpty = join(root, 'tasks-empty');
+  await cp(dirs.tasksIsDirectory, dirs.tasksEmpty, { recursive: true });
+  await rm(join(dirs.tasksEmpty, 'tasks.jsonl'), { recursive: true });
+  await writeFile(join(dirs.tasksEmpty, 'tasks.json'), '');
   await symlink(join(root, 'nowhere', 'tasks.jsonl'), join(dirs.tasksDangling, 'tasks.jsonl'));
   dirs.regularFile = join(root, 'regular-file');
   await writeFile(dirs.regularFile, 'not a directory\n');
@@ -200,6 +206,14 @@ describe.concurrent('taskfleet fails clearly', () => {
   });
   describe('other operator mistakes', () => {
     it.each(others)('%s', async (_name, args, mentions) => expectCleanFailure(await run(args()), mentions()));
+  });
+  // With --skip-prepare nothing refuses the file before planning: planning does, and leaves no run behind
+  // (one stuck in 'planning' used to stay in `taskfleet status` for good).
+  it('migrate --skip-prepare: an empty tasks.json is refused when planned, and no run is left in the ledger', async () => {
+    const r = await run(['migrate', '--skip-prepare', ...legacy(dirs.tasksEmpty), ...good_(), '--run-id', 'empty-tasks']);
+    expectCleanFailure(r, ['tasks.json:1: the file holds no JSON array (it is empty): is the export incomplete?']);
+    const { rows } = await db.pool.query(`SELECT 1 FROM ledger.runs WHERE id = 'empty-tasks'`);
+    expect(rows).toHaveLength(0);
   });
   // `taskfleet verify --help | head -1`: the reader closes the pipe before the help is written.
   it('a reader that closes standard output early: exit 0, no EPIPE stack trace', async () => {

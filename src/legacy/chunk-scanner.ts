@@ -167,10 +167,15 @@ export async function scanLegacyFile(
     : null;
   if (last && open?.records) closeChunk(last, lastSample);
   for (const chunk of ready.splice(0)) await onChunk(chunk, header);
-  if (expectHeader && header === null && file.bytes > 0) {
-    throw new LegacyDataError(`${file.fileName}:1: the CSV header row cannot be read`);
-  }
+  if (expectHeader && header === null) throw missingCsvHeader(file);
   return { records: total, sha256: fileHash.digest('hex'), header };
+}
+
+/** A CSV file in which no header row was found: empty (what a failed export leaves), or blank lines only. */
+export function missingCsvHeader(file: Pick<LegacyFile, 'fileName' | 'bytes'>): LegacyDataError {
+  return new LegacyDataError(file.bytes === 0
+    ? `${file.fileName}:1: the file is empty: is the export incomplete? A CSV file with no records holds its header row`
+    : `${file.fileName}:1: the CSV header row cannot be read`);
 }
 
 export function parseCsvHeader(bytes: Buffer, fileName: string): string[] {

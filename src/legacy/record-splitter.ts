@@ -53,7 +53,8 @@ export interface SplitterStart {
   insideArray?: boolean;
   /**
    * JSON only: this reads a whole file, as planning, prepare and verify do (not one chunk of a file they
-   * passed). So its array must end in it: a truncated file would lose every record after the cut.
+   * passed). So it must hold an array, and the array must end in it: a truncated file would lose every
+   * record after the cut, and an empty one is what a failed export leaves.
    */
   wholeFile?: boolean;
 }
@@ -113,8 +114,12 @@ export class RecordSplitter {
 
   /** Flushes a last record that has no line end. */
   end(emit: (span: RecordSpan) => void): void {
-    if (this.format === 'json' && this.wholeFile && (this.depth > 0 || this.recStart >= 0) && !this.arrayClosed) {
-      throw new LegacyDataError(`${this.source}:${this.fileLine}: the file ends inside its JSON array (no closing ']'): is it truncated? Export it again`);
+    if (this.format === 'json' && this.wholeFile && !this.arrayClosed) {
+      if (this.depth > 0 || this.recStart >= 0) {
+        throw new LegacyDataError(`${this.source}:${this.fileLine}: the file ends inside its JSON array (no closing ']'): is it truncated? Export it again`);
+      }
+      // Empty, or only whitespace: not an array, and what a failed export leaves behind.
+      throw new LegacyDataError(`${this.source}:1: the file holds no JSON array (it is empty): is the export incomplete? A .json file with no records holds []`);
     }
     if (this.recStart >= 0) {
       emit({ start: this.recStart, end: this.offset, line: this.recLine });

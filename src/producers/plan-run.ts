@@ -81,27 +81,34 @@ export async function planRun(db: Pool, input: PlanInput, logger: Logger): Promi
     if (batch.length >= INSERT_BATCH) await flush();
   };
 
-  for (const file of files) {
-    const started = performance.now();
-    const idField = Object.entries(input.mapping.fields[file.kind] ?? {}).find(([, name]) => name === (file.kind === 'task_dependencies' ? 'task_id' : 'id'))?.[0]
-      ?? (file.kind === 'task_dependencies' ? 'task_id' : 'id');
-    const scan = await scanLegacyFile(file, input, async (span, header) => {
-      const common = {
-        fileName: file.fileName, byteStart: span.byteStart, byteEnd: span.byteEnd, lineStart: span.lineStart,
-        lineEnd: span.lineEnd, records: span.records, sha256: span.sha256,
-        firstLegacyId: sampleLegacyId(span.firstRecord, file.format, header, idField),
-        lastLegacyId: sampleLegacyId(span.lastRecord, file.format, header, idField),
-      };
-      if (file.kind === 'task_dependencies') {
-        await add({ ...common, stage: 'dependencies', kind: 'task_dependencies' });
-        return;
-      }
-      await add({ ...common, stage: file.kind, kind: file.kind });
-      // The tasks file is read a second time, after every task is in, for the depends_on edges.
-      if (file.kind === 'tasks') await add({ ...common, stage: 'dependencies', kind: 'task_dependencies' });
-    });
-    await insertRunFile(db, runId, { kind: file.kind, fileName: file.fileName, format: file.format, bytes: file.bytes, sha256: scan.sha256, records: scan.records, header: scan.header });
-    logger.info({ runId, file: file.fileName, records: scan.records, ms: Math.round(performance.now() - started) }, `Planned ${file.fileName}`);
+  try {
+    for (const file of files) {
+      const started = performance.now();
+      const idField = Object.entries(input.mapping.fields[file.kind] ?? {}).find(([, name]) => name === (file.kind === 'task_dependencies' ? 'task_id' : 'id'))?.[0]
+        ?? (file.kind === 'task_dependencies' ? 'task_id' : 'id');
+      const scan = await scanLegacyFile(file, input, async (span, header) => {
+        const common = {
+          fileName: file.fileName, byteStart: span.byteStart, byteEnd: span.byteEnd, lineStart: span.lineStart,
+          lineEnd: span.lineEnd, records: span.records, sha256: span.sha256,
+          firstLegacyId: sampleLegacyId(span.firstRecord, file.format, header, idField),
+          lastLegacyId: sampleLegacyId(span.lastRecord, file.format, header, idField),
+        };
+        if (file.kind === 'task_dependencies') {
+          await add({ ...common, stage: 'dependencies', kind: 'task_dependencies' });
+          return;
+        }
+        await add({ ...common, stage: file.kind, kind: file.kind });
+        // The tasks file is read a second time, after every task is in, for the depends_on edges.
+        if (file.kind === 'tasks') await add({ ...common, stage: 'dependencies', kind: 'task_dependencies' });
+      });
+      await insertRunFile(db, runId, { kind: file.kind, fileName: file.fileName, format: file.format, bytes: file.bytes, sha256: scan.sha256, records: scan.records, header: scan.header });
+      logger.info({ runId, file: file.fileName, records: scan.records, ms: Math.round(performance.now() - started) }, `Planned ${file.fileName}`);
+    }
+  } catch (err) {
+    // A file that cannot be planned (with --skip-prepare: prepare refuses it first) leaves no run behind:
+    // nothing was queued or written, and a run stuck in 'planning' would only puzzle `status`.
+    if (err instanceof LegacyDataError) await db.query(`DELETE FROM ledger.runs WHERE id = $1 AND status = 'planning'`, [runId]).catch(() => undefined);
+    throw err;
   }
   await flush();
   await add({ stage: 'dependency_cycles', kind: 'task_dependencies', fileName: null, byteStart: 0, byteEnd: 0, lineStart: 0, lineEnd: 0, records: 0, sha256: null, firstLegacyId: null, lastLegacyId: null });

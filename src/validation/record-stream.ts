@@ -3,7 +3,7 @@
 // the bytes of a record still open at the end of a buffer are carried over, so memory stays flat;
 // a record already past maxRecordBytes is not carried at all (it is rejected as oversized anyway).
 import { createReadStream } from 'node:fs';
-import { parseCsvHeader } from '../legacy/chunk-scanner.js';
+import { missingCsvHeader, parseCsvHeader } from '../legacy/chunk-scanner.js';
 import { LegacyDataError } from '../legacy/errors.js';
 import type { LegacyFile } from '../legacy/files.js';
 import { parseChunk, type ChunkLocation, type RawRecord } from '../legacy/read-chunk.js';
@@ -96,7 +96,7 @@ export async function* streamLegacyRecords(
     if (err instanceof LegacyDataError) throw err;
     throw new LegacyDataError(`Cannot read legacy file ${file.path}: ${(err as Error).message}`, { cause: err });
   }
-  if (headerPending && file.bytes > 0) throw new LegacyDataError(`${file.fileName}:1: the CSV header row cannot be read`);
+  if (headerPending) throw missingCsvHeader(file);
   const shared = splitter.sharedLines;
   if (shared) onSharedLines?.(shared);
 }

@@ -126,12 +126,13 @@ export async function validateLegacyData(dir: string, mapping: LegacyMapping, op
   for (const kind of ENTITY_ORDER) {
     const file = fileOf.get(kind)!;
     const counted = { records: 0 };
-    await validateEntityFile(kind, file, mapping, registries, counted, {
+    const readable = await validateEntityFile(kind, file, mapping, registries, counted, {
       emitError, warnings, flush, onTask: kind === 'tasks' ? (record, migrated) => dependencies.addTaskRecord(record, migrated) : null,
-    }).catch((err: unknown) => unreadable(file, err));
+    }).then(() => true, (err: unknown) => { unreadable(file, err); return false; });
     perKind[kind].records = counted.records;
     validated.push({ kind, fileName: file.fileName, format: file.format, bytes: file.bytes, records: counted.records });
-    if (counted.records === 0) emptyFileWarning(kind, file.fileName, warnings);
+    // An unreadable file has its error already; "holds no records" would only repeat it.
+    if (readable && counted.records === 0) emptyFileWarning(kind, file.fileName, warnings);
     warnings.finishFile(file.fileName);
     await flush();
   }
@@ -140,6 +141,7 @@ export async function validateLegacyData(dir: string, mapping: LegacyMapping, op
   await flush();
   if (rowsFile) {
     let rows = 0;
+    let readable = true;
     try {
       const onShared = (shared: SharedLines) => sharedLinesWarning('task_dependencies', rowsFile.fileName, shared, warnings);
       for await (const batch of streamLegacyRecords(rowsFile, mapping.maxRecordBytes, undefined, onShared)) {
@@ -149,9 +151,10 @@ export async function validateLegacyData(dir: string, mapping: LegacyMapping, op
       }
     } catch (err) {
       unreadable(rowsFile, err);
+      readable = false;
     }
     validated.push({ kind: 'task_dependencies', fileName: rowsFile.fileName, format: rowsFile.format, bytes: rowsFile.bytes, records: rows });
-    if (rows === 0) emptyFileWarning('task_dependencies', rowsFile.fileName, warnings);
+    if (readable && rows === 0) emptyFileWarning('task_dependencies', rowsFile.fileName, warnings);
   }
   const projectNames = registries.projects.ids.names;
   const migratedEdges = dependencies.finish(warnings, projectNames);

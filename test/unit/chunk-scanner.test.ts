@@ -233,11 +233,10 @@ describe('scanLegacyFile: small files', () => {
     expect(back[0]).toHaveLength(1);
   });
 
-  it('CSV: a header-only file has the header and no records; an empty file has neither', async () => {
+  it('CSV: a header-only file has the header and no records; an empty file is refused (a failed export leaves one)', async () => {
     const headerOnly = await scanAll(dir.legacyFile('phases', 'csv', 'id,name\n'), HUGE);
     expect([headerOnly.scan.header, headerOnly.scan.records, headerOnly.chunks.length]).toEqual([['id', 'name'], 0, 0]);
-    const empty = await scanAll(dir.legacyFile('phases', 'csv', ''), HUGE);
-    expect([empty.scan.header, empty.scan.records, empty.chunks.length]).toEqual([null, 0, 0]);
+    await expect(scanAll(dir.legacyFile('phases', 'csv', ''), HUGE)).rejects.toThrow(/^phases\.csv:1: the file is empty: is the export incomplete\?/);
   });
 
   it('CSV: a non-empty file with no header row is refused', async () => {
@@ -355,7 +354,8 @@ describe('scanLegacyFile: files refused whole', () => {
   it('JSON: a file that ends inside its array (truncated): every record after the cut would be lost', async () => {
     expect(await refusal('projects', 'json', '[{"id":"p1"},\n{"id":"p2"}\n')).toMatch(/^projects\.json:3: the file ends inside its JSON array.*truncated/);
     expect(await refusal('projects', 'json', '[{"id":"p1"},\n{"id":"p2", "name": "cut he')).toMatch(/ends inside its JSON array/);
-    expect(await refusal('projects', 'json', '')).toBe('planned'); // no array at all: an empty file, as before
+    expect(await refusal('projects', 'json', '[]')).toBe('planned'); // no records
+    for (const empty of ['', ' \n\n']) expect(await refusal('projects', 'json', empty)).toMatch(/^projects\.json:1: the file holds no JSON array \(it is empty\): is the export incomplete\?/);
   });
 
   it('CSV: UTF-16, a header that is not UTF-8, and CR-only line ends', async () => {

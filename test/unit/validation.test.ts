@@ -262,4 +262,18 @@ describe('validateLegacyData on hand-made directories', () => {
     expect(byClass.get('ignored_file -')).toMatchObject({ ref: 'notes.txt', kind: 'other', line: 0 });
     expect(summary.perKind.tasks.warnings).toBe(30 + 15 + 30 + 30 + 30); // colour, status, priority, type, no phase
   });
+
+  it('an empty .json or .csv is an unreadable file (what a failed export leaves), not "no records"; [] and a header row are', async () => {
+    const { errors, warnings } = await validateDir('empty-files', {
+      'projects.json': '[]',
+      'phases.csv': 'id,project_id,name\n',
+      'tasks.json': '',
+      'task_dependencies.csv': '',
+    });
+    expect(errors.map((e) => [e.class, e.ref])).toEqual([['unreadable_file', 'tasks.json:1'], ['unreadable_file', 'task_dependencies.csv:1']]);
+    expect(errors[0]!.reason).toMatch(/the file holds no JSON array \(it is empty\): is the export incomplete\?/);
+    expect(errors[1]!.reason).toMatch(/the file is empty: is the export incomplete\?/);
+    // "holds no records" for the two readable files only: the unreadable ones have their error.
+    expect(warnings.filter((w) => w.class === 'empty_file').map((w) => w.ref)).toEqual(['projects.json', 'phases.csv']);
+  });
 });
