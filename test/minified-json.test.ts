@@ -59,7 +59,7 @@ describe('a minified .json export', () => {
     const { rows: shared } = await db.pool.query<{ ref: string; reason: string }>(
       `SELECT ref, reason FROM ledger.validation_findings WHERE class = 'records_share_lines' ORDER BY ref`);
     expect(shared.map((f) => f.ref)).toEqual(['phases.json:3', 'projects.json:2', 'task_dependencies.json:2', 'tasks.json:2']);
-    expect(shared[0]!.reason).toMatch(/^1 record of phases\.json start on a line another record starts on, the first on line 2 \(a minified array\)/);
+    expect(shared[0]!.reason).toMatch(/^1 record of phases\.json starts on a line where an earlier record starts, the first on line 2 \(a minified array/);
 
     const migrate = await runCli(['migrate', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--chunk-size', '2', '--json']);
     expect(migrate.code, migrate.stderr.slice(-3000)).toBe(0);

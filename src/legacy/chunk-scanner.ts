@@ -199,7 +199,15 @@ export function parseCsvHeader(bytes: Buffer, fileName: string): string[] {
   }
   const names = rows[0]?.map((name) => name.trim()) ?? [];
   if (names.length === 0 || names.some((name) => name === '')) {
-    throw new LegacyDataError(`${fileName}:1: the CSV header row has an empty column name`);
+    // pandas' to_csv writes its index as a first column with no name, unless told index=False.
+    const index = names.length > 1 && names[0] === '' ? ' (the first column has no name: a pandas index? export with index=False)' : '';
+    throw new LegacyDataError(`${fileName}:1: the CSV header row has an empty column name${index}`);
+  }
+  const separator = names.length === 1 ? [';', '\t', '|'].find((s) => names[0]!.includes(s)) : undefined;
+  if (separator) {
+    // Every record would be rejected as one field each: refuse the file once, saying why.
+    const what = separator === ';' ? 'semicolons (a European Excel export)' : separator === '\t' ? 'tabs' : 'vertical bars';
+    throw new LegacyDataError(`${fileName}:1: the header is one column, "${names[0]!.slice(0, 60)}": the file looks separated by ${what}; taskfleet reads comma-separated CSV (RFC 4180): export it with commas`);
   }
   const seen = new Set<string>();
   for (const name of names) {

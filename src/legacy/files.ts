@@ -34,6 +34,11 @@ export async function discoverLegacyFiles(dir: string): Promise<LegacyFile[]> {
       throw new LegacyDataError(`Legacy data directory ${root} has ${candidates.map((f) => `${kind}.${f}`).join(' and ')}: keep one file per kind`);
     }
     const format = candidates[0];
+    // Names are case-sensitive: a TASKS.CSV would otherwise be "missing", or (an optional kind) skipped.
+    const otherCase = format ? undefined : entries.find((e) => LEGACY_FORMATS.some((f) => e.toLowerCase() === `${kind}.${f}`));
+    if (otherCase) {
+      throw new LegacyDataError(`Legacy data directory ${root} has ${otherCase}: file names are case-sensitive, rename it to ${otherCase.toLowerCase()}`);
+    }
     if (!format) {
       if (REQUIRED_KINDS.includes(kind)) {
         throw new LegacyDataError(`Legacy data directory ${root} has no ${kind} file (expected ${kind}.json, ${kind}.jsonl or ${kind}.csv)`);

@@ -83,7 +83,7 @@ const UNSAFE_ID_MESSAGE = 'is a number too large to be read exactly (above 2^53,
 function idText(v: unknown): string | Invalid | null {
   if (isBlank(v)) return null;
   if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) return invalid(`${UNSAFE_ID_MESSAGE}, got ${describe(v)}`);
-  if (typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v))) return invalid(`must be a string id, got ${describe(v)}`);
+  if (typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v))) return invalid(`must be a string or an integer, got ${describe(v)}`);
   const id = String(v).trim();
   const problem = textProblem(id);
   if (problem) return invalid(problem);
@@ -125,7 +125,8 @@ const nonNegativeNumber = field((v) => {
 
 const integer = field((v) => {
   if (isBlank(v)) return null;
-  const text = typeof v === 'number' || typeof v === 'string' ? String(v).trim() : '';
+  // "3.0" is an integer as pandas writes one (a float column): JSON's 3.0 already reads as 3.
+  const text = typeof v === 'number' || typeof v === 'string' ? String(v).trim().replace(/^([+-]?\d+)\.0*$/, '$1') : '';
   if (!/^[+-]?\d+$/.test(text)) return invalid(`must be an integer, got ${describe(v)}`);
   const n = Number(text);
   return Math.abs(n) < 2 ** 31 ? n : invalid('is out of the integer range');

@@ -62,6 +62,8 @@ export function splitChunk(buf: Buffer, loc: ChunkLocation): RecordSpan[] {
 }
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+/** Only records with accents fail, so say what the file likely is (Excel's plain "CSV" is Windows-1252). */
+export const NOT_UTF8 = 'record is not valid UTF-8 (a Latin-1 or Windows-1252 export? convert the file, e.g. iconv -f windows-1252 -t utf-8)';
 
 /**
  * Parses the records of a chunk. Records that cannot be parsed come back with an error, not thrown.
@@ -78,7 +80,7 @@ export function parseChunk(buf: Buffer, spans: readonly RecordSpan[], loc: Chunk
     if (end - start > maxRecordBytes) {
       return { line: span.line, fields: null, error: `record is ${end - start} bytes, more than the ${maxRecordBytes}-byte limit (maxRecordBytes)` };
     }
-    if (!allUtf8 && !isUtf8(buf.subarray(start, end))) return { line: span.line, fields: null, error: 'record is not valid UTF-8' };
+    if (!allUtf8 && !isUtf8(buf.subarray(start, end))) return { line: span.line, fields: null, error: NOT_UTF8 };
     return buf.toString('utf8', start, end);
   });
   if (loc.format === 'csv') return parseCsvRecords(texts, spans, loc);
@@ -118,6 +120,9 @@ function parseCsvRecords(texts: readonly (string | RawRecord)[], spans: readonly
     }
     const row = rows[0];
     if (rows.length !== 1 || !row) return { line, fields: null, error: 'not a single CSV record' };
+    if (row.every((value) => value.trim() === '')) {
+      return { line, fields: null, error: 'the row is empty (only separators: a spreadsheet leaves such rows after its data; delete them)' };
+    }
     if (row.length !== header.length) {
       return { line, fields: null, error: `has ${row.length} fields, the header has ${header.length}` };
     }

@@ -35,6 +35,12 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
+/** A UTF-16 byte-order mark, or ASCII text with a NUL after (LE) or before (BE) each character. */
+function looksUtf16(buf: Uint8Array): boolean {
+  if ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff)) return true;
+  return buf.length >= 4 && ((buf[0] !== 0 && buf[1] === 0 && buf[3] === 0) || (buf[0] === 0 && buf[2] === 0 && buf[1] !== 0));
+}
+
 function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x09 || b === NL || b === CR;
 }
@@ -81,6 +87,8 @@ export class RecordSplitter {
   private lastRecLine = 0;
   private readonly wholeFile: boolean;
   private shared: SharedLines | null = null;
+  /** A JSON element ended and no comma has followed it yet. */
+  private wantComma = false;
 
   constructor(private readonly format: LegacyFormat, private readonly source: string, start: SplitterStart = { offset: 0, line: 1 }) {
     this.offset = start.offset;
@@ -94,6 +102,10 @@ export class RecordSplitter {
     // A UTF-8 byte-order mark at the very start of a file is not part of any record.
     let from = 0;
     if (this.offset === 0 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) from = 3;
+    if (this.offset === 0 && this.wholeFile && this.format !== 'csv' && looksUtf16(buf)) {
+      // Read as UTF-8 every record would be rejected for its NUL bytes (CSV headers are checked the same way).
+      throw new LegacyDataError(`${this.source}:1: the file looks UTF-16 encoded (NUL bytes between its characters: PowerShell's Out-File, a "Unicode" export); save it as UTF-8`);
+    }
     const part = from > 0 ? buf.subarray(from) : buf;
     this.offset += from;
     if (this.format === 'jsonl') this.pushJsonl(part, emit);
@@ -107,6 +119,14 @@ export class RecordSplitter {
     return this.recStart;
   }
 
+  /**
+   * Where the file's structure breaks: file:line, as records are named; once records share lines (and
+   * so are numbered, see RecordSpan), "line N of the file", which cannot be taken for a record's name.
+   */
+  private at(): string {
+    return this.shared ? `${this.source} (line ${this.fileLine} of the file)` : `${this.source}:${this.fileLine}`;
+  }
+
   /** The records so far that share a line with the one before them, or null (always null but for .json). */
   get sharedLines(): SharedLines | null {
     return this.shared;
@@ -116,7 +136,7 @@ export class RecordSplitter {
   end(emit: (span: RecordSpan) => void): void {
     if (this.format === 'json' && this.wholeFile && !this.arrayClosed) {
       if (this.depth > 0 || this.recStart >= 0) {
-        throw new LegacyDataError(`${this.source}:${this.fileLine}: the file ends inside its JSON array (no closing ']'): is it truncated? Export it again`);
+        throw new LegacyDataError(`${this.at()}: the file ends inside its JSON array (no closing ']'): is it truncated? Export it again`);
       }
       // Empty, or only whitespace: not an array, and what a failed export leaves behind.
       throw new LegacyDataError(`${this.source}:1: the file holds no JSON array (it is empty): is the export incomplete? A .json file with no records holds []`);
@@ -206,6 +226,7 @@ export class RecordSplitter {
             if (this.depth === 1) {
               emit({ start: this.recStart, end: this.offset + i + 1, line: this.recLine });
               this.recStart = -1;
+              this.wantComma = true;
             }
           }
           continue;
@@ -214,6 +235,7 @@ export class RecordSplitter {
         if (b === COMMA || b === CLOSE_BRACKET || isSpace(b)) {
           emit({ start: this.recStart, end: this.offset + i, line: this.recLine });
           this.recStart = -1;
+          this.wantComma = b !== COMMA;
           if (b === CLOSE_BRACKET) { this.depth = 0; this.arrayClosed = true; }
         } else if (b === QUOTE) {
           this.inString = true;
@@ -223,16 +245,21 @@ export class RecordSplitter {
       if (isSpace(b)) continue;
       if (this.depth === 0) {
         if (this.arrayClosed) {
-          throw new LegacyDataError(`${this.source}:${this.fileLine}: unexpected data after the end of the JSON array`);
+          throw new LegacyDataError(`${this.at()}: unexpected data after the end of the JSON array`);
         }
         if (b !== OPEN_BRACKET) {
-          throw new LegacyDataError(`${this.source}:${this.fileLine}: a .json legacy file must hold one JSON array of records`);
+          throw new LegacyDataError(`${this.at()}: a .json legacy file must hold one JSON array of records`);
         }
         this.depth = 1;
         continue;
       }
-      if (b === COMMA) continue;
+      if (b === COMMA) { this.wantComma = false; continue; }
       if (b === CLOSE_BRACKET) { this.depth = 0; this.arrayClosed = true; continue; }
+      if (this.wantComma && this.wholeFile) {
+        // Not JSON: a record would be read that no JSON reader sees (the old check for this, two records
+        // on one line, went with minified files; a chunk reader starts at a record, so it never wants one).
+        throw new LegacyDataError(`${this.at()}: a record starts without a comma after the one before it (bytes between records that are not JSON, or two arrays run together)`);
+      }
       if (this.line === this.lastRecLine) {
         // A second record on this line: it takes the next number (see RecordSpan). A chunk reader,
         // started at its first record's number, counts the same way from there.

@@ -211,8 +211,8 @@ export function emptyFileWarning(kind: LegacyKind, file: string, warnings: Warni
 export function sharedLinesWarning(kind: LegacyKind, file: string, shared: SharedLines, warnings: WarningCollector): void {
   const { records, firstLine, firstNumber } = shared;
   warnings.counter(kind, file, 'records_share_lines', null).hit(firstNumber, null, () => ({
-    reason: `${records} record${records === 1 ? '' : 's'} of ${file} start on a line another record starts on, the first on line ${firstLine} `
-      + `(a minified array): from there on, records are numbered as though each began a line of its own, so ${file}:N `
+    reason: `${records} record${records === 1 ? '' : 's'} of ${file} start${records === 1 ? 's' : ''} on a line where an earlier record starts, the first on line ${firstLine} `
+      + `(a minified array, or lines ended by CR alone): from there on, records are numbered as though each began a line of its own, so ${file}:N `
       + `(in rejects and reports) is the record numbered N, not the file's line N; in an array all on line 1, it is the N-th element`,
     summary: `records of ${file} share lines`,
   }));

@@ -358,6 +358,31 @@ describe('scanLegacyFile: files refused whole', () => {
     for (const empty of ['', ' \n\n']) expect(await refusal('projects', 'json', empty)).toMatch(/^projects\.json:1: the file holds no JSON array \(it is empty\): is the export incomplete\?/);
   });
 
+  it('JSON: a record that starts without a comma after the one before it (not JSON: no JSON reader would see it)', async () => {
+    expect(await refusal('projects', 'json', '[{"id":"a"}{"id":"b"}]')).toMatch(/^projects\.json:1: a record starts without a comma after the one before it/);
+    expect(await refusal('projects', 'json', '[{"id":"a"}\n{"id":"b"}]')).toMatch(/^projects\.json:2: a record starts without a comma/);
+    expect(await refusal('projects', 'json', '[1 2]')).toMatch(/without a comma/);
+    // Once records share lines their names are numbers: a break is named by the file's own line.
+    expect(await refusal('projects', 'json', '[{"id":"a"},{"id":"b"} {"id":"c"}]')).toMatch(/^projects\.json \(line 1 of the file\): a record starts without a comma/);
+    expect(await refusal('projects', 'json', '[{"id":"a"},{"id":"b"},\n{"id":"c"},\n{"id":"d"')).toMatch(/^projects\.json \(line 3 of the file\): the file ends inside its JSON array/);
+    expect(await refusal('projects', 'json', '[1,2 ,\n"x",{"id":"a"}\n,[3]]')).toBe('planned');
+  });
+
+  it('JSON and JSONL that are UTF-16 (PowerShell\'s Out-File): refused whole, not a NUL-byte reject per record', async () => {
+    for (const [format, text] of [['json', '[{"id":"p1"}]\n'], ['jsonl', '{"id":"p1"}\n{"id":"p2"}\n']] as const) {
+      for (const bytes of [Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]), Buffer.from(text, 'utf16le'), Buffer.from(text, 'utf16le').swap16()]) {
+        expect(await refusal('projects', format, bytes)).toMatch(new RegExp(`^projects\\.${format}:1: the file looks UTF-16 encoded.*save it as UTF-8`));
+      }
+    }
+  });
+
+  it('CSV: separated by semicolons or tabs (a one-column header holding them), or with a pandas index column', async () => {
+    expect(await refusal('projects', 'csv', 'id;name;status\np1;A;active\n')).toMatch(/^projects\.csv:1: the header is one column, "id;name;status": the file looks separated by semicolons \(a European Excel export\).*export it with commas/);
+    expect(await refusal('projects', 'csv', 'id\tname\np1\tA\n')).toMatch(/looks separated by tabs/);
+    expect(await refusal('projects', 'csv', ',id,name\n0,p1,A\n')).toMatch(/empty column name \(the first column has no name: a pandas index\? export with index=False\)/);
+    expect(await refusal('projects', 'csv', 'id\np1\n')).toBe('planned'); // one column, no separator in it
+  });
+
   it('CSV: UTF-16, a header that is not UTF-8, and CR-only line ends', async () => {
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('id,name\np1,A\n', 'utf16le')]);
     expect(await refusal('projects', 'csv', utf16)).toMatch(/^projects\.csv:1: .*UTF-16.*save it as UTF-8/);

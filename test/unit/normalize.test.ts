@@ -48,6 +48,9 @@ describe('normalize: valid records of each kind', () => {
     });
     expect(ok(phases({ ...PHASE, position: -7 })).position).toBe(-7);
     expect(ok(phases({ ...PHASE, position: ' 12 ' })).position).toBe(12);
+    // pandas writes an integer column with gaps as floats: "3.0" is 3 (JSON's 3.0 already is); 3.5 is no integer.
+    expect(ok(phases({ ...PHASE, position: '3.0' })).position).toBe(3);
+    expect(rejected(phases({ ...PHASE, position: '3.5' }))).toMatchObject({ field: 'position', reason: 'position must be an integer, got "3.5"' });
     expect(ok(phases(PHASE))).toMatchObject({ position: null, status: 'planned' });
   });
 
@@ -178,9 +181,9 @@ describe('normalize: every failure names its field with a readable reason', () =
   it('missing, empty and non-string ids', () => {
     expect(rejected(projects({ name: 'n' }))).toEqual({ field: 'id', reason: 'id is required', legacyId: null });
     expect(rejected(projects({ id: '   ', name: 'n' }))).toMatchObject({ field: 'id', reason: 'id is required (it is empty)' });
-    expect(rejected(projects({ id: 1.5, name: 'n' }))).toMatchObject({ field: 'id', reason: 'id must be a string id, got 1.5' });
-    expect(rejected(projects({ id: { a: 1 }, name: 'n' }))).toEqual({ field: 'id', reason: 'id must be a string id, got {"a":1}', legacyId: null });
-    expect(rejected(projects({ id: true, name: 'n' }))).toMatchObject({ field: 'id', reason: 'id must be a string id, got true' });
+    expect(rejected(projects({ id: 1.5, name: 'n' }))).toMatchObject({ field: 'id', reason: 'id must be a string or an integer, got 1.5' });
+    expect(rejected(projects({ id: { a: 1 }, name: 'n' }))).toEqual({ field: 'id', reason: 'id must be a string or an integer, got {"a":1}', legacyId: null });
+    expect(rejected(projects({ id: true, name: 'n' }))).toMatchObject({ field: 'id', reason: 'id must be a string or an integer, got true' });
   });
 
   it('shortens long values in reasons', () => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LegacyDataError } from '../../src/legacy/errors.js';
 import type { LegacyFile } from '../../src/legacy/files.js';
 import type { LegacyFormat } from '../../src/legacy/kinds.js';
-import { parseChunk, readChunkBytes, splitChunk, type ChunkLocation, type RawRecord } from '../../src/legacy/read-chunk.js';
+import { NOT_UTF8, parseChunk, readChunkBytes, splitChunk, type ChunkLocation, type RawRecord } from '../../src/legacy/read-chunk.js';
 import { chunkLocation, scanAll, tempDir, type TempDir } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -77,7 +77,7 @@ describe('parseChunk: JSONL', () => {
   it('rejects a record that is not valid UTF-8 alone', async () => {
     const content = Buffer.concat([Buffer.from('{"id":"1"}\n{"id":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n{"id":"3"}\n')]);
     const records = await parseAll('jsonl', content);
-    expect(summary(records)).toEqual([[1, { id: '1' }], [2, 'record is not valid UTF-8'], [3, { id: '3' }]]);
+    expect(summary(records)).toEqual([[1, { id: '1' }], [2, NOT_UTF8], [3, { id: '3' }]]);
   });
 
   it('rejects an oversized record alone, naming its size and the limit', async () => {
@@ -170,7 +170,7 @@ describe('parseChunk: JSON arrays', () => {
 
   it('rejects an invalid UTF-8 element alone', async () => {
     const content = Buffer.concat([Buffer.from('[{"id":"1"},\n{"id":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"},\n{"id":"3"}]')]);
-    expect(summary(await parseAll('json', content))).toEqual([[1, { id: '1' }], [2, 'record is not valid UTF-8'], [3, { id: '3' }]]);
+    expect(summary(await parseAll('json', content))).toEqual([[1, { id: '1' }], [2, NOT_UTF8], [3, { id: '3' }]]);
   });
 
   // Fixed bug (regression test): a .json file that starts with a UTF-8 BOM (as written
@@ -217,9 +217,15 @@ describe('parseChunk: CSV', () => {
     expect(records[1]!.error).toMatch(/^not a valid CSV record: .*at line 4\b/);
   });
 
-  it('rejects an invalid UTF-8 row alone', async () => {
+  it('names an empty row (only separators, as a spreadsheet leaves after its data) as such', async () => {
+    const records = await parseAll('csv', 'id,name\n1,a\n,\n , \n');
+    expect(summary(records)).toEqual([[2, { id: '1', name: 'a' }], [3, expect.stringMatching(/^the row is empty \(only separators/)], [4, expect.stringMatching(/^the row is empty/)]]);
+  });
+
+  it('rejects an invalid UTF-8 row alone, saying what the file likely is', async () => {
+    expect(NOT_UTF8).toMatch(/^record is not valid UTF-8 \(a Latin-1 or Windows-1252 export\? convert the file/);
     const content = Buffer.concat([Buffer.from('id,name\n1,a\n2,'), Buffer.from([0xe2, 0x82]), Buffer.from('\n3,c\n')]);
-    expect(summary(await parseAll('csv', content))).toEqual([[2, { id: '1', name: 'a' }], [3, 'record is not valid UTF-8'], [4, { id: '3', name: 'c' }]]);
+    expect(summary(await parseAll('csv', content))).toEqual([[2, { id: '1', name: 'a' }], [3, NOT_UTF8], [4, { id: '3', name: 'c' }]]);
   });
 
   it('rejects an oversized row alone', async () => {

@@ -28,7 +28,9 @@ const SAMPLE_SQL = `
 
 export async function checkWorkflows(client: PoolClient, runId: string, sampleSize: number, maxSamples: number): Promise<CheckResult[]> {
   const workflows = await countOf(client, `SELECT count(*) AS n FROM tms.workflows w WHERE ${migratedByRun('w')}`, [runId]);
-  const none = workflows === 0 ? `run ${runId} has no workflows (it was migrated by a version of taskfleet without task workflows)` : undefined;
+  const tasks = workflows === 0 ? await countOf(client, `SELECT count(*) AS n FROM tms.tasks t WHERE ${migratedByRun('t')}`, [runId]) : null;
+  const none = workflows > 0 ? undefined : tasks === 0 ? `run ${runId} migrated no task, so it has no workflows`
+    : `run ${runId} has no workflows (it was migrated by a version of taskfleet without task workflows)`;
 
   const perTask = await runCheck('one_workflow_per_task', 'every task of the run has exactly one workflow', async () => {
     if (none) return { skipped: none, checked: 0, mismatches: 0, samples: [] };
