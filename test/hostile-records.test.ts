@@ -4,12 +4,11 @@
 // beyond a double; a "__proto__" field. Each used to fail its whole chunk (the run failed after every
 // retry) or to be changed silently. Now each bad one is rejected alone, naming its field; prepare
 // predicts the same rejects; the good ones migrate; verify passes.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectionArgs, runCli } from './helpers/cli.js';
-import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
+import { REDIS_URL } from './helpers/services.js';
+import { useSmallDump } from './helpers/small-dump.js';
 
 // Written as raw lines: JSON.stringify cannot write 1e400 or an integer beyond 2^53.
 const FILES = {
@@ -51,28 +50,14 @@ const EXPECTED_REJECTS = [
 ];
 
 describe('hostile legacy records', () => {
-  let db: TestDatabase;
-  const work = mkdtempSync(join(tmpdir(), 'tf-hostile-'));
-  const dir = join(work, 'legacy');
-  const prefix = uniquePrefix('hostile');
-
-  beforeAll(async () => {
-    db = await createTestDatabase('hostile_records');
-    mkdirSync(dir);
-    for (const [name, lines] of Object.entries(FILES)) writeFileSync(join(dir, name), `${lines.join('\n')}\n`);
-  });
-
-  afterAll(async () => {
-    rmSync(work, { recursive: true, force: true });
-    await db.drop();
-    await deleteQueueKeys(prefix);
-  });
+  const dump = useSmallDump('hostile_records', Object.fromEntries(Object.entries(FILES).map(([name, lines]) => [name, `${lines.join('\n')}\n`])));
+  const { work, dir, prefix } = dump;
 
   it('rejects each alone with its field, migrates the rest, and prepare and verify agree', async () => {
     const prepare = await runCli(['prepare', '--legacy-data', dir, '--backup', join(work, 'backup'), '--validation-report', join(work, 'report.json'),
-      '--max-rejects', String(EXPECTED_REJECTS.length), '--json', '--new-data', db.url]);
+      '--max-rejects', String(EXPECTED_REJECTS.length), '--json', '--new-data', dump.db.url]);
     expect(prepare.code, prepare.stderr).toBe(0);
-    const migrate = await runCli(['migrate', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    const migrate = await runCli(['migrate', '--legacy-data', dir, ...connectionArgs(dump.db, prefix, REDIS_URL), '--workers', '1', '--json']);
     expect(migrate.code, migrate.stderr.slice(-3000)).toBe(0);
     const summary = JSON.parse(migrate.stdout.trim().split('\n').at(-1)!) as { runId: string; status: string; balanced: boolean; kinds: unknown[] };
     expect(summary).toMatchObject({ status: 'completed', balanced: true });
@@ -83,20 +68,20 @@ describe('hostile legacy records', () => {
       { kind: 'task_dependencies', legacy: 3, migrated: 1, rejected: 2 },
     ]);
 
-    const { rows: rejects } = await db.pool.query<{ ref: string; field: string; legacy_id: string | null }>(
+    const { rows: rejects } = await dump.db.pool.query<{ ref: string; field: string; legacy_id: string | null }>(
       'SELECT ref, field, legacy_id FROM ledger.rejects ORDER BY ref');
     expect(rejects.map((r) => [r.ref, r.field])).toEqual(EXPECTED_REJECTS);
     // A NUL is shown, not stored; the rounded id is reported as read.
     expect(rejects.find((r) => r.ref === 'projects.jsonl:2')?.legacy_id).toBe('P-2\\u0000');
     expect(rejects.find((r) => r.ref === 'projects.jsonl:3')?.legacy_id).toBe('9007199254740992');
-    const { rows: findings } = await db.pool.query<{ ref: string }>(`SELECT ref FROM ledger.validation_findings WHERE severity = 'error' ORDER BY ref`);
+    const { rows: findings } = await dump.db.pool.query<{ ref: string }>(`SELECT ref FROM ledger.validation_findings WHERE severity = 'error' ORDER BY ref`);
     expect(findings.map((f) => f.ref)).toEqual(EXPECTED_REJECTS.map(([ref]) => ref));
 
-    const { rows: tasks } = await db.pool.query<{ legacy_id: string; legacy_extra: unknown }>('SELECT legacy_id, legacy_extra FROM tms.tasks ORDER BY legacy_id');
+    const { rows: tasks } = await dump.db.pool.query<{ legacy_id: string; legacy_extra: unknown }>('SELECT legacy_id, legacy_extra FROM tms.tasks ORDER BY legacy_id');
     expect(tasks.map((t) => t.legacy_id)).toEqual(['T-1', 'T-6']);
     expect(JSON.stringify(tasks[1]!.legacy_extra)).toBe('{"__proto__":{"flag":true}}');
 
-    const verified = await runCli(['verify', summary.runId, '--new-data', db.url, '--verification-report', join(work, 'verification.json')]);
+    const verified = await runCli(['verify', summary.runId, '--new-data', dump.db.url, '--verification-report', join(work, 'verification.json')]);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   });
 });

@@ -3,12 +3,11 @@
 // a name of its own in rejects, claims and verification; chunks of two records start in the middle of
 // the line, and the workers number them as the planner did. This file used to be refused (before, it
 // collapsed five records into one reject, and a later duplicate overwrote the first).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectionArgs, runCli } from './helpers/cli.js';
-import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
+import { REDIS_URL } from './helpers/services.js';
+import { useSmallDump } from './helpers/small-dump.js';
 
 const FILES = {
   'projects.json': '[{"id":"P-1","name":"One"},{"id":"P-2","name":"Two"}]',
@@ -35,33 +34,19 @@ const EXPECTED_REJECTS = [
 ];
 
 describe('a minified .json export', () => {
-  let db: TestDatabase;
-  const work = mkdtempSync(join(tmpdir(), 'tf-minified-'));
-  const dir = join(work, 'legacy');
-  const prefix = uniquePrefix('minified');
-
-  beforeAll(async () => {
-    db = await createTestDatabase('minified_json');
-    mkdirSync(dir);
-    for (const [name, text] of Object.entries(FILES)) writeFileSync(join(dir, name), text);
-  });
-
-  afterAll(async () => {
-    rmSync(work, { recursive: true, force: true });
-    await db.drop();
-    await deleteQueueKeys(prefix);
-  });
+  const dump = useSmallDump('minified_json', FILES);
+  const { work, dir, prefix } = dump;
 
   it('migrates with a name per record, in chunks that start mid-line, and prepare and verify agree', async () => {
     const prepare = await runCli(['prepare', '--legacy-data', dir, '--backup', join(work, 'backup'), '--validation-report', join(work, 'report.json'),
-      '--max-rejects', String(EXPECTED_REJECTS.length), '--json', '--new-data', db.url]);
+      '--max-rejects', String(EXPECTED_REJECTS.length), '--json', '--new-data', dump.db.url]);
     expect(prepare.code, prepare.stderr).toBe(0);
-    const { rows: shared } = await db.pool.query<{ ref: string; reason: string }>(
+    const { rows: shared } = await dump.db.pool.query<{ ref: string; reason: string }>(
       `SELECT ref, reason FROM ledger.validation_findings WHERE class = 'records_share_lines' ORDER BY ref`);
     expect(shared.map((f) => f.ref)).toEqual(['phases.json:3', 'projects.json:2', 'task_dependencies.json:2', 'tasks.json:2']);
     expect(shared[0]!.reason).toMatch(/^1 record of phases\.json starts on a line where an earlier record starts, the first on line 2 \(a minified array/);
 
-    const migrate = await runCli(['migrate', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '1', '--chunk-size', '2', '--json']);
+    const migrate = await runCli(['migrate', '--legacy-data', dir, ...connectionArgs(dump.db, prefix, REDIS_URL), '--workers', '1', '--chunk-size', '2', '--json']);
     expect(migrate.code, migrate.stderr.slice(-3000)).toBe(0);
     const summary = JSON.parse(migrate.stdout.trim().split('\n').at(-1)!) as { runId: string; status: string; balanced: boolean; kinds: unknown[] };
     expect(summary).toMatchObject({ status: 'completed', balanced: true });
@@ -71,25 +56,25 @@ describe('a minified .json export', () => {
       { kind: 'tasks', legacy: 6, migrated: 3, rejected: 3 },
       { kind: 'task_dependencies', legacy: 4, migrated: 2, rejected: 2 },
     ]);
-    const { rows: chunks } = await db.pool.query<{ line_start: number; line_end: number }>(
+    const { rows: chunks } = await dump.db.pool.query<{ line_start: number; line_end: number }>(
       `SELECT line_start, line_end FROM ledger.chunks WHERE run_id = $1 AND kind = 'tasks' ORDER BY chunk_no`, [summary.runId]);
     expect(chunks.map((c) => [c.line_start, c.line_end])).toEqual([[1, 2], [3, 4], [5, 6]]);
 
-    const { rows: rejects } = await db.pool.query<{ ref: string; field: string | null; reason: string }>('SELECT ref, field, reason FROM ledger.rejects ORDER BY ref');
+    const { rows: rejects } = await dump.db.pool.query<{ ref: string; field: string | null; reason: string }>('SELECT ref, field, reason FROM ledger.rejects ORDER BY ref');
     expect(rejects.map((r) => [r.ref, r.field])).toEqual(EXPECTED_REJECTS);
     expect(rejects.find((r) => r.ref === 'tasks.json:3')?.reason).toBe('duplicate id T-1 (first at tasks.json:1)');
-    const { rows: findings } = await db.pool.query<{ ref: string }>(`SELECT ref FROM ledger.validation_findings WHERE severity = 'error' ORDER BY ref`);
+    const { rows: findings } = await dump.db.pool.query<{ ref: string }>(`SELECT ref FROM ledger.validation_findings WHERE severity = 'error' ORDER BY ref`);
     expect(findings.map((f) => f.ref)).toEqual(EXPECTED_REJECTS.map(([ref]) => ref));
 
     // The first declaration wins, with the number it goes by.
-    const { rows: tasks } = await db.pool.query<{ legacy_id: string; title: string; legacy_line: number }>(
+    const { rows: tasks } = await dump.db.pool.query<{ legacy_id: string; title: string; legacy_line: number }>(
       'SELECT legacy_id, title, legacy_line FROM tms.tasks ORDER BY legacy_id');
     expect(tasks.map((t) => [t.legacy_id, t.title, t.legacy_line])).toEqual([['T-1', 'first', 1], ['T-2', 'second', 2], ['T-5', 'depends on itself', 6]]);
-    const { rows: edges } = await db.pool.query<{ edge: string }>(
+    const { rows: edges } = await dump.db.pool.query<{ edge: string }>(
       `SELECT a.legacy_id || '->' || b.legacy_id AS edge FROM tms.task_dependencies d JOIN tms.tasks a ON a.id = d.task_id JOIN tms.tasks b ON b.id = d.depends_on_id ORDER BY 1`);
     expect(edges.map((e) => e.edge)).toEqual(['T-1->T-2', 'T-5->T-2']);
 
-    const verified = await runCli(['verify', summary.runId, '--new-data', db.url, '--verification-report', join(work, 'verification.json')]);
+    const verified = await runCli(['verify', summary.runId, '--new-data', dump.db.url, '--verification-report', join(work, 'verification.json')]);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   });
 });

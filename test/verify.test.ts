@@ -253,7 +253,7 @@ describe('the legacy side: verify\'s own streaming reader', () => {
     const totals = { records: 0, sha256: '' };
     const read: { line: number; fields: Record<string, unknown> | null }[] = [];
     // No size limit here (the generator's oversized record would come back unparsed): every record parses.
-    for await (const batch of readLegacyRecords(file!, 64 * 1024 * 1024, totals)) {
+    for await (const batch of readLegacyRecords(file!, { maxRecordBytes: 64 * 1024 * 1024 }, totals)) {
       for (const r of batch) read.push({ line: r.line, fields: r.fields });
     }
     const own = await readLegacyFile(file!.path, format);

@@ -20,6 +20,8 @@ const mappingFileSchema = z.object({
   defaults: perKind(z.record(z.string(), z.string().nullable())).default({}),
   timezone: z.literal('UTC').optional(),
   maxRecordBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),
+  // \N is MySQL's NULL in a CSV export; "" already is no value.
+  nullText: z.array(z.string().min(1, 'an empty field already means no value')).max(20).optional(),
 }).strict();
 
 type PerKind<T> = Partial<Record<LegacyKind, T>>;
@@ -33,6 +35,11 @@ export interface LegacyMapping {
   defaults: PerKind<Record<string, string>>;
   timezone: 'UTC';
   maxRecordBytes: number;
+  /**
+   * CSV field texts read as no value, besides the empty field (e.g. MySQL's \N). Absent when none: the
+   * mapping is part of a run's fingerprint, and runs planned before this setting must keep theirs.
+   */
+  nullText?: string[];
 }
 
 const EMPTY: LegacyMapping = { fields: {}, values: {}, defaults: {}, timezone: 'UTC', maxRecordBytes: 1024 * 1024 };
@@ -65,6 +72,8 @@ export function parseLegacyMapping(doc: unknown, source: string, base: LegacyMap
     timezone: file.timezone ?? base.timezone,
     maxRecordBytes: file.maxRecordBytes ?? base.maxRecordBytes,
   };
+  const nullText = file.nullText ?? base.nullText;
+  if (nullText && nullText.length > 0) mapping.nullText = nullText;
   for (const kind of LEGACY_KINDS) {
     const known = KNOWN_FIELDS[kind];
     const unknown = (section: string, field: string, what: string): never => {

@@ -13,7 +13,7 @@ export async function readChunkRecords(run: RunContext, chunk: Chunk, file: RunF
   };
   try {
     const buf = await readChunkBytes(loc);
-    return parseChunk(buf, splitChunk(buf, loc), loc, run.mapping.maxRecordBytes);
+    return parseChunk(buf, splitChunk(buf, loc), loc, run.mapping);
   } catch (err) {
     // A missing or changed file will not fix itself by retrying.
     if (err instanceof LegacyDataError) throw new PermanentJobError(err.message, { cause: err });

@@ -40,6 +40,9 @@ export const WARNING_CLASSES = [
   'empty_file',
   'ignored_file',
   'records_share_lines',
+  'null_marker_text',
+  'list_as_text',
+  'timestamp_without_offset',
 ] as const;
 export type WarningClass = (typeof WARNING_CLASSES)[number];
 

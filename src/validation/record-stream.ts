@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { missingCsvHeader, parseCsvHeader } from '../legacy/chunk-scanner.js';
 import { LegacyDataError } from '../legacy/errors.js';
 import type { LegacyFile } from '../legacy/files.js';
-import { parseChunk, type ChunkLocation, type RawRecord } from '../legacy/read-chunk.js';
+import { parseChunk, type ChunkLocation, type RawRecord, type RecordReading } from '../legacy/read-chunk.js';
 import { RecordSplitter, type RecordSpan, type SharedLines } from '../legacy/record-splitter.js';
 
 const READ_BYTES = 1024 * 1024;
@@ -17,8 +17,9 @@ const READ_BYTES = 1024 * 1024;
  * because they share a line (a minified .json: see RecordSpan).
  */
 export async function* streamLegacyRecords(
-  file: LegacyFile, maxRecordBytes: number, readBytes = READ_BYTES, onSharedLines?: (shared: SharedLines) => void,
+  file: LegacyFile, reading: RecordReading, readBytes = READ_BYTES, onSharedLines?: (shared: SharedLines) => void,
 ): AsyncGenerator<RawRecord[]> {
+  const { maxRecordBytes } = reading;
   const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, wholeFile: true });
   let header: string[] | null = null;
   let headerPending = file.format === 'csv';
@@ -38,7 +39,7 @@ export async function* streamLegacyRecords(
         path: file.path, fileName: file.fileName, format: file.format, byteStart: windowStart, byteEnd: windowStart + window.length,
         lineStart: kept[0]!.line, records: kept.length, sha256: '', header,
       };
-      for (const record of parseChunk(window, kept, loc, maxRecordBytes)) out.push(record);
+      for (const record of parseChunk(window, kept, loc, reading)) out.push(record);
       kept = [];
     };
     for (const span of spans) {

@@ -31,7 +31,7 @@ export async function collectTaskTypes(tasksFile: LegacyFile, mapping: LegacyMap
   const normalize = createNormalizer('tasks', mapping);
   const types = new Map<string, TaskTypeUse>();
   try {
-    for await (const batch of streamLegacyRecords(tasksFile, mapping.maxRecordBytes)) {
+    for await (const batch of streamLegacyRecords(tasksFile, mapping)) {
       for (const record of batch) {
         if (record.fields === null) continue;
         const task = normalize(record.fields);

@@ -144,7 +144,7 @@ export async function validateLegacyData(dir: string, mapping: LegacyMapping, op
     let readable = true;
     try {
       const onShared = (shared: SharedLines) => sharedLinesWarning('task_dependencies', rowsFile.fileName, shared, warnings);
-      for await (const batch of streamLegacyRecords(rowsFile, mapping.maxRecordBytes, undefined, onShared)) {
+      for await (const batch of streamLegacyRecords(rowsFile, mapping, undefined, onShared)) {
         for (const record of batch) dependencies.addRowRecord(record);
         rows += batch.length;
         await flush();
@@ -188,7 +188,7 @@ async function validateEntityFile<K extends EntityKind>(
   const normalize = createNormalizer(kind, mapping);
   const recordWarnings = createRecordWarnings(kind, file.fileName, mapping, hooks.warnings);
   const onShared = (shared: SharedLines) => sharedLinesWarning(kind, file.fileName, shared, hooks.warnings);
-  for await (const batch of streamLegacyRecords(file, mapping.maxRecordBytes, undefined, onShared)) {
+  for await (const batch of streamLegacyRecords(file, mapping, undefined, onShared)) {
     for (const record of batch) {
       const outcome = checkEntityRecord(kind, record, normalize, registries);
       if (!outcome.migrated) hooks.emitError(outcome.error);

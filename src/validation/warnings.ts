@@ -13,6 +13,11 @@
 // - ignored_file: a file or directory of the legacy directory that is not a legacy file (backed up, not migrated)
 // - records_share_lines: a .json file with records that start on one line (minified): they are numbered,
 //   not named by the file's line, from the first such line on
+// - null_marker_text: a CSV field holding \N (MySQL's NULL) that the mapping's nullText does not list: it
+//   migrates as the text \N (aggregated per field)
+// - list_as_text: tags given as text in another list syntax ("{a,b}", "[a, b]", "a, b"): one tag, not
+//   several (aggregated); depends_on in such a syntax is rejected anyway (no such task)
+// - timestamp_without_offset: a timestamp with no UTC offset, read in the mapping's zone (UTC) (aggregated per field)
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import type { LegacyKind } from '../legacy/kinds.js';
 import type { SharedLines } from '../legacy/record-splitter.js';
@@ -31,7 +36,15 @@ export const WARNING_RULES: Record<WarningClass, { individual: number }> = {
   empty_file: { individual: 1 },
   ignored_file: { individual: 1000 },
   records_share_lines: { individual: 1 },
+  null_marker_text: { individual: 0 },
+  list_as_text: { individual: 0 },
+  timestamp_without_offset: { individual: 0 },
 };
+
+/** Text that reads as a list in another syntax than ';' (a Postgres array, a JSON array, commas). */
+const OTHER_LIST_SYNTAX = /^\s*(\{.*\}|\[.*\])\s*$|^[^;]*,[^;]*$/s;
+/** A timestamp whose time states its offset (a date alone has none: it is midnight in the mapping's zone). */
+const WITH_OFFSET = /[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$/;
 
 /** The texts of one warning: its own reason, and what an aggregated finding says of all like it. */
 export interface WarningText {
@@ -164,6 +177,19 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
   const endsBeforeStart = counter('ends_before_start', endsName);
   const withoutPhase = counter('task_without_phase', phaseName);
   const withoutPhaseText = { reason: `task has no ${phaseName}`, summary: `tasks have no ${phaseName} (they belong to their project only)` };
+  const nullMarker = file.endsWith('.csv') && !(mapping.nullText ?? []).includes('\\N') ? new Map<string, WarningCounter>() : null;
+  const nullMarkerText = (field: string) => {
+    const text = `${field} holds \\N (MySQL's NULL) and is migrated as that text; list it in the mapping (nullText: ['\\N']) to read it as no value`;
+    return () => ({ reason: text, summary: text });
+  };
+  const tagSources = kind === 'tasks' ? sourceNames(mapping, kind, 'tags') : null;
+  const tagsName = name('tags');
+  const listAsText = counter('list_as_text', tagsName);
+  const offsetRules = (['created_at', 'updated_at'] as const).map((field) => {
+    const legacyName = name(field);
+    const text = `${legacyName} has no UTC offset; it is read as UTC (the mapping's timezone)`;
+    return { sources: sourceNames(mapping, kind, field), counter: counter('timestamp_without_offset', legacyName), text: () => ({ reason: text, summary: text }) };
+  });
 
   return (line, raw, values) => {
     const legacyId = values.legacyId;
@@ -197,6 +223,27 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
       }
     }
     if (kind === 'tasks' && (values as KindValues['tasks']).phaseLegacyId === null) withoutPhase.hit(line, legacyId, () => withoutPhaseText);
+    if (nullMarker) {
+      for (const field in raw) {
+        if (raw[field] !== '\\N') continue;
+        let rule = nullMarker.get(field);
+        if (!rule) nullMarker.set(field, (rule = counter('null_marker_text', field)));
+        rule.hit(line, legacyId, nullMarkerText(field));
+      }
+    }
+    if (tagSources) {
+      const tags = rawFieldValue(raw, tagSources);
+      if (typeof tags === 'string' && OTHER_LIST_SYNTAX.test(tags)) {
+        listAsText.hit(line, legacyId, () => ({
+          reason: `${tagsName} ${JSON.stringify(tags.length > 60 ? `${tags.slice(0, 57)}...` : tags)} reads as a list in another syntax, but tags are separated by ';': it becomes ${(values as KindValues['tasks']).tags?.length ?? 0} tag(s)`,
+          summary: `${tagsName} given as text in another list syntax ("{a,b}", "[a, b]" or "a, b"): tags are separated by ';', so each becomes one tag`,
+        }));
+      }
+    }
+    for (const rule of offsetRules) {
+      const given = rawFieldValue(raw, rule.sources);
+      if (typeof given === 'string' && given.trim() !== '' && !WITH_OFFSET.test(given.trim())) rule.counter.hit(line, legacyId, rule.text);
+    }
   };
 }
 

@@ -55,7 +55,7 @@ export async function loadExpectedRows(client: PoolClient, files: readonly Legac
   const loaded: LoadedFile[] = [];
   for (const file of files) {
     const totals: LegacyFileTotals = { records: 0, sha256: '' };
-    const records = readLegacyRecords(file, mapping.maxRecordBytes, totals);
+    const records = readLegacyRecords(file, mapping, totals);
     if (file.kind === 'task_dependencies') {
       await copyInto(client, EXPECTED_EDGES, ['ref', 'line', 'legacy_id', 'task_id', 'depends_on_id', 'legacy_order', 'problem'],
         encodeBatches(records, dependencyLines(file, mapping)));

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { parseCsvHeader } from '../legacy/chunk-scanner.js';
 import type { LegacyFile } from '../legacy/files.js';
-import { parseChunk, type ChunkLocation, type RawRecord } from '../legacy/read-chunk.js';
+import { parseChunk, type ChunkLocation, type RawRecord, type RecordReading } from '../legacy/read-chunk.js';
 import { RecordSplitter, type RecordSpan } from '../legacy/record-splitter.js';
 
 const READ_BYTES = 1024 * 1024;
@@ -18,7 +18,7 @@ export interface LegacyFileTotals {
   sha256: string;
 }
 
-export async function* readLegacyRecords(file: LegacyFile, maxRecordBytes: number, totals: LegacyFileTotals): AsyncGenerator<RawRecord[]> {
+export async function* readLegacyRecords(file: LegacyFile, reading: RecordReading, totals: LegacyFileTotals): AsyncGenerator<RawRecord[]> {
   // An empty .json is refused when planned now, but runs planned before that read it as no records: verify them as such.
   const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, wholeFile: file.bytes > 0 });
   const hash = createHash('sha256');
@@ -38,7 +38,7 @@ export async function* readLegacyRecords(file: LegacyFile, maxRecordBytes: numbe
       path: file.path, fileName: file.fileName, format: file.format, byteStart: bufOffset, byteEnd: bufOffset + buf.length,
       lineStart: spans[0]!.line, records: spans.length, sha256: '', header,
     };
-    return parseChunk(buf, spans, loc, maxRecordBytes);
+    return parseChunk(buf, spans, loc, reading);
   };
 
   for await (const piece of createReadStream(file.path, { highWaterMark: READ_BYTES }) as AsyncIterable<Buffer>) {

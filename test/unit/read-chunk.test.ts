@@ -31,7 +31,7 @@ async function parseAll(format: LegacyFormat, content: string | Buffer, maxRecor
   const out: RawRecord[] = [];
   for (const loc of locs) {
     const buf = await readChunkBytes(loc);
-    out.push(...parseChunk(buf, splitChunk(buf, loc), loc, maxRecordBytes));
+    out.push(...parseChunk(buf, splitChunk(buf, loc), loc, { maxRecordBytes }));
   }
   return out;
 }
@@ -217,6 +217,15 @@ describe('parseChunk: CSV', () => {
     expect(records[1]!.error).toMatch(/^not a valid CSV record: .*at line 4\b/);
   });
 
+  it('reads the mapping\'s nullText (MySQL\'s \\N) as no value, in CSV only', async () => {
+    const { locs: [loc] } = await plan('csv', 'id,notes,owner\n1,\\N,NULL\n2,"\\N",x\\N\n');
+    if (!loc) throw new Error('no chunk planned');
+    const buf = await readChunkBytes(loc);
+    const records = parseChunk(buf, splitChunk(buf, loc), loc, { maxRecordBytes: MiB, nullText: ['\\N', 'NULL'] });
+    expect(records.map((r) => r.fields)).toEqual([{ id: '1', notes: null, owner: null }, { id: '2', notes: null, owner: 'x\\N' }]);
+    expect(parseChunk(buf, splitChunk(buf, loc), loc, { maxRecordBytes: MiB }).map((r) => r.fields?.notes)).toEqual(['\\N', '\\N']);
+  });
+
   it('names an empty row (only separators, as a spreadsheet leaves after its data) as such', async () => {
     const records = await parseAll('csv', 'id,name\n1,a\n,\n , \n');
     expect(summary(records)).toEqual([[2, { id: '1', name: 'a' }], [3, expect.stringMatching(/^the row is empty \(only separators/)], [4, expect.stringMatching(/^the row is empty/)]]);
@@ -242,7 +251,7 @@ describe('parseChunk: CSV', () => {
     const { locs } = await plan('csv', 'id\n1\n');
     const loc = { ...locs[0]!, header: null };
     const buf = await readChunkBytes(loc);
-    expect(() => parseChunk(buf, splitChunk(buf, loc), loc, MiB)).toThrow(/planned without its header/);
+    expect(() => parseChunk(buf, splitChunk(buf, loc), loc, { maxRecordBytes: MiB })).toThrow(/planned without its header/);
   });
 });
 

@@ -161,6 +161,12 @@ describe('legacy mapping validation', () => {
     expect(m.timezone).toBe('UTC');
   });
 
+  it('nullText: absent unless given (a run\'s fingerprint holds the mapping), kept from a file laid over the shipped one', () => {
+    expect('nullText' in loadLegacyMapping(DEFAULT_MAPPING_FILE)).toBe(false);
+    expect(loadLegacyMapping(yaml('nulls.yaml', "nullText: ['\\N', 'NULL']\n")).nullText).toEqual(['\\N', 'NULL']);
+    expect(() => parseLegacyMapping({ nullText: [''] }, 'x')).toThrow(/nullText\.0: an empty field already means no value/);
+  });
+
   it('an empty mapping gets the defaults of the schema', () => {
     expect(parseLegacyMapping(null, 'x')).toEqual({ fields: {}, values: {}, defaults: {}, timezone: 'UTC', maxRecordBytes: 1024 * 1024 });
   });

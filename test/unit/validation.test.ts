@@ -28,7 +28,7 @@ const jsonl = (records: readonly unknown[]): string => records.map((r) => (typeo
 
 async function collect(file: Parameters<typeof streamLegacyRecords>[0], maxRecordBytes: number, readBytes?: number): Promise<RawRecord[]> {
   const out: RawRecord[] = [];
-  for await (const batch of streamLegacyRecords(file, maxRecordBytes, readBytes)) out.push(...batch);
+  for await (const batch of streamLegacyRecords(file, { maxRecordBytes }, readBytes)) out.push(...batch);
   return out;
 }
 
@@ -39,7 +39,7 @@ async function workerRecords(file: Parameters<typeof streamLegacyRecords>[0], ma
   for (const [i, chunk] of chunks.entries()) {
     const loc = chunkLocation(file, chunk, headers[i]!);
     const buf = await readChunkBytes(loc);
-    out.push(...parseChunk(buf, splitChunk(buf, loc), loc, maxRecordBytes));
+    out.push(...parseChunk(buf, splitChunk(buf, loc), loc, { maxRecordBytes }));
   }
   return out;
 }
@@ -261,6 +261,32 @@ describe('validateLegacyData on hand-made directories', () => {
     expect(byClass.get('task_without_phase phase_id')).toMatchObject({ count: 30 });
     expect(byClass.get('ignored_file -')).toMatchObject({ ref: 'notes.txt', kind: 'other', line: 0 });
     expect(summary.perKind.tasks.warnings).toBe(30 + 15 + 30 + 30 + 30); // colour, status, priority, type, no phase
+  });
+
+  it('warns of what other exporters write that migrates changed: \\N as text, tags in another list syntax, timestamps without an offset', async () => {
+    const files = {
+      'projects.csv': 'id,name,owner,created_at\nP1,p,\\N,2024-01-05 10:00:00\nP2,q,ann,2024-01-05T10:00:00+05:30\n',
+      'phases.jsonl': jsonl([{ id: 'F1', project_id: 'P1', name: 'f', created_at: '2024-01-05' }]),
+      'tasks.jsonl': jsonl([
+        { id: 'T1', project_id: 'P1', title: 't', tags: '{a,"b c"}' },
+        { id: 'T2', project_id: 'P1', title: 't', tags: 'a, b' },
+        { id: 'T3', project_id: 'P1', title: 't', tags: 'a;b', created_at: '2024-01-05T10:00:00Z' },
+        { id: 'T4', project_id: 'P1', title: 't', tags: ['x', 'y'], updated_at: '2024-01-05T10:00:00.123-0800' },
+      ]),
+    };
+    const { errors, warnings } = await validateDir('other-exporters', files);
+    expect(errors).toEqual([]);
+    const byClass = new Map(warnings.map((w) => [`${w.class} ${w.file} ${w.field ?? '-'}`, w]));
+    expect(byClass.get('null_marker_text projects.csv owner')).toMatchObject({ ref: 'projects.csv:2', count: 1 });
+    expect(byClass.get('null_marker_text projects.csv owner')!.reason).toMatch(/owner holds \\N \(MySQL's NULL\) and is migrated as that text; list it in the mapping \(nullText: \['\\N'\]\)/);
+    expect(byClass.get('list_as_text tasks.jsonl tags')).toMatchObject({ ref: 'tasks.jsonl:1', count: 2 });
+    expect(byClass.get('timestamp_without_offset projects.csv created_at')).toMatchObject({ ref: 'projects.csv:2', count: 1 });
+    expect(byClass.get('timestamp_without_offset phases.jsonl created_at')).toMatchObject({ ref: 'phases.jsonl:1', count: 1 });
+    expect([...byClass.keys()].filter((k) => k.startsWith('timestamp_without_offset tasks'))).toEqual([]);
+
+    // Told that \N means no value, prepare reads it so (and says nothing).
+    const told = await validateDir('other-exporters-told', files, { ...MAPPING, nullText: ['\\N'] });
+    expect(told.warnings.filter((w) => w.class === 'null_marker_text')).toEqual([]);
   });
 
   it('an empty .json or .csv is an unreadable file (what a failed export leaves), not "no records"; [] and a header row are', async () => {
