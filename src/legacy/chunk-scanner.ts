@@ -175,7 +175,7 @@ export async function scanLegacyFile(
 export function missingCsvHeader(file: Pick<LegacyFile, 'fileName' | 'bytes'>): LegacyDataError {
   return new LegacyDataError(file.bytes === 0
     ? `${file.fileName}:1: the file is empty: is the export incomplete? A CSV file with no records holds its header row`
-    : `${file.fileName}:1: the CSV header row cannot be read`);
+    : `${file.fileName}:1: the file holds no CSV header row (only blank lines or a byte-order mark): is the export incomplete? A CSV file with no records holds its header row`);
 }
 
 export function parseCsvHeader(bytes: Buffer, fileName: string): string[] {

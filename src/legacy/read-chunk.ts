@@ -4,6 +4,7 @@ import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { hashRecords } from './chunk-scanner.js';
+import { duplicateTopLevelKeys } from './duplicate-keys.js';
 import { LegacyDataError } from './errors.js';
 import type { LegacyFormat } from './kinds.js';
 import { setOwn } from './normalize.js';
@@ -26,11 +27,13 @@ export interface RecordReading {
   maxRecordBytes: number;
   /** CSV field texts that mean no value, besides the empty field (the mapping's nullText). */
   nullText?: readonly string[];
+  /** JSON: name the members a record holds twice (prepare's warning; JSON.parse keeps the last). */
+  findDuplicateKeys?: boolean;
 }
 
 /** A parsed legacy record: its fields as found in the file, or why it could not be parsed. */
 export type RawRecord =
-  | { line: number; fields: Record<string, unknown>; error: null }
+  | { line: number; fields: Record<string, unknown>; error: null; duplicateKeys?: string[] }
   | { line: number; fields: null; error: string };
 
 export async function readChunkBytes(loc: ChunkLocation): Promise<Buffer> {
@@ -92,7 +95,16 @@ export function parseChunk(buf: Buffer, spans: readonly RecordSpan[], loc: Chunk
     return buf.toString('utf8', start, end);
   });
   if (loc.format === 'csv') return parseCsvRecords(texts, spans, loc, reading.nullText);
-  return texts.map((text, i) => (typeof text === 'string' ? parseJsonRecord(text, spans[i]!.line) : text));
+  const records = texts.map((text, i) => (typeof text === 'string' ? parseJsonRecord(text, spans[i]!.line) : text));
+  if (reading.findDuplicateKeys) {
+    records.forEach((record, i) => {
+      const text = texts[i];
+      if (record.error !== null || typeof text !== 'string') return;
+      const twice = duplicateTopLevelKeys(text, Object.keys(record.fields).length);
+      if (twice.length > 0) record.duplicateKeys = twice;
+    });
+  }
+  return records;
 }
 
 function parseJsonRecord(text: string, line: number): RawRecord {

@@ -43,6 +43,7 @@ export const WARNING_CLASSES = [
   'null_marker_text',
   'list_as_text',
   'timestamp_without_offset',
+  'duplicate_field',
 ] as const;
 export type WarningClass = (typeof WARNING_CLASSES)[number];
 

@@ -188,11 +188,11 @@ async function validateEntityFile<K extends EntityKind>(
   const normalize = createNormalizer(kind, mapping);
   const recordWarnings = createRecordWarnings(kind, file.fileName, mapping, hooks.warnings);
   const onShared = (shared: SharedLines) => sharedLinesWarning(kind, file.fileName, shared, hooks.warnings);
-  for await (const batch of streamLegacyRecords(file, mapping, undefined, onShared)) {
+  for await (const batch of streamLegacyRecords(file, { ...mapping, findDuplicateKeys: true }, undefined, onShared)) {
     for (const record of batch) {
       const outcome = checkEntityRecord(kind, record, normalize, registries);
       if (!outcome.migrated) hooks.emitError(outcome.error);
-      else if (record.error === null) recordWarnings(record.line, record.fields, outcome.values);
+      else if (record.error === null) recordWarnings(record.line, record.fields, outcome.values, record.duplicateKeys);
       hooks.onTask?.(record, outcome.migrated);
     }
     counted.records += batch.length;

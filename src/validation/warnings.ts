@@ -18,6 +18,7 @@
 // - list_as_text: tags given as text in another list syntax ("{a,b}", "[a, b]", "a, b"): one tag, not
 //   several (aggregated); depends_on in such a syntax is rejected anyway (no such task)
 // - timestamp_without_offset: a timestamp with no UTC offset, read in the mapping's zone (UTC) (aggregated per field)
+// - duplicate_field: a JSON record holding one field twice: the last value is taken, the first is lost
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import type { LegacyKind } from '../legacy/kinds.js';
 import type { SharedLines } from '../legacy/record-splitter.js';
@@ -39,6 +40,7 @@ export const WARNING_RULES: Record<WarningClass, { individual: number }> = {
   null_marker_text: { individual: 0 },
   list_as_text: { individual: 0 },
   timestamp_without_offset: { individual: 0 },
+  duplicate_field: { individual: 100 },
 };
 
 /** Text that reads as a list in another syntax than ';' (a Postgres array, a JSON array, commas). */
@@ -146,7 +148,7 @@ export class WarningCollector {
 
 type EntityKind = 'projects' | 'phases' | 'tasks';
 
-export type RecordWarnings<K extends EntityKind> = (line: number, raw: Record<string, unknown>, values: KindValues[K]) => void;
+export type RecordWarnings<K extends EntityKind> = (line: number, raw: Record<string, unknown>, values: KindValues[K], duplicateKeys?: readonly string[]) => void;
 
 /**
  * The warning rules of one file's records that will migrate, given their raw fields (legacy names) and
@@ -191,8 +193,14 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
     return { sources: sourceNames(mapping, kind, field), counter: counter('timestamp_without_offset', legacyName), text: () => ({ reason: text, summary: text }) };
   });
 
-  return (line, raw, values) => {
+  return (line, raw, values, duplicateKeys) => {
     const legacyId = values.legacyId;
+    for (const field of duplicateKeys ?? []) {
+      counter('duplicate_field', field).hit(line, legacyId, () => ({
+        reason: `${field} appears twice in the record: the last value is migrated and the first is lost (JSON readers keep the last)`,
+        summary: `${field} appears twice in a record: the last value is migrated`,
+      }));
+    }
     if (values.extra) {
       for (const field in values.extra) {
         const rule = unknownField(field);

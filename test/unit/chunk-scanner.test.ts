@@ -240,7 +240,7 @@ describe('scanLegacyFile: small files', () => {
   });
 
   it('CSV: a non-empty file with no header row is refused', async () => {
-    await expect(scanAll(dir.legacyFile('phases', 'csv', '\n\n\r\n'), HUGE)).rejects.toThrow(/phases\.csv:1: the CSV header row cannot be read/);
+    await expect(scanAll(dir.legacyFile('phases', 'csv', '\n\n\r\n'), HUGE)).rejects.toThrow(/phases\.csv:1: the file holds no CSV header row \(only blank lines or a byte-order mark\)/);
   });
 
   it('CSV header errors name the problem: empty column, duplicate column', () => {

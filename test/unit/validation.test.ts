@@ -272,6 +272,7 @@ describe('validateLegacyData on hand-made directories', () => {
         { id: 'T2', project_id: 'P1', title: 't', tags: 'a, b' },
         { id: 'T3', project_id: 'P1', title: 't', tags: 'a;b', created_at: '2024-01-05T10:00:00Z' },
         { id: 'T4', project_id: 'P1', title: 't', tags: ['x', 'y'], updated_at: '2024-01-05T10:00:00.123-0800' },
+        '{"id":"T5","project_id":"P1","title":"first","title":"second"}',
       ]),
     };
     const { errors, warnings } = await validateDir('other-exporters', files);
@@ -283,6 +284,8 @@ describe('validateLegacyData on hand-made directories', () => {
     expect(byClass.get('timestamp_without_offset projects.csv created_at')).toMatchObject({ ref: 'projects.csv:2', count: 1 });
     expect(byClass.get('timestamp_without_offset phases.jsonl created_at')).toMatchObject({ ref: 'phases.jsonl:1', count: 1 });
     expect([...byClass.keys()].filter((k) => k.startsWith('timestamp_without_offset tasks'))).toEqual([]);
+    expect(byClass.get('duplicate_field tasks.jsonl title')).toMatchObject({ ref: 'tasks.jsonl:5', legacyId: 'T5' });
+    expect(byClass.get('duplicate_field tasks.jsonl title')!.reason).toMatch(/^title appears twice in the record: the last value is migrated and the first is lost/);
 
     // Told that \N means no value, prepare reads it so (and says nothing).
     const told = await validateDir('other-exporters-told', files, { ...MAPPING, nullText: ['\\N'] });
