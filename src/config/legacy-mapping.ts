@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { LEGACY_KINDS, type LegacyKind } from '../legacy/kinds.js';
-import { fieldValueProblem, KNOWN_FIELDS } from '../legacy/normalize.js';
+import { EXTRA_PREFIX, fieldValueProblem, KNOWN_FIELDS } from '../legacy/normalize.js';
 import { ConfigError } from './errors.js';
 import { PACKAGE_ROOT } from './package-root.js';
 
@@ -79,7 +79,12 @@ export function parseLegacyMapping(doc: unknown, source: string, base: LegacyMap
     const unknown = (section: string, field: string, what: string): never => {
       throw new ConfigError(`Mapping ${source}: ${section}.${kind}.${what}: ${field} is not a ${kind} field (one of: ${[...known].join(', ')})`);
     };
-    for (const [legacy, target] of Object.entries(file.fields[kind] ?? {})) if (!known.has(target)) unknown('fields', target, legacy);
+    for (const [legacy, target] of Object.entries(file.fields[kind] ?? {})) {
+      if (target.startsWith(EXTRA_PREFIX)) {
+        // Moved aside, into legacy_extra under another name (Jira's own id, when its key gives the id).
+        if (target === EXTRA_PREFIX) throw new ConfigError(`Mapping ${source}: fields.${kind}.${legacy}: name the field after ${EXTRA_PREFIX}`);
+      } else if (!known.has(target)) unknown('fields', target, legacy);
+    }
     for (const field of Object.keys(file.values[kind] ?? {})) if (!known.has(field)) unknown('values', field, field);
     for (const field of Object.keys(file.defaults[kind] ?? {})) if (!known.has(field)) unknown('defaults', field, field);
     // A kind either file lists is kept, even empty: the stored mapping is part of a run's fingerprint,

@@ -198,6 +198,12 @@ export const KNOWN_FIELDS: Record<LegacyKind, ReadonlySet<string>> = {
 
 // ---- the normalizer -------------------------------------------------------------------------------
 
+/**
+ * A rename onto `legacy_extra.NAME` moves a legacy field aside: kept in legacy_extra as NAME, so it gives
+ * no taskfleet field (e.g. Jira's numeric id when its key gives the id: `key: id, id: legacy_extra.jira_id`).
+ */
+export const EXTRA_PREFIX = 'legacy_extra.';
+
 export type Normalizer<K extends LegacyKind> = (raw: Record<string, unknown>) => Normalized<KindValues[K]>;
 
 export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyMapping): Normalizer<K> {
@@ -222,7 +228,8 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
   return (raw) => {
     const fields: Record<string, unknown> = {};
     let extra: Record<string, unknown> | null = null;
-    let conflict: [string, string] | null = null;
+    /** Two legacy fields giving one target: [the first, the second, what they give]. */
+    let conflict: [string, string, string] | null = null;
     // With renames, the legacy name each field was read from (for rejects): see sourceNames.
     const from: Record<string, string> | null = hasRenames ? {} : null;
     for (const legacyName in raw) {
@@ -231,12 +238,21 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
         if (from && name in fields) {
           // Two legacy fields giving one field (a renamed one and one already of that name): keeping
           // either would silently drop the other. One with no value gives way to the other.
-          if (raw[legacyName] != null && fields[name] != null) conflict ??= [from[name]!, legacyName];
+          if (raw[legacyName] != null && fields[name] != null) conflict ??= [from[name]!, legacyName, `the ${kind} field ${name}`];
           if (raw[legacyName] == null) continue;
         }
         fields[name] = raw[legacyName];
         if (from) from[name] = legacyName;
-      } else setOwn((extra ??= {}), legacyName, raw[legacyName]);
+      } else {
+        const extraName = from && name.startsWith(EXTRA_PREFIX) ? name.slice(EXTRA_PREFIX.length) : legacyName;
+        if (from) {
+          // A field moved aside onto the name of another extra field: keeping either would drop the other.
+          const key = EXTRA_PREFIX + extraName;
+          if (extra && Object.hasOwn(extra, extraName) && extra[extraName] != null && raw[legacyName] != null) conflict ??= [from[key]!, legacyName, `${EXTRA_PREFIX}${extraName}`];
+          from[key] = legacyName;
+        }
+        setOwn((extra ??= {}), extraName, raw[legacyName]);
+      }
     }
     for (const [field, table] of translations) {
       const value = fields[field];
@@ -248,8 +264,8 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
     const rawId = fields[idField];
     const legacyIdText = rawId == null || typeof rawId === 'object' ? null : scalarText(rawId);
     if (conflict) {
-      const [a, b] = conflict;
-      return { ok: false, field: b, reason: `${a} and ${b} both give the ${kind} field ${renameOf.get(b) ?? b} (see the mapping's fields): which one holds it is ambiguous`, legacyId: legacyIdText };
+      const [a, b, target] = conflict;
+      return { ok: false, field: b, reason: `${a} and ${b} both give ${target} (see the mapping's fields): which one holds it is ambiguous`, legacyId: legacyIdText };
     }
     if (extra) {
       for (const [name, value] of Object.entries(extra)) {

@@ -22,7 +22,7 @@
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import type { LegacyKind } from '../legacy/kinds.js';
 import type { SharedLines } from '../legacy/record-splitter.js';
-import { legacyFieldName, rawFieldValue, sourceNames, type KindValues } from '../legacy/normalize.js';
+import { EXTRA_PREFIX, legacyFieldName, rawFieldValue, sourceNames, type KindValues } from '../legacy/normalize.js';
 import { recordRef, type Finding, type FindingKind, type WarningClass } from './findings.js';
 
 /** How many individual findings a rule gives per file and field before the rest are aggregated. */
@@ -163,6 +163,8 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
     return { sources: sourceNames(mapping, kind, field), counter: counter('default_applied', legacyName), text: () => ({ reason: text, summary: text }) };
   });
   const unknownFields = new Map<string, { counter: WarningCounter; text: () => WarningText }>();
+  // Fields the mapping moved aside into legacy_extra are in the mapping: no "unknown field" for them.
+  const movedAside = new Set(Object.values<string>(mapping.fields[kind] ?? {}).filter((t) => t.startsWith(EXTRA_PREFIX)).map((t) => t.slice(EXTRA_PREFIX.length)));
   const unknownField = (field: string) => {
     let rule = unknownFields.get(field);
     if (!rule) {
@@ -203,6 +205,7 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
     }
     if (values.extra) {
       for (const field in values.extra) {
+        if (movedAside.has(field)) continue;
         const rule = unknownField(field);
         rule.counter.hit(line, legacyId, rule.text);
       }

@@ -351,6 +351,17 @@ describe('normalize: values JavaScript or Postgres cannot take as they are', () 
     expect(ok(custom({ id: 't1', project_id: 'p1', title: null, summary: 'S' })).title).toBe('S');
     expect(ok(custom({ id: 't1', project_id: 'p1', summary: 'S', title: null })).title).toBe('S');
   });
+
+  it('a field moved aside (legacy_extra.NAME) gives no field and is kept under its new name: a Jira key as the id', () => {
+    const jira = createNormalizer('tasks', parseLegacyMapping({ fields: { tasks: { key: 'id', id: 'legacy_extra.jira_id', summary: 'title' } } }, 'm', mapping));
+    const task = ok(jira({ id: 10042, key: 'ABC-7', project_id: 'p1', summary: 'S', sprint: 3 }));
+    expect([task.legacyId, task.title, task.extra]).toEqual(['ABC-7', 'S', { jira_id: 10042, sprint: 3 }]);
+    // Moved onto the name of a field the record has too: either would be lost.
+    expect(rejected(jira({ id: 1, jira_id: 2, key: 'ABC-7', project_id: 'p1', summary: 'S' })).reason).toMatch(/^id and jira_id both give legacy_extra\.jira_id \(see the mapping's fields\)/);
+    expect(() => parseLegacyMapping({ fields: { tasks: { id: 'legacy_extra.' } } }, 'm')).toThrow(/fields\.tasks\.id: name the field after legacy_extra\./);
+    // Without the prefix a misspelt target is still refused.
+    expect(() => parseLegacyMapping({ fields: { tasks: { id: 'jira_id' } } }, 'm')).toThrow(/jira_id is not a tasks field/);
+  });
 });
 
 describe('a renamed field and a field of the target\'s own name: one source, read alike everywhere', () => {
