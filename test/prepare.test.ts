@@ -305,6 +305,20 @@ describe('usage errors exit 2 with one line and no stack', () => {
   });
 });
 
+describe('a file whose every record would be rejected', () => {
+  it('is named as a file taskfleet reads wrongly, with no advice to accept its rejects', async () => {
+    const dir = join(root, 'all-rejected');
+    await generateLegacyData({ out: dir, format: 'jsonl', projects: 2, phasesPerProject: 1, tasks: 10 });
+    // Another system's names: no title anywhere (as a dump with a delimiter or names of its own reads).
+    const tasks = (await readFile(join(dir, 'tasks.jsonl'), 'utf8')).replaceAll('"title":', '"summary":');
+    await writeFile(join(dir, 'tasks.jsonl'), tasks);
+    const result = await prepare(dir, join(root, 'all-rejected-out'));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/prepare failed: \d+ records would be rejected, more than --max-rejects 0: every record of tasks would be rejected: the file does not match what taskfleet reads/);
+    expect(result.stderr).not.toMatch(/accept them with --max-rejects/);
+  });
+});
+
 describe('a legacy file that is a symbolic link', () => {
   it('is refused (exit 2, one line): the backup could not hold it', async () => {
     const dir = join(root, 'linked');

@@ -12,6 +12,7 @@ import { ConfigError } from '../config/errors.js';
 import { completePreparation, insertFindings, insertPreparation } from '../ledger/preparations.js';
 import { LegacyDataError } from '../legacy/errors.js';
 import { discoverLegacyFiles } from '../legacy/files.js';
+import { ENTITY_KINDS } from '../legacy/kinds.js';
 import type { Logger } from '../logger.js';
 import type { Pool } from '../store/pool.js';
 import { ValidationReportWriter } from '../validation/report-writer.js';
@@ -133,7 +134,13 @@ export async function runPrepare(db: Pool, input: PrepareInput): Promise<Prepare
     }
     if (report.unreadableFiles > 0) failures.push(`${report.unreadableFiles} legacy file(s) cannot be read at all, so no migration can start`);
     if (report.errors - report.unreadableFiles > input.maxRejects) {
-      failures.push(`${report.errors - report.unreadableFiles} records would be rejected, more than --max-rejects ${input.maxRejects}: fix them, or accept them with --max-rejects ${report.errors - report.unreadableFiles}`);
+      // Every record of a file rejected (of more than a handful) is a file taskfleet reads wrongly (other
+      // names, delimiter, encoding), not bad records: accepting the rejects would migrate nothing of it.
+      const whole = ENTITY_KINDS.filter((k) => report.perKind[k].records >= 5 && report.perKind[k].errors >= report.perKind[k].records);
+      const advice = whole.length > 0
+        ? `every record of ${whole.join(', ')} would be rejected: the file does not match what taskfleet reads (field names, delimiter, encoding?); read the first reasons and fix the file or the mapping (--mapping) before accepting rejects`
+        : `fix them, or accept them with --max-rejects ${report.errors - report.unreadableFiles}`;
+      failures.push(`${report.errors - report.unreadableFiles} records would be rejected, more than --max-rejects ${input.maxRejects}: ${advice}`);
     }
     if (workflows && workflows.findings.length > 0) {
       failures.push(`${workflows.findings.length} workflow template problem(s), the first: ${workflows.findings[0]!.reason}`);
