@@ -9,6 +9,7 @@ import * as workflows from './migrations/004_workflows.js';
 import * as operations from './migrations/005_operations.js';
 import * as workflowTemplates from './migrations/006_workflow_templates.js';
 import * as cycleDeletedEdges from './migrations/007_cycle_deleted_edges.js';
+import * as preparationMapping from './migrations/008_preparation_mapping.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005_operations': operations,
   '006_workflow_templates': workflowTemplates,
   '007_cycle_deleted_edges': cycleDeletedEdges,
+  '008_preparation_mapping': preparationMapping,
 };
 
 /** The migrations up to `last` (all by default): a test can build an older schema and upgrade it. */

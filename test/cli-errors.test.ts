@@ -211,7 +211,7 @@ describe.concurrent('taskfleet fails clearly', () => {
   // (one stuck in 'planning' used to stay in `taskfleet status` for good).
   it('migrate --skip-prepare: an empty tasks.json is refused when planned, and no run is left in the ledger', async () => {
     const r = await run(['migrate', '--skip-prepare', ...legacy(dirs.tasksEmpty), ...good_(), '--run-id', 'empty-tasks']);
-    expectCleanFailure(r, ['tasks.json:1: the file holds no JSON array (it is empty): is the export incomplete?']);
+    expectCleanFailure(r, ['tasks.json:1: the file holds no JSON array (it is empty or blank): is the export incomplete?']);
     const { rows } = await db.pool.query(`SELECT 1 FROM ledger.runs WHERE id = 'empty-tasks'`);
     expect(rows).toHaveLength(0);
   });

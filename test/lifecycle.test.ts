@@ -183,6 +183,19 @@ describe('phases alone, and their gates', () => {
     expect((await db.pool.query('SELECT count(*)::int AS n FROM tms.tasks')).rows[0]).toEqual({ n: 0 });
   });
 
+  // Prepare's findings are what its mapping makes of the data: verify checks the run's rejects against
+  // them, so a migrate under another mapping must not start from that prepare.
+  it('migrate under another mapping than the passed prepare is refused', async () => {
+    const prepare = await runScript([...base(), '--phase', 'prepare']);
+    expect(lifecycleOf(prepare).phases.map((p) => `${p.phase}:${p.outcome}`), prepare.stderr.slice(-2000)).toEqual(['prepare:passed']);
+    const mapping = join(work, 'gates', 'other-mapping.yaml');
+    writeFileSync(mapping, "nullText: ['\\N']\n");
+    const r = await runScript([...base(), '--phase', 'migrate', '--mapping', mapping]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/The passed prepare of .* ran with another mapping than this migrate .*run `taskfleet prepare` again with the mapping you migrate with/);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM tms.tasks')).rows[0]).toEqual({ n: 0 });
+  }, 120_000);
+
   it('prepare, then migrate, then verify, each alone', async () => {
     for (const phase of ['prepare', 'migrate', 'verify']) {
       const r = await runScript([...base(), '--phase', phase, '--workers', '2']);

@@ -317,6 +317,16 @@ describe('a file whose every record would be rejected', () => {
     expect(result.stderr).toMatch(/prepare failed: \d+ records would be rejected, more than --max-rejects 0: every record of tasks would be rejected: the file does not match what taskfleet reads/);
     expect(result.stderr).not.toMatch(/accept them with --max-rejects/);
   });
+
+  it('a file rejected whole for another file\'s fault (every parent missing) is not blamed', async () => {
+    const dir = join(root, 'all-orphans');
+    await generateLegacyData({ out: dir, format: 'jsonl', projects: 2, phasesPerProject: 1, tasks: 10 });
+    const tasks = (await readFile(join(dir, 'tasks.jsonl'), 'utf8')).replaceAll(/"project_id":"[^"]*"/g, '"project_id":"P-none"');
+    await writeFile(join(dir, 'tasks.jsonl'), tasks);
+    const result = await prepare(dir, join(root, 'all-orphans-out'));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/records would be rejected, more than --max-rejects 0: fix them, or accept them with --max-rejects \d+/);
+  });
 });
 
 describe('a legacy file that is a symbolic link', () => {

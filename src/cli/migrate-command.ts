@@ -2,7 +2,7 @@
 // stage by stage, show progress, and end with the per-kind summary. Exit 0 only for a completed run
 // whose rejects stay within --max-rejects.
 import type { Command } from 'commander';
-import { loadLegacyMapping } from '../config/legacy-mapping.js';
+import { loadLegacyMapping, mappingSha256 } from '../config/legacy-mapping.js';
 import type { Settings } from '../config/settings.js';
 import { ConfigError } from '../config/errors.js';
 import type { ChunkJobPayload, WorkflowJobPayload } from '../jobs/payload.js';
@@ -68,7 +68,7 @@ export function registerMigrateCommands(program: Command): void {
       const workflows = loadWorkflowRunOptions({ templatesDir: flags.templatesDir, daggerConfig: flags.daggerConfig, noCache: !flags.cache });
       process.exitCode = await withRunServices(settings, flags, async ({ db, logger }) => {
         await discoverLegacyFiles(flags.legacyData);
-        const gate = await checkMigrateGate(db, flags.legacyData, { skipPrepare: flags.skipPrepare ?? false }).catch(async (err: unknown) => {
+        const gate = await checkMigrateGate(db, flags.legacyData, { skipPrepare: flags.skipPrepare ?? false, mappingSha256: mappingSha256(mapping) }).catch(async (err: unknown) => {
           if (err instanceof GateError) await refusePhase(db, 'migrate', {}, err.message);
           throw err;
         });

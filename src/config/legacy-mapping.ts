@@ -1,5 +1,6 @@
 // The legacy field mapping (config/legacy-mapping.yaml, and --mapping FILE laid over it): renames fields,
 // translates enumerated values and states defaults. It is stored with the run, so every worker maps alike.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -83,6 +84,7 @@ export function parseLegacyMapping(doc: unknown, source: string, base: LegacyMap
       if (target.startsWith(EXTRA_PREFIX)) {
         // Moved aside, into legacy_extra under another name (Jira's own id, when its key gives the id).
         if (target === EXTRA_PREFIX) throw new ConfigError(`Mapping ${source}: fields.${kind}.${legacy}: name the field after ${EXTRA_PREFIX}`);
+        if (kind === 'task_dependencies') throw new ConfigError(`Mapping ${source}: fields.${kind}.${legacy}: dependency edges have no legacy_extra to move a field into`);
       } else if (!known.has(target)) unknown('fields', target, legacy);
     }
     for (const field of Object.keys(file.values[kind] ?? {})) if (!known.has(field)) unknown('values', field, field);
@@ -133,6 +135,11 @@ function readMappingFile(file: string): unknown {
   } catch (err) {
     throw new ConfigError(`Mapping file ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** What identifies a mapping: the SHA-256 of the JSON a run stores it as (prepare and migrate must agree on it). */
+export function mappingSha256(mapping: LegacyMapping): string {
+  return createHash('sha256').update(JSON.stringify(mapping)).digest('hex');
 }
 
 /** The default mapping, or `file` laid over it: a file lists only what differs from the defaults. */

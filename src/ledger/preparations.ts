@@ -43,11 +43,13 @@ const PREPARATION_COLUMNS = `id::int AS id, legacy_dir AS "legacyDir", manifest_
 const FINDINGS_BATCH = 1000;
 
 /** Opens a preparation (not passed until completePreparation says so); findings can be attached to it at once. */
-export async function insertPreparation(db: Db, input: { legacyDir: string; manifest: Manifest; backupDir: string | null; reportPath: string | null }): Promise<number> {
+export async function insertPreparation(db: Db, input: {
+  legacyDir: string; manifest: Manifest; mappingSha256: string; backupDir: string | null; reportPath: string | null;
+}): Promise<number> {
   const { rows: [row] } = await db.query<{ id: string }>(
-    `INSERT INTO ledger.preparations (legacy_dir, manifest_sha256, manifest, passed, backup_dir, report_path)
-     VALUES ($1, $2, $3, false, $4, $5) RETURNING id`,
-    [input.legacyDir, input.manifest.sha256, JSON.stringify(input.manifest), input.backupDir, input.reportPath]);
+    `INSERT INTO ledger.preparations (legacy_dir, manifest_sha256, manifest, passed, backup_dir, report_path, mapping_sha256)
+     VALUES ($1, $2, $3, false, $4, $5, $6) RETURNING id`,
+    [input.legacyDir, input.manifest.sha256, JSON.stringify(input.manifest), input.backupDir, input.reportPath, input.mappingSha256]);
   return Number(row!.id);
 }
 

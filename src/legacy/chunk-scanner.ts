@@ -178,7 +178,8 @@ export function missingCsvHeader(file: Pick<LegacyFile, 'fileName' | 'bytes'>): 
     : `${file.fileName}:1: the file holds no CSV header row (only blank lines or a byte-order mark): is the export incomplete? A CSV file with no records holds its header row`);
 }
 
-export function parseCsvHeader(bytes: Buffer, fileName: string): string[] {
+/** `asPlanned`: verify's reading of a planned run, which skips the refusals added since (see SplitterStart). */
+export function parseCsvHeader(bytes: Buffer, fileName: string, opts: { asPlanned?: boolean } = {}): string[] {
   // The header is stored with the run and names every field: an encoding the records would only be
   // rejected for (one by one) is refused here, once, with what to do about it.
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff) || bytes.includes(0)) {
@@ -203,7 +204,7 @@ export function parseCsvHeader(bytes: Buffer, fileName: string): string[] {
     const index = names.length > 1 && names[0] === '' ? ' (the first column has no name: a pandas index? export with index=False)' : '';
     throw new LegacyDataError(`${fileName}:1: the CSV header row has an empty column name${index}`);
   }
-  const separator = names.length === 1 ? [';', '\t', '|'].find((s) => names[0]!.includes(s)) : undefined;
+  const separator = names.length === 1 && !opts.asPlanned ? [';', '\t', '|'].find((s) => names[0]!.includes(s)) : undefined;
   if (separator) {
     // Every record would be rejected as one field each: refuse the file once, saying why.
     const what = separator === ';' ? 'semicolons (a European Excel export)' : separator === '\t' ? 'tabs' : 'vertical bars';

@@ -14,7 +14,8 @@ export interface LegacyFile {
   mtimeMs: number;
 }
 
-export async function discoverLegacyFiles(dir: string): Promise<LegacyFile[]> {
+/** `asPlanned`: verify's look at a planned run's directory, which skips the refusals added since (see SplitterStart). */
+export async function discoverLegacyFiles(dir: string, opts: { asPlanned?: boolean } = {}): Promise<LegacyFile[]> {
   const root = resolve(dir);
   let entries: string[];
   try {
@@ -35,7 +36,7 @@ export async function discoverLegacyFiles(dir: string): Promise<LegacyFile[]> {
     }
     const format = candidates[0];
     // Names are case-sensitive: a TASKS.CSV would otherwise be "missing", or (an optional kind) skipped.
-    const otherCase = format ? undefined : entries.find((e) => LEGACY_FORMATS.some((f) => e.toLowerCase() === `${kind}.${f}`));
+    const otherCase = format || opts.asPlanned ? undefined : entries.find((e) => LEGACY_FORMATS.some((f) => e.toLowerCase() === `${kind}.${f}`));
     if (otherCase) {
       throw new LegacyDataError(`Legacy data directory ${root} has ${otherCase}: file names are case-sensitive, rename it to ${otherCase.toLowerCase()}`);
     }

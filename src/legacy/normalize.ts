@@ -223,6 +223,12 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
   const fns = checks.map(([, check]) => check);
   const defaultOf = new Map(defaults);
   const hasRenames = renameOf.size > 0;
+  // Fields moved aside (legacy name -> its name in legacy_extra), and those names: only a move, or a field
+  // of the record under a moved-to name, can meet another field in legacy_extra.
+  const movedTo = new Map<string, string>();
+  for (const [legacyName, target] of renameOf) if (target.startsWith(EXTRA_PREFIX)) movedTo.set(legacyName, target.slice(EXTRA_PREFIX.length));
+  const movedNames = new Set(movedTo.values());
+  const hasMoves = movedTo.size > 0;
 
   // Hot path (every legacy record): plain loops, no intermediate arrays.
   return (raw) => {
@@ -232,6 +238,7 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
     let conflict: [string, string, string] | null = null;
     // With renames, the legacy name each field was read from (for rejects): see sourceNames.
     const from: Record<string, string> | null = hasRenames ? {} : null;
+    let movedFrom: Map<string, string> | null = null;
     for (const legacyName in raw) {
       const name = hasRenames ? renameOf.get(legacyName) ?? legacyName : legacyName;
       if (known.has(name)) {
@@ -243,16 +250,16 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
         }
         fields[name] = raw[legacyName];
         if (from) from[name] = legacyName;
-      } else {
-        const extraName = from && name.startsWith(EXTRA_PREFIX) ? name.slice(EXTRA_PREFIX.length) : legacyName;
-        if (from) {
-          // A field moved aside onto the name of another extra field: keeping either would drop the other.
-          const key = EXTRA_PREFIX + extraName;
-          if (extra && Object.hasOwn(extra, extraName) && extra[extraName] != null && raw[legacyName] != null) conflict ??= [from[key]!, legacyName, `${EXTRA_PREFIX}${extraName}`];
-          from[key] = legacyName;
+      } else if (hasMoves && (movedTo.has(legacyName) || movedNames.has(legacyName))) {
+        // Two legacy fields onto one name in legacy_extra (a moved one and one of that name): as above.
+        const extraName = movedTo.get(legacyName) ?? legacyName;
+        if (extra && Object.hasOwn(extra, extraName)) {
+          if (raw[legacyName] == null) continue;
+          if (extra[extraName] != null) conflict ??= [movedFrom!.get(extraName)!, legacyName, `${EXTRA_PREFIX}${extraName}`];
         }
+        (movedFrom ??= new Map()).set(extraName, legacyName);
         setOwn((extra ??= {}), extraName, raw[legacyName]);
-      }
+      } else setOwn((extra ??= {}), legacyName, raw[legacyName]);
     }
     for (const [field, table] of translations) {
       const value = fields[field];
@@ -283,7 +290,7 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
       if (result instanceof Invalid) {
         const legacyField = from?.[name] ?? legacyNameOf(name, renames);
         // A field the record lacks, next to fields nobody knows: most likely a misspelt column or key.
-        const hint = extra && fields[name] === undefined ? unknownFieldsHint(extra) : '';
+        const hint = extra && fields[name] === undefined ? unknownFieldsHint(extra, movedNames) : '';
         return { ok: false, field: legacyField, reason: `${legacyField} ${result.message}${hint}`, legacyId: legacyIdText };
       }
       checked[name] = result;
@@ -292,8 +299,10 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
   };
 }
 
-function unknownFieldsHint(extra: Record<string, unknown>): string {
-  const names = Object.keys(extra);
+function unknownFieldsHint(extra: Record<string, unknown>, moved: ReadonlySet<string>): string {
+  // Fields the mapping moved aside are known to it.
+  const names = Object.keys(extra).filter((name) => !moved.has(name));
+  if (names.length === 0) return '';
   // Bounded: a key can be as long as the record.
   const shown = names.slice(0, 5).map((n) => (n.length > 40 ? `${n.slice(0, 40)}…` : n));
   const listed = shown.join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '');

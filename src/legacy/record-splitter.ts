@@ -63,6 +63,12 @@ export interface SplitterStart {
    * record after the cut, and an empty one is what a failed export leaves.
    */
   wholeFile?: boolean;
+  /**
+   * Verify's reading of a run already planned: only the truncation check. The shapes refused since
+   * 2026-11-24 (empty, UTF-16, a record without its comma) were planned by earlier versions, and a file
+   * changed since planning is caught by its hash anyway.
+   */
+  asPlanned?: boolean;
 }
 
 export class RecordSplitter {
@@ -86,6 +92,8 @@ export class RecordSplitter {
   /** The number of the previous JSON element (0: none yet). */
   private lastRecLine = 0;
   private readonly wholeFile: boolean;
+  /** Whole-file shapes refused (planning, prepare); not for a run already planned (see asPlanned). */
+  private readonly strict: boolean;
   private shared: SharedLines | null = null;
   /** A JSON element ended and no comma has followed it yet. */
   private wantComma = false;
@@ -96,13 +104,14 @@ export class RecordSplitter {
     this.fileLine = start.line;
     this.depth = start.insideArray ? 1 : 0;
     this.wholeFile = start.wholeFile ?? false;
+    this.strict = this.wholeFile && !start.asPlanned;
   }
 
   push(buf: Uint8Array, emit: (span: RecordSpan) => void): void {
     // A UTF-8 byte-order mark at the very start of a file is not part of any record.
     let from = 0;
     if (this.offset === 0 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) from = 3;
-    if (this.offset === 0 && this.wholeFile && this.format !== 'csv' && looksUtf16(buf)) {
+    if (this.offset === 0 && this.strict && this.format !== 'csv' && looksUtf16(buf)) {
       // Read as UTF-8 every record would be rejected for its NUL bytes (CSV headers are checked the same way).
       throw new LegacyDataError(`${this.source}:1: the file looks UTF-16 encoded (NUL bytes between its characters: PowerShell's Out-File, a "Unicode" export); save it as UTF-8`);
     }
@@ -139,7 +148,7 @@ export class RecordSplitter {
         throw new LegacyDataError(`${this.at()}: the file ends inside its JSON array (no closing ']'): is it truncated? Export it again`);
       }
       // Empty, or only whitespace: not an array, and what a failed export leaves behind.
-      throw new LegacyDataError(`${this.source}:1: the file holds no JSON array (it is empty): is the export incomplete? A .json file with no records holds []`);
+      if (this.strict) throw new LegacyDataError(`${this.source}:1: the file holds no JSON array (it is empty or blank): is the export incomplete? A .json file with no records holds []`);
     }
     if (this.recStart >= 0) {
       emit({ start: this.recStart, end: this.offset, line: this.recLine });
@@ -255,7 +264,7 @@ export class RecordSplitter {
       }
       if (b === COMMA) { this.wantComma = false; continue; }
       if (b === CLOSE_BRACKET) { this.depth = 0; this.arrayClosed = true; continue; }
-      if (this.wantComma && this.wholeFile) {
+      if (this.wantComma && this.strict) {
         // Not JSON: a record would be read that no JSON reader sees (the old check for this, two records
         // on one line, went with minified files; a chunk reader starts at a record, so it never wants one).
         throw new LegacyDataError(`${this.at()}: a record starts without a comma after the one before it (bytes between records that are not JSON, or two arrays run together)`);

@@ -1,5 +1,5 @@
 // Phases are gates: migrate starts only from a passed prepare of the very same legacy data (same
-// manifest hash), and never from data that has been decommissioned.
+// manifest hash) under the same mapping, and never from data that has been decommissioned.
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Pool } from '../store/pool.js';
@@ -18,16 +18,27 @@ export async function assertNotRetired(legacyDir: string): Promise<void> {
   if (retired) throw new GateError(`Legacy data in ${resolve(legacyDir)} was decommissioned (${RETIRED_MARKER}); it cannot be migrated again`);
 }
 
-export async function checkMigrateGate(db: Pool, legacyDir: string, opts: { skipPrepare: boolean }): Promise<MigrateGate> {
+/**
+ * `mappingSha256`: the mapping migrate runs with. A prepare's findings (what verify checks the rejects
+ * against) are what its mapping makes of the data, so it must be the same (preparations from before the
+ * mapping was recorded have none, and pass).
+ */
+export async function checkMigrateGate(db: Pool, legacyDir: string, opts: { skipPrepare: boolean; mappingSha256: string }): Promise<MigrateGate> {
   await assertNotRetired(legacyDir);
   if (opts.skipPrepare) return { preparationId: null, manifest: null };
   const manifest = await buildManifest(legacyDir);
   const { rows: [passed] } = await db.query<{ id: string }>(
-    'SELECT id FROM ledger.preparations WHERE manifest_sha256 = $1 AND passed ORDER BY id DESC LIMIT 1', [manifest.sha256]);
+    `SELECT id FROM ledger.preparations WHERE manifest_sha256 = $1 AND passed AND (mapping_sha256 = $2 OR mapping_sha256 IS NULL)
+     ORDER BY id DESC LIMIT 1`, [manifest.sha256, opts.mappingSha256]);
   if (passed) return { preparationId: Number(passed.id), manifest };
+  const dir = resolve(legacyDir);
+  const { rows: [otherMapping] } = await db.query<{ id: string }>(
+    'SELECT id FROM ledger.preparations WHERE manifest_sha256 = $1 AND passed ORDER BY id DESC LIMIT 1', [manifest.sha256]);
+  if (otherMapping) {
+    throw new GateError(`The passed prepare of ${dir} ran with another mapping than this migrate (--mapping, or config/legacy-mapping.yaml changed since): what it predicts would not be what this run does; run \`taskfleet prepare\` again with the mapping you migrate with`);
+  }
   const { rows: [failed] } = await db.query<{ id: string; report_path: string | null }>(
     'SELECT id, report_path FROM ledger.preparations WHERE manifest_sha256 = $1 ORDER BY id DESC LIMIT 1', [manifest.sha256]);
-  const dir = resolve(legacyDir);
   if (failed) {
     throw new GateError(`The last prepare of ${dir} did not pass${failed.report_path ? ` (see ${failed.report_path})` : ''}: fix the data or accept its rejects with \`taskfleet prepare --max-rejects N\`, or migrate with --skip-prepare`);
   }

@@ -7,7 +7,7 @@
 // with allowed images (src/validation/template-checks.ts).
 import { writeFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import type { LegacyMapping } from '../config/legacy-mapping.js';
+import { mappingSha256, type LegacyMapping } from '../config/legacy-mapping.js';
 import { ConfigError } from '../config/errors.js';
 import { completePreparation, insertFindings, insertPreparation } from '../ledger/preparations.js';
 import { LegacyDataError } from '../legacy/errors.js';
@@ -94,7 +94,7 @@ export async function runPrepare(db: Pool, input: PrepareInput): Promise<Prepare
   if (unhashed.length > 0) {
     throw new LegacyDataError(`${unhashed.join(', ')} in ${legacyDir} ${unhashed.length === 1 ? 'is not a regular file' : 'are not regular files'} (a symbolic link?): prepare cannot back it up; put the file itself in the directory`);
   }
-  const preparationId = await insertPreparation(db, { legacyDir, manifest, backupDir: backupDirFor(backupRoot, manifest), reportPath });
+  const preparationId = await insertPreparation(db, { legacyDir, manifest, mappingSha256: mappingSha256(input.mapping), backupDir: backupDirFor(backupRoot, manifest), reportPath });
 
   return recordPhase(db, 'prepare', { runId: input.runId ?? null, preparationId }, async () => {
     const writer = await ValidationReportWriter.open(reportPath);
@@ -134,9 +134,10 @@ export async function runPrepare(db: Pool, input: PrepareInput): Promise<Prepare
     }
     if (report.unreadableFiles > 0) failures.push(`${report.unreadableFiles} legacy file(s) cannot be read at all, so no migration can start`);
     if (report.errors - report.unreadableFiles > input.maxRejects) {
-      // Every record of a file rejected (of more than a handful) is a file taskfleet reads wrongly (other
-      // names, delimiter, encoding), not bad records: accepting the rejects would migrate nothing of it.
-      const whole = ENTITY_KINDS.filter((k) => report.perKind[k].records >= 5 && report.perKind[k].errors >= report.perKind[k].records);
+      // Every record of a file rejected for its own content (of more than a handful; not for a missing
+      // parent) is a file taskfleet reads wrongly (names, delimiter, encoding), not bad records:
+      // accepting the rejects would migrate nothing of it.
+      const whole = ENTITY_KINDS.filter((k) => report.perKind[k].records >= 5 && report.perKind[k].contentErrors >= report.perKind[k].records);
       const advice = whole.length > 0
         ? `every record of ${whole.join(', ')} would be rejected: the file does not match what taskfleet reads (field names, delimiter, encoding?); read the first reasons and fix the file or the mapping (--mapping) before accepting rejects`
         : `fix them, or accept them with --max-rejects ${report.errors - report.unreadableFiles}`;

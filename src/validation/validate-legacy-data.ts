@@ -25,6 +25,8 @@ export interface KindCounts {
   valid: number;
   /** Records that would be rejected (blocking errors). */
   errors: number;
+  /** Of those, rejected for their own content (unreadable, a wrong type, a missing field), not for another record's fault. */
+  contentErrors: number;
   /** Warning occurrences (an aggregated warning counts every record it stands for). */
   warnings: number;
 }
@@ -36,6 +38,9 @@ export interface ValidatedFile {
   bytes: number;
   records: number;
 }
+
+/** Reject classes a record earns by itself: the file read wrongly looks like this, record after record. */
+const CONTENT_CLASSES: ReadonlySet<ErrorClass> = new Set<ErrorClass>(['malformed_record', 'wrong_type', 'missing_required_field', 'unstorable_text', 'invalid_utf8', 'oversized_record']);
 
 export interface ValidationSummary {
   legacyDir: string;
@@ -73,7 +78,7 @@ export async function validateLegacyData(dir: string, mapping: LegacyMapping, op
   const sample = opts.sample ?? 10;
   const fileOf = new Map(files.map((f) => [f.kind, f]));
 
-  const perKind = Object.fromEntries(LEGACY_KINDS.map((k) => [k, { records: 0, valid: 0, errors: 0, warnings: 0 }])) as Record<LegacyKind, KindCounts>;
+  const perKind = Object.fromEntries(LEGACY_KINDS.map((k) => [k, { records: 0, valid: 0, errors: 0, contentErrors: 0, warnings: 0 }])) as Record<LegacyKind, KindCounts>;
   const errorsByClass: Partial<Record<ErrorClass, number>> = {};
   const firstErrors: Finding[] = [];
   const firstWarnings: Finding[] = [];
@@ -85,7 +90,10 @@ export async function validateLegacyData(dir: string, mapping: LegacyMapping, op
   const emitError = (finding: ErrorFinding): void => {
     errors++;
     // A file-level error is no record of the file: per-kind counts are of records.
-    if (finding.kind !== 'other' && finding.class !== 'unreadable_file') perKind[finding.kind].errors++;
+    if (finding.kind !== 'other' && finding.class !== 'unreadable_file') {
+      perKind[finding.kind].errors++;
+      if (CONTENT_CLASSES.has(finding.class)) perKind[finding.kind].contentErrors++;
+    }
     errorsByClass[finding.class] = (errorsByClass[finding.class] ?? 0) + 1;
     // The first error of every class, and the first few of all: a summary shows one of each kind of problem.
     if (errorsByClass[finding.class] === 1 || firstErrors.length < sample) firstErrors.push(finding);

@@ -39,7 +39,7 @@ export interface Comparison {
 }
 
 export async function compareRun(db: Pool, run: Run, config: VerificationConfig, maxSamples: number, logger: Logger): Promise<Comparison> {
-  const legacyFiles = await discoverLegacyFiles(run.legacyDir);
+  const legacyFiles = await discoverLegacyFiles(run.legacyDir, { asPlanned: true });
   const rejectSource = rejectSourceOf(run);
   const checks: CheckResult[] = [];
   const done = (result: CheckResult | CheckResult[]): void => {

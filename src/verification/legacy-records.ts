@@ -19,8 +19,7 @@ export interface LegacyFileTotals {
 }
 
 export async function* readLegacyRecords(file: LegacyFile, reading: RecordReading, totals: LegacyFileTotals): AsyncGenerator<RawRecord[]> {
-  // An empty .json is refused when planned now, but runs planned before that read it as no records: verify them as such.
-  const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, wholeFile: file.bytes > 0 });
+  const splitter = new RecordSplitter(file.format, file.fileName, { offset: 0, line: 1, wholeFile: true, asPlanned: true });
   const hash = createHash('sha256');
   let header: string[] | null = null;
   // Bytes from the start of a record not yet complete, and their offset in the file.
@@ -30,7 +29,7 @@ export async function* readLegacyRecords(file: LegacyFile, reading: RecordReadin
   const parse = (buf: Buffer, bufOffset: number, spans: RecordSpan[]): RawRecord[] => {
     if (file.format === 'csv' && header === null && spans.length > 0) {
       const first = spans.shift()!;
-      header = parseCsvHeader(buf.subarray(first.start - bufOffset, first.end - bufOffset), file.fileName);
+      header = parseCsvHeader(buf.subarray(first.start - bufOffset, first.end - bufOffset), file.fileName, { asPlanned: true });
     }
     if (spans.length === 0) return [];
     totals.records += spans.length;

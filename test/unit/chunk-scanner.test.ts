@@ -355,7 +355,7 @@ describe('scanLegacyFile: files refused whole', () => {
     expect(await refusal('projects', 'json', '[{"id":"p1"},\n{"id":"p2"}\n')).toMatch(/^projects\.json:3: the file ends inside its JSON array.*truncated/);
     expect(await refusal('projects', 'json', '[{"id":"p1"},\n{"id":"p2", "name": "cut he')).toMatch(/ends inside its JSON array/);
     expect(await refusal('projects', 'json', '[]')).toBe('planned'); // no records
-    for (const empty of ['', ' \n\n']) expect(await refusal('projects', 'json', empty)).toMatch(/^projects\.json:1: the file holds no JSON array \(it is empty\): is the export incomplete\?/);
+    for (const empty of ['', ' \n\n']) expect(await refusal('projects', 'json', empty)).toMatch(/^projects\.json:1: the file holds no JSON array \(it is empty or blank\): is the export incomplete\?/);
   });
 
   it('JSON: a record that starts without a comma after the one before it (not JSON: no JSON reader would see it)', async () => {
@@ -429,5 +429,30 @@ describe('scanLegacyFile: records that share a line (a minified .json)', () => {
     splitter.push(Buffer.from('[\n{"id":1},\n{"id":2},{"id":3},{"id":4}\n]'), () => undefined);
     splitter.end(() => undefined);
     expect(splitter.sharedLines).toEqual({ records: 2, firstLine: 3, firstNumber: 4 });
+  });
+});
+
+// Verify re-reads the files of a run planned perhaps by an earlier version, which took shapes refused
+// since: it reads them as that version did (a file changed since planning is caught by its hash).
+describe('verify\'s reading of a planned run (asPlanned): the shapes refused since are read as before', () => {
+  const read = async (kind: 'projects' | 'tasks', format: LegacyFormat, content: string | Buffer) => {
+    const { readLegacyRecords } = await import('../../src/verification/legacy-records.js');
+    const totals = { records: 0, sha256: '' };
+    const out: (string | null)[] = [];
+    for await (const batch of readLegacyRecords(dir.legacyFile(kind, format, content), { maxRecordBytes: MiB }, totals)) {
+      for (const r of batch) out.push(r.error ?? JSON.stringify(r.fields));
+    }
+    return out;
+  };
+
+  it('an empty or blank .json, records without their comma, a ;-separated CSV, a UTF-16 .jsonl', async () => {
+    expect(await read('projects', 'json', '')).toEqual([]);
+    expect(await read('projects', 'json', ' \n')).toEqual([]);
+    expect(await read('projects', 'json', '[{"id":"a"}\n{"id":"b"}]')).toEqual(['{"id":"a"}', '{"id":"b"}']);
+    expect(await read('projects', 'csv', 'id;name\np1;A\n')).toEqual(['{"id;name":"p1;A"}']);
+    // (the NUL after the last line end reads as a record of its own, as it did)
+    expect(await read('projects', 'jsonl', Buffer.from('{"id":"p1"}\n', 'utf16le'))).toHaveLength(2);
+    // The truncation check stays: a cut file would lose records silently.
+    await expect(read('projects', 'json', '[{"id":"a"},\n{"id":"b"')).rejects.toThrow(/ends inside its JSON array/);
   });
 });

@@ -358,7 +358,15 @@ describe('normalize: values JavaScript or Postgres cannot take as they are', () 
     expect([task.legacyId, task.title, task.extra]).toEqual(['ABC-7', 'S', { jira_id: 10042, sprint: 3 }]);
     // Moved onto the name of a field the record has too: either would be lost.
     expect(rejected(jira({ id: 1, jira_id: 2, key: 'ABC-7', project_id: 'p1', summary: 'S' })).reason).toMatch(/^id and jira_id both give legacy_extra\.jira_id \(see the mapping's fields\)/);
+    // One of the two with no value gives way to the other, in either order (a CSV's empty id column).
+    expect(ok(jira({ key: 'A-1', project_id: 'p1', summary: 'S', jira_id: '5', id: null })).extra).toEqual({ jira_id: '5' });
+    expect(ok(jira({ key: 'A-1', project_id: 'p1', summary: 'S', id: '7', jira_id: null })).extra).toEqual({ jira_id: '7' });
+    // A field that merely looks like a move is an ordinary extra field.
+    expect(ok(jira({ key: 'A-1', project_id: 'p1', summary: 'S', 'legacy_extra.foo': 'x', foo: 'y' })).extra).toEqual({ 'legacy_extra.foo': 'x', foo: 'y' });
+    // A moved field is no unknown field in a reject's hint.
+    expect(rejected(jira({ id: 1, project_id: 'p1', summary: 'S' })).reason).toBe('key is required');
     expect(() => parseLegacyMapping({ fields: { tasks: { id: 'legacy_extra.' } } }, 'm')).toThrow(/fields\.tasks\.id: name the field after legacy_extra\./);
+    expect(() => parseLegacyMapping({ fields: { task_dependencies: { note: 'legacy_extra.n' } } }, 'm')).toThrow(/no legacy_extra/);
     // Without the prefix a misspelt target is still refused.
     expect(() => parseLegacyMapping({ fields: { tasks: { id: 'jira_id' } } }, 'm')).toThrow(/jira_id is not a tasks field/);
   });

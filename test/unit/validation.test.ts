@@ -300,7 +300,7 @@ describe('validateLegacyData on hand-made directories', () => {
       'task_dependencies.csv': '',
     });
     expect(errors.map((e) => [e.class, e.ref])).toEqual([['unreadable_file', 'tasks.json:1'], ['unreadable_file', 'task_dependencies.csv:1']]);
-    expect(errors[0]!.reason).toMatch(/the file holds no JSON array \(it is empty\): is the export incomplete\?/);
+    expect(errors[0]!.reason).toMatch(/the file holds no JSON array \(it is empty or blank\): is the export incomplete\?/);
     expect(errors[1]!.reason).toMatch(/the file is empty: is the export incomplete\?/);
     // "holds no records" for the two readable files only: the unreadable ones have their error.
     expect(warnings.filter((w) => w.class === 'empty_file').map((w) => w.ref)).toEqual(['projects.json', 'phases.csv']);
