@@ -22,7 +22,10 @@ const mappingFileSchema = z.object({
   timezone: z.literal('UTC').optional(),
   maxRecordBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),
   // \N is MySQL's NULL in a CSV export; "" already is no value.
-  nullText: z.array(z.string().min(1, 'an empty field already means no value')).max(20).optional(),
+  nullText: z.array(z.string().min(1, 'an empty field already means no value')
+    // YAML reads "\N" in double quotes as the escape for U+0085 (next line), not as backslash-N.
+    .refine((text) => !text.includes('\u0085'), 'this is U+0085: in YAML\'s double quotes \\N is an escape; write \'\\N\' in single quotes'))
+    .max(20).nullable().optional(),
 }).strict();
 
 type PerKind<T> = Partial<Record<LegacyKind, T>>;
@@ -73,7 +76,8 @@ export function parseLegacyMapping(doc: unknown, source: string, base: LegacyMap
     timezone: file.timezone ?? base.timezone,
     maxRecordBytes: file.maxRecordBytes ?? base.maxRecordBytes,
   };
-  const nullText = file.nullText ?? base.nullText;
+  // null in a file laid over another removes its nullText, like any other entry.
+  const nullText = file.nullText === null ? undefined : file.nullText ?? base.nullText;
   if (nullText && nullText.length > 0) mapping.nullText = nullText;
   for (const kind of LEGACY_KINDS) {
     const known = KNOWN_FIELDS[kind];

@@ -196,7 +196,10 @@ export function parseCsvHeader(bytes: Buffer, fileName: string, opts: { asPlanne
   try {
     rows = parseCsv(bytes, { relax_column_count: true, bom: true });
   } catch (err) {
-    throw new LegacyDataError(`${fileName}:1: the CSV header row cannot be parsed: ${(err as Error).message}`, { cause: err });
+    // "id";"name": quoted names with semicolons between them read as a quote closed too early.
+    const quotedSemicolons = /^"[^"\n]*";"/.test(bytes.toString('utf8', 0, 200).replace(/^\uFEFF/, ''));
+    const hint = quotedSemicolons && !opts.asPlanned ? ': the file looks separated by semicolons (a European Excel export); taskfleet reads comma-separated CSV (RFC 4180): export it with commas' : '';
+    throw new LegacyDataError(`${fileName}:1: the CSV header row cannot be parsed${hint || `: ${(err as Error).message}`}`, { cause: err });
   }
   const names = rows[0]?.map((name) => name.trim()) ?? [];
   if (names.length === 0 || names.some((name) => name === '')) {

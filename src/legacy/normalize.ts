@@ -123,10 +123,12 @@ const nonNegativeNumber = field((v) => {
   return canonical.startsWith('-') ? invalid('must not be negative') : canonical;
 });
 
+/** An integer written as a float with a zero fraction ("3.0"). */
+const FLOAT_INTEGER = /^([+-]?\d+)\.0+$/;
 const integer = field((v) => {
   if (isBlank(v)) return null;
   // "3.0" is an integer as pandas writes one (a float column): JSON's 3.0 already reads as 3.
-  const text = typeof v === 'number' || typeof v === 'string' ? String(v).trim().replace(/^([+-]?\d+)\.0*$/, '$1') : '';
+  const text = typeof v === 'number' || typeof v === 'string' ? String(v).trim().replace(FLOAT_INTEGER, '$1') : '';
   if (!/^[+-]?\d+$/.test(text)) return invalid(`must be an integer, got ${describe(v)}`);
   const n = Number(text);
   return Math.abs(n) < 2 ** 31 ? n : invalid('is out of the integer range');
@@ -264,7 +266,9 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
     for (const [field, table] of translations) {
       const value = fields[field];
       if (value != null) {
-        const translated = table.get(scalarText(value).trim());
+        const text = scalarText(value).trim();
+        // "3.0" is 3, as pandas writes an integer column with gaps (JSON's 3.0 already reads as 3).
+        const translated = table.get(text) ?? (FLOAT_INTEGER.test(text) ? table.get(text.replace(/\.0+$/, '')) : undefined);
         if (translated !== undefined) fields[field] = translated;
       }
     }
@@ -290,7 +294,8 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
       if (result instanceof Invalid) {
         const legacyField = from?.[name] ?? legacyNameOf(name, renames);
         // A field the record lacks, next to fields nobody knows: most likely a misspelt column or key.
-        const hint = extra && fields[name] === undefined ? unknownFieldsHint(extra, movedNames) : '';
+        const hint = extra && fields[name] === undefined ? unknownFieldsHint(extra, movedNames)
+          : fields[name] === MYSQL_NULL ? NULL_TEXT_HINT : '';
         return { ok: false, field: legacyField, reason: `${legacyField} ${result.message}${hint}`, legacyId: legacyIdText };
       }
       checked[name] = result;
@@ -298,6 +303,10 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
     return { ok: true, value: build(checked, extra) };
   };
 }
+
+// MySQL writes NULL as \N in a CSV export: a reject for it says how to read it as no value.
+const MYSQL_NULL = '\\N';
+const NULL_TEXT_HINT = "; \\N is MySQL's NULL: list it in the mapping (nullText: ['\\N']) to read it as no value";
 
 function unknownFieldsHint(extra: Record<string, unknown>, moved: ReadonlySet<string>): string {
   // Fields the mapping moved aside are known to it.

@@ -97,6 +97,8 @@ export class RecordSplitter {
   private shared: SharedLines | null = null;
   /** A JSON element ended and no comma has followed it yet. */
   private wantComma = false;
+  /** JSONL: the previous buffer ended in a CR (is an LF next?). */
+  private crPending = false;
 
   constructor(private readonly format: LegacyFormat, private readonly source: string, start: SplitterStart = { offset: 0, line: 1 }) {
     this.offset = start.offset;
@@ -117,7 +119,10 @@ export class RecordSplitter {
     }
     const part = from > 0 ? buf.subarray(from) : buf;
     this.offset += from;
-    if (this.format === 'jsonl') this.pushJsonl(part, emit);
+    if (this.format === 'jsonl') {
+      if (this.strict) this.refuseLoneCr(part);
+      this.pushJsonl(part, emit);
+    }
     else if (this.format === 'csv') this.pushCsv(part, emit);
     else this.pushJson(part, emit);
     this.offset += part.length;
@@ -154,6 +159,25 @@ export class RecordSplitter {
       emit({ start: this.recStart, end: this.offset, line: this.recLine });
       this.recStart = -1;
     }
+  }
+
+  /**
+   * JSONL whose lines end in CR alone (classic Mac OS) would be one record: refused, as for CSV. A CR is
+   * fine before an LF (CRLF), also when a buffer ends between the two.
+   */
+  private refuseLoneCr(buf: Uint8Array): void {
+    if (this.crPending && buf.length > 0) {
+      this.crPending = false;
+      if (buf[0] !== NL) throw this.loneCr();
+    }
+    for (let i = buf.indexOf(CR); i >= 0; i = buf.indexOf(CR, i + 1)) {
+      if (i === buf.length - 1) this.crPending = true;
+      else if (buf[i + 1] !== NL) throw this.loneCr();
+    }
+  }
+
+  private loneCr(): LegacyDataError {
+    return new LegacyDataError(`${this.source}:${this.line}: the file ends its lines with CR alone (classic Mac OS): convert it to LF or CRLF line ends`);
   }
 
   private pushJsonl(buf: Uint8Array, emit: (span: RecordSpan) => void): void {
@@ -267,7 +291,7 @@ export class RecordSplitter {
       if (this.wantComma && this.strict) {
         // Not JSON: a record would be read that no JSON reader sees (the old check for this, two records
         // on one line, went with minified files; a chunk reader starts at a record, so it never wants one).
-        throw new LegacyDataError(`${this.at()}: a record starts without a comma after the one before it (bytes between records that are not JSON, or two arrays run together)`);
+        throw new LegacyDataError(`${this.at()}: a record starts without a comma after the one before it (${this.source}:${this.lastRecLine}; bytes between records that are not JSON, or two arrays run together)`);
       }
       if (this.line === this.lastRecLine) {
         // A second record on this line: it takes the next number (see RecordSpan). A chunk reader,

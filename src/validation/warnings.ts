@@ -44,7 +44,7 @@ export const WARNING_RULES: Record<WarningClass, { individual: number }> = {
 };
 
 /** Text that reads as a list in another syntax than ';' (a Postgres array, a JSON array, commas). */
-const OTHER_LIST_SYNTAX = /^\s*(\{.*\}|\[.*\])\s*$|^[^;]*,[^;]*$/s;
+const OTHER_LIST_SYNTAX = /^\s*(\{.*,.*\}|\[.*,.*\])\s*$|^[^;]*,[^;]*$/s;
 /** A timestamp whose time states its offset (a date alone has none: it is midnight in the mapping's zone). */
 const WITH_OFFSET = /[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$/;
 
@@ -191,7 +191,7 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
   const listAsText = counter('list_as_text', tagsName);
   const offsetRules = (['created_at', 'updated_at'] as const).map((field) => {
     const legacyName = name(field);
-    const text = `${legacyName} has no UTC offset; it is read as UTC (the mapping's timezone)`;
+    const text = `${legacyName} has no UTC offset (or is a date alone, midnight); it is read as UTC (the mapping's timezone)`;
     return { sources: sourceNames(mapping, kind, field), counter: counter('timestamp_without_offset', legacyName), text: () => ({ reason: text, summary: text }) };
   });
 

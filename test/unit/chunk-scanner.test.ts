@@ -363,7 +363,7 @@ describe('scanLegacyFile: files refused whole', () => {
     expect(await refusal('projects', 'json', '[{"id":"a"}\n{"id":"b"}]')).toMatch(/^projects\.json:2: a record starts without a comma/);
     expect(await refusal('projects', 'json', '[1 2]')).toMatch(/without a comma/);
     // Once records share lines their names are numbers: a break is named by the file's own line.
-    expect(await refusal('projects', 'json', '[{"id":"a"},{"id":"b"} {"id":"c"}]')).toMatch(/^projects\.json \(line 1 of the file\): a record starts without a comma/);
+    expect(await refusal('projects', 'json', '[{"id":"a"},{"id":"b"} {"id":"c"}]')).toMatch(/^projects\.json \(line 1 of the file\): a record starts without a comma after the one before it \(projects\.json:2;/);
     expect(await refusal('projects', 'json', '[{"id":"a"},{"id":"b"},\n{"id":"c"},\n{"id":"d"')).toMatch(/^projects\.json \(line 3 of the file\): the file ends inside its JSON array/);
     expect(await refusal('projects', 'json', '[1,2 ,\n"x",{"id":"a"}\n,[3]]')).toBe('planned');
   });
@@ -376,7 +376,15 @@ describe('scanLegacyFile: files refused whole', () => {
     }
   });
 
+  it('JSONL: lines ended by CR alone would be one record; CRLF is fine, also split across read buffers', async () => {
+    expect(await refusal('tasks', 'jsonl', '{"id":"t1"}\r{"id":"t2"}\r')).toMatch(/^tasks\.jsonl:1: the file ends its lines with CR alone \(classic Mac OS\)/);
+    expect(await refusal('tasks', 'jsonl', '{"id":"t1"}\r\n{"id":"t2"}\r\n')).toBe('planned');
+    const crlf = `${'{"id":"t","pad":"'.padEnd(1024 * 1024 - 2, 'x')}\r\n{"id":"u"}\r\n`; // a CR ends the first 1 MiB read buffer
+    expect(await refusal('tasks', 'jsonl', crlf)).toBe('planned');
+  });
+
   it('CSV: separated by semicolons or tabs (a one-column header holding them), or with a pandas index column', async () => {
+    expect(await refusal('projects', 'csv', '"id";"name"\n"p1";"A"\n')).toMatch(/^projects\.csv:1: the CSV header row cannot be parsed: the file looks separated by semicolons/);
     expect(await refusal('projects', 'csv', 'id;name;status\np1;A;active\n')).toMatch(/^projects\.csv:1: the header is one column, "id;name;status": the file looks separated by semicolons \(a European Excel export\).*export it with commas/);
     expect(await refusal('projects', 'csv', 'id\tname\np1\tA\n')).toMatch(/looks separated by tabs/);
     expect(await refusal('projects', 'csv', ',id,name\n0,p1,A\n')).toMatch(/empty column name \(the first column has no name: a pandas index\? export with index=False\)/);

@@ -50,6 +50,11 @@ describe('normalize: valid records of each kind', () => {
     expect(ok(phases({ ...PHASE, position: ' 12 ' })).position).toBe(12);
     // pandas writes an integer column with gaps as floats: "3.0" is 3 (JSON's 3.0 already is); 3.5 is no integer.
     expect(ok(phases({ ...PHASE, position: '3.0' })).position).toBe(3);
+    expect(rejected(phases({ ...PHASE, position: '3.' }))).toMatchObject({ field: 'position' });
+    // ... and so is a translated value: priority "3.0" is "3", high.
+    expect(ok(tasks({ ...TASK, priority: '3.0' })).priority).toBe('high');
+    // MySQL's NULL, not read as such, says how to.
+    expect(rejected(tasks({ ...TASK, status: '\\N' })).reason).toBe("status must be one of todo, in_progress, blocked, review, done, cancelled; got \"\\\\N\"; \\N is MySQL's NULL: list it in the mapping (nullText: ['\\N']) to read it as no value");
     expect(rejected(phases({ ...PHASE, position: '3.5' }))).toMatchObject({ field: 'position', reason: 'position must be an integer, got "3.5"' });
     expect(ok(phases(PHASE))).toMatchObject({ position: null, status: 'planned' });
   });

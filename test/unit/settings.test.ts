@@ -165,6 +165,10 @@ describe('legacy mapping validation', () => {
     expect('nullText' in loadLegacyMapping(DEFAULT_MAPPING_FILE)).toBe(false);
     expect(loadLegacyMapping(yaml('nulls.yaml', "nullText: ['\\N', 'NULL']\n")).nullText).toEqual(['\\N', 'NULL']);
     expect(() => parseLegacyMapping({ nullText: [''] }, 'x')).toThrow(/nullText\.0: an empty field already means no value/);
+    // "\N" in YAML's double quotes is U+0085, not backslash-N: said, not taken.
+    expect(() => loadLegacyMapping(yaml('nulls-dq.yaml', 'nullText: ["\\N"]\n'))).toThrow(/nullText\.0: this is U\+0085: in YAML's double quotes \\N is an escape; write '\\N' in single quotes/);
+    // null removes it, as any entry of a file laid over another.
+    expect('nullText' in parseLegacyMapping({ nullText: null }, 'x', parseLegacyMapping({ nullText: ['\\N'] }, 'base'))).toBe(false);
   });
 
   it('an empty mapping gets the defaults of the schema', () => {

@@ -273,6 +273,7 @@ describe('validateLegacyData on hand-made directories', () => {
         { id: 'T3', project_id: 'P1', title: 't', tags: 'a;b', created_at: '2024-01-05T10:00:00Z' },
         { id: 'T4', project_id: 'P1', title: 't', tags: ['x', 'y'], updated_at: '2024-01-05T10:00:00.123-0800' },
         '{"id":"T5","project_id":"P1","title":"first","title":"second"}',
+        { id: 'T6', project_id: 'P1', title: 't', tags: '[urgent]' },
       ]),
     };
     const { errors, warnings } = await validateDir('other-exporters', files);
