@@ -168,16 +168,19 @@ export class RecordSplitter {
   private refuseLoneCr(buf: Uint8Array): void {
     if (this.crPending && buf.length > 0) {
       this.crPending = false;
-      if (buf[0] !== NL) throw this.loneCr();
+      if (buf[0] !== NL) throw this.loneCr(buf, 0);
     }
     for (let i = buf.indexOf(CR); i >= 0; i = buf.indexOf(CR, i + 1)) {
       if (i === buf.length - 1) this.crPending = true;
-      else if (buf[i + 1] !== NL) throw this.loneCr();
+      else if (buf[i + 1] !== NL) throw this.loneCr(buf, i);
     }
   }
 
-  private loneCr(): LegacyDataError {
-    return new LegacyDataError(`${this.source}:${this.line}: the file ends its lines with CR alone (classic Mac OS): convert it to LF or CRLF line ends`);
+  /** The refusal, at the line of buf[at] (this runs before pushJsonl has counted this buffer's lines). */
+  private loneCr(buf: Uint8Array, at: number): LegacyDataError {
+    let line = this.line;
+    for (let i = buf.indexOf(NL); i >= 0 && i < at; i = buf.indexOf(NL, i + 1)) line++;
+    return new LegacyDataError(`${this.source}:${line}: the file ends its lines with CR alone (classic Mac OS): convert it to LF or CRLF line ends`);
   }
 
   private pushJsonl(buf: Uint8Array, emit: (span: RecordSpan) => void): void {

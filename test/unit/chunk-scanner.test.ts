@@ -379,6 +379,7 @@ describe('scanLegacyFile: files refused whole', () => {
   it('JSONL: lines ended by CR alone would be one record; CRLF is fine, also split across read buffers', async () => {
     expect(await refusal('tasks', 'jsonl', '{"id":"t1"}\r{"id":"t2"}\r')).toMatch(/^tasks\.jsonl:1: the file ends its lines with CR alone \(classic Mac OS\)/);
     expect(await refusal('tasks', 'jsonl', '{"id":"t1"}\r\n{"id":"t2"}\r\n')).toBe('planned');
+    expect(await refusal('tasks', 'jsonl', '{"id":"t1"}\n{"id":"t2"}\n{"id":"t3"}\r{"id":"t4"}\n')).toMatch(/^tasks\.jsonl:3: the file ends its lines with CR alone/);
     const crlf = `${'{"id":"t","pad":"'.padEnd(1024 * 1024 - 2, 'x')}\r\n{"id":"u"}\r\n`; // a CR ends the first 1 MiB read buffer
     expect(await refusal('tasks', 'jsonl', crlf)).toBe('planned');
   });
