@@ -28,7 +28,7 @@ export const DEFAULT_VALIDATION_REPORT = 'reports/validation-report.json';
 
 export function registerPrepareCommand(program: Command): void {
   withConnectionOptions(program.command('prepare'))
-    .description('Validate the legacy data into a report (blocking errors and warnings, each with file:line), back it up with a SHA-256 manifest and re-read the backup; `taskfleet migrate` starts only from a passed prepare of the same data')
+    .description('Validate the legacy data into a report (blocking errors and warnings, each with file:line), back it up with a SHA-256 manifest and re-read the backup; `taskfleet migrate` starts only from a passed prepare of the same data under the same --mapping')
     .option('--legacy-data <dir>', 'directory holding projects, phases, tasks[, task_dependencies] as .json, .jsonl or .csv (required)')
     .hook('preAction', requireOptions('legacyData'))
     .option('--backup <dir>', 'backup root: every file of the legacy directory is copied into DIR/<first 16 hex digits of the manifest hash>/ with a manifest.json, then re-read and checked', DEFAULT_BACKUP_DIR)
