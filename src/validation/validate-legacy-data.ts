@@ -115,8 +115,10 @@ export async function validateLegacyData(dir: string, mapping: LegacyMapping, op
     if (!(err instanceof LegacyDataError)) throw err;
     unreadableFiles++;
     const line = Number(/^[^:\s]+:(\d+):/.exec(err.message)?.[1] ?? 0);
+    // Once records are numbered (a minified .json), a break names the file's own line: no record's name.
+    const fileLine = Number(/^\S+ \(line (\d+) of the file\):/.exec(err.message)?.[1] ?? 0);
     emitError({ severity: 'error', kind: file.kind, class: 'unreadable_file', ref: line > 0 ? `${file.fileName}:${line}` : file.fileName,
-      file: file.fileName, line, legacyId: null, field: null, reason: `${err.message} (a migration would refuse to start)` });
+      file: file.fileName, line: line || fileLine, legacyId: null, field: null, reason: `${err.message} (a migration would refuse to start)` });
   };
 
   await reportIgnoredFiles(legacyDir, files, warnings);

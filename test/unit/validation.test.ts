@@ -293,6 +293,16 @@ describe('validateLegacyData on hand-made directories', () => {
     expect(told.warnings.filter((w) => w.class === 'null_marker_text')).toEqual([]);
   });
 
+  it('a minified .json that breaks: the finding is the whole file, at the file\'s own line (records are numbered there)', async () => {
+    const { errors } = await validateDir('minified-cut', {
+      'projects.jsonl': jsonl([{ id: 'P1', name: 'p' }]),
+      'phases.jsonl': jsonl([]),
+      'tasks.json': '[{"id":"T1","project_id":"P1","title":"a"},{"id":"T2","project_id":"P1","title":"b"},\n{"id":"T3"',
+    });
+    expect(errors.map((e) => [e.class, e.ref, e.line])).toEqual([['unreadable_file', 'tasks.json', 2]]);
+    expect(errors[0]!.reason).toMatch(/^tasks\.json \(line 2 of the file\): the file ends inside its JSON array/);
+  });
+
   it('an empty .json or .csv is an unreadable file (what a failed export leaves), not "no records"; [] and a header row are', async () => {
     const { errors, warnings } = await validateDir('empty-files', {
       'projects.json': '[]',
