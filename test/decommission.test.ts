@@ -133,6 +133,23 @@ describe('taskfleet decommission', () => {
     expect(await phaseOutcomes()).toEqual(['refused', 'refused', 'refused']);
   }, 60_000);
 
+  // A run rolled back and migrated again under its id keeps its earlier verifications: a passed one
+  // once let decommission retire the data of an attempt that had written nothing yet.
+  it('refuses a run that is not completed, and a verification of an earlier attempt of the run', async () => {
+    await db.pool.query(`UPDATE ledger.runs SET status = 'running' WHERE id = $1`, [RUN]);
+    const running = await decommission();
+    expect(running.code).toBe(2);
+    expect(running.stderr).toMatch(/Run dec-a is running, not completed: .*taskfleet resume dec-a/);
+    // Planned again (its row is new) after the passed verification above, and completed since.
+    await db.pool.query(`UPDATE ledger.runs SET status = 'completed', created_at = now() WHERE id = $1`, [RUN]);
+    const earlier = await decommission();
+    expect(earlier.code).toBe(2);
+    expect(earlier.stderr).toMatch(/latest verification of run dec-a \(#\d+, .*\) is of an earlier attempt: the run was planned again at .*taskfleet verify dec-a/);
+    expect(await exists(join(legacy, MARKER))).toBe(false);
+    expect(await phaseOutcomes()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused']);
+    await verification(true);
+  }, 60_000);
+
   it('after a passed verification: archives, proves the archive, retires the data and records it', async () => {
     const result = await decommission();
     expect(result.code, result.stderr).toBe(0);
@@ -163,7 +180,7 @@ describe('taskfleet decommission', () => {
     expect(decommissions).toEqual([{ archive_path: archive, archive_sha256: manifest.archive.sha256 }]);
     const { rows: [run] } = await db.pool.query<{ at: Date | null }>('SELECT decommissioned_at AS at FROM ledger.runs WHERE id = $1', [RUN]);
     expect(run!.at).toBeInstanceOf(Date);
-    expect(await phaseOutcomes()).toEqual(['refused', 'refused', 'refused', 'passed']);
+    expect(await phaseOutcomes()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'passed']);
   }, 60_000);
 
   it('a second decommission says so and changes nothing; the retired data cannot be migrated again', async () => {
@@ -173,7 +190,7 @@ describe('taskfleet decommission', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/already decommissioned/);
     expect((await stat(archive)).mtimeMs).toBe(before);
-    expect(await phaseOutcomes()).toEqual(['refused', 'refused', 'refused', 'passed']);
+    expect(await phaseOutcomes()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'passed']);
     const { rows: [count] } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.decommissions');
     expect(count!.n).toBe(1);
 

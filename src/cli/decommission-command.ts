@@ -13,7 +13,7 @@ interface DecommissionFlags extends ConnectionFlags {
 
 export function registerDecommissionCommand(program: Command): void {
   withConnectionOptions(program.command('decommission'))
-    .description('Archive the run\'s legacy data (tar.gz + SHA-256 manifest, read back and checked) and retire it (marker file, read-only); refuses unless the run\'s latest verification passed')
+    .description('Archive the run\'s legacy data (tar.gz + SHA-256 manifest, read back and checked) and retire it (marker file, read-only); refuses unless the run is completed and its latest verification (since it was last planned) passed')
     .argument('<run>', 'the run id')
     .option('--archive <dir>', 'where the archive and its manifest go', 'migration-archive')
     .option('--json', 'print the outcome as one JSON line')

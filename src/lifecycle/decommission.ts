@@ -4,7 +4,7 @@
 // records it. A decommissioned run cannot be rolled back and its data cannot be migrated again.
 import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { findRun, getRunFiles } from '../ledger/runs.js';
+import { findRun, getRunFiles, type Run } from '../ledger/runs.js';
 import type { Logger } from '../logger.js';
 import { inTransaction, type Pool } from '../store/pool.js';
 import { readArchive, writeArchive } from './archive.js';
@@ -55,11 +55,11 @@ export interface RetiredMarker {
   retiredAt: string;
 }
 
-async function latestVerification(db: Pool, runId: string): Promise<{ id: number; passed: boolean; finishedAt: Date; reportPath: string | null } | null> {
-  const { rows } = await db.query<{ id: string; passed: boolean; finished_at: Date; report_path: string | null }>(
-    'SELECT id, passed, finished_at, report_path FROM ledger.verifications WHERE run_id = $1 ORDER BY id DESC LIMIT 1', [runId]);
+async function latestVerification(db: Pool, runId: string): Promise<{ id: number; passed: boolean; startedAt: Date; finishedAt: Date; reportPath: string | null } | null> {
+  const { rows } = await db.query<{ id: string; passed: boolean; started_at: Date; finished_at: Date; report_path: string | null }>(
+    'SELECT id, passed, started_at, finished_at, report_path FROM ledger.verifications WHERE run_id = $1 ORDER BY id DESC LIMIT 1', [runId]);
   const row = rows[0];
-  return row ? { id: Number(row.id), passed: row.passed, finishedAt: row.finished_at, reportPath: row.report_path } : null;
+  return row ? { id: Number(row.id), passed: row.passed, startedAt: row.started_at, finishedAt: row.finished_at, reportPath: row.report_path } : null;
 }
 
 async function readMarker(legacyDir: string): Promise<RetiredMarker | null> {
@@ -71,10 +71,21 @@ async function readMarker(legacyDir: string): Promise<RetiredMarker | null> {
   }
 }
 
-/** The gate: a known, not rolled back run whose latest verification passed and whose files are unchanged. */
-async function checkGate(db: Pool, runId: string, legacyDir: string, manifest: Manifest): Promise<void> {
+/**
+ * The gate: a completed run whose latest verification passed, verified since the run was (last) planned,
+ * and whose files are unchanged. A run rolled back and migrated again under its id keeps its earlier
+ * verifications (they are history): one of those says nothing of the rows there are now.
+ */
+async function checkGate(db: Pool, run: Run, legacyDir: string, manifest: Manifest): Promise<void> {
+  const runId = run.id;
+  if (run.status !== 'completed') {
+    throw new GateError(`Run ${runId} is ${run.status}, not completed: decommission retires the legacy data of a completed, verified run; finish it (\`taskfleet resume ${runId}\`) and verify it first`);
+  }
   const verification = await latestVerification(db, runId);
   if (!verification) throw new GateError(`Run ${runId} has not been verified: run \`taskfleet verify ${runId}\` first; decommission needs a passed verification`);
+  if (verification.startedAt < run.createdAt) {
+    throw new GateError(`The latest verification of run ${runId} (#${verification.id}, ${verification.finishedAt.toISOString()}) is of an earlier attempt: the run was planned again at ${run.createdAt.toISOString()}; run \`taskfleet verify ${runId}\` again`);
+  }
   if (!verification.passed) {
     throw new GateError(`The latest verification of run ${runId} (#${verification.id}, ${verification.finishedAt.toISOString()}) failed`
       + `${verification.reportPath ? ` (see ${verification.reportPath})` : ''}: fix the differences and run \`taskfleet verify ${runId}\` again`);
@@ -102,13 +113,14 @@ async function makeReadOnly(root: string, names: readonly string[]): Promise<voi
   await chmod(root, 0o555);
 }
 
-async function archiveAndRetire(db: Pool, runId: string, legacyDir: string, archiveDir: string, logger: Logger): Promise<DecommissionResult> {
+async function archiveAndRetire(db: Pool, run: Run, legacyDir: string, archiveDir: string, logger: Logger): Promise<DecommissionResult> {
+  const runId = run.id;
   const marker = await readMarker(legacyDir);
   if (marker && marker.runId !== runId) {
     throw new GateError(`The legacy data in ${legacyDir} was already retired by run ${marker.runId} (archive ${marker.archive}); nothing to decommission for run ${runId}`);
   }
   const manifest = await buildManifest(legacyDir);
-  await checkGate(db, runId, legacyDir, manifest);
+  await checkGate(db, run, legacyDir, manifest);
 
   const dir = resolve(archiveDir);
   await makeDirectory(dir);
@@ -176,7 +188,7 @@ export async function runDecommission(db: Pool, opts: DecommissionOptions): Prom
     const legacyDir = resolve(run.legacyDir);
     const isDir = await stat(legacyDir).then((s) => s.isDirectory(), () => false);
     if (!isDir) throw new GateError(`The legacy data directory of run ${runId}, ${legacyDir}, is missing`);
-    const outcome = await archiveAndRetire(db, runId, legacyDir, opts.archiveDir, opts.logger);
+    const outcome = await archiveAndRetire(db, run, legacyDir, opts.archiveDir, opts.logger);
     return {
       passed: true, result: outcome,
       summary: { archive: outcome.archivePath, manifest: outcome.manifestPath, archiveSha256: outcome.archiveSha256, manifestSha256: outcome.manifestSha256, files: outcome.files, bytes: outcome.bytes },
