@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertPreparation } from '../src/ledger/preparations.js';
 import { insertRun } from '../src/ledger/runs.js';
-import { finishPhase, phaseEvents, startPhase } from '../src/lifecycle/phase-events.js';
+import { closeInterruptedPhases, finishPhase, phaseEvents, startPhase } from '../src/lifecycle/phase-events.js';
 import { prepareDatabase } from '../src/store/database.js';
 import { createTestDatabase, type TestDatabase } from './helpers/services.js';
 
@@ -31,5 +31,16 @@ describe('phaseEvents', () => {
     const of = async (runId: string) => (await phaseEvents(db.pool, runId)).map((e) => `${e.phase}:${e.runId ?? '-'}`);
     expect(await of('first')).toEqual(['prepare:-', 'migrate:first', 'rollback:first']);
     expect(await of('second')).toEqual(['prepare:-', 'migrate:second']);
+  });
+
+  // A producer SIGKILLed mid-run left its migrate 'running' in `status` for good, next to the resume's.
+  it('a migrate event left running by a dead producer is closed as interrupted when another takes the run over', async () => {
+    const dead = await startPhase(db.pool, 'migrate', { runId: 'first' });
+    const verifying = await startPhase(db.pool, 'verify', { runId: 'first' });
+    expect(await closeInterruptedPhases(db.pool, 'first')).toBe(1);
+    const events = await phaseEvents(db.pool, 'first');
+    expect(events.find((e) => e.id === dead)).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/^interrupted: its producer stopped/) });
+    expect(events.find((e) => e.id === verifying)?.outcome).toBe('running');
+    expect(await closeInterruptedPhases(db.pool, 'second')).toBe(0);
   });
 });

@@ -14,7 +14,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { driveRun } from '../producers/drive-run.js';
 import { planRun } from '../producers/plan-run.js';
 import { checkMigrateGate } from '../lifecycle/migrate-gate.js';
-import { finishPhase, GateError, refusePhase, startPhase } from '../lifecycle/phase-events.js';
+import { closeInterruptedPhases, finishPhase, GateError, refusePhase, startPhase } from '../lifecycle/phase-events.js';
 import { discoverLegacyFiles } from '../legacy/files.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
@@ -155,7 +155,9 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
     const run = await start({ db, logger });
     startedRun = run.id;
     let status = run.status;
-    // Every real migrate is a recorded phase; a no-op re-run of a completed run records nothing.
+    // Every real migrate is a recorded phase; a no-op re-run of a completed run records nothing. A producer
+    // that died (SIGKILL, a lost host) left its event 'running' for good: this one takes over from it.
+    if (run.status !== 'completed') await closeInterruptedPhases(db, run.id);
     const phaseEvent = run.status !== 'completed' ? await startPhase(db, 'migrate', { runId: run.id, preparationId: run.preparationId }) : null;
     const finish = async (code: number, error: string | null, summary: Record<string, unknown>): Promise<number> => {
       if (phaseEvent !== null) await finishPhase(db, phaseEvent, code === 0 ? 'passed' : 'failed', { summary, error });

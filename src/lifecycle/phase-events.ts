@@ -56,6 +56,19 @@ export async function finishPhase(db: Pool, eventId: number, outcome: PhaseOutco
     [eventId, outcome, details.summary ? JSON.stringify(details.summary) : null, details.error ?? null, details.runId ?? null, details.preparationId ?? null]);
 }
 
+/**
+ * Marks a run's migrate events still 'running' as failed (interrupted): their producer stopped without
+ * finishing them, and a new producer is taking the run over. Should that producer in fact still be
+ * alive, its own finish overwrites this (by event id).
+ */
+export async function closeInterruptedPhases(db: Pool, runId: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE ledger.phase_events SET finished_at = now(), outcome = 'failed',
+       error = 'interrupted: its producer stopped before the run ended (a later migrate or resume took the run over)'
+     WHERE run_id = $1 AND phase = 'migrate' AND outcome = 'running'`, [runId]);
+  return rowCount ?? 0;
+}
+
 /** Records a refused phase (its gate was not met) in one row. */
 export async function refusePhase(db: Pool, phase: RecordedPhase, ids: { runId?: string | null; preparationId?: number | null }, reason: string): Promise<void> {
   const id = await startPhase(db, phase, ids);
