@@ -14,6 +14,17 @@ export class TransportUnavailableError extends Error {
   }
 }
 
+/**
+ * What a queue or worker 'error' event means, for the log: a job whose keys vanished (Redis flushed, or
+ * its keys deleted) is not a connection problem, and the producer re-adds it from the ledger.
+ */
+export function queueProblem(err: Error): string {
+  if (/Missing key for job/.test(err.message)) {
+    return `A job vanished from the queue (Redis flushed, or its keys deleted?); the producer re-adds missing jobs from the ledger (or \`taskfleet resume RUN\`): ${err.message}`;
+  }
+  return `Queue connection problem: ${err.message}`;
+}
+
 function describe(cause: unknown): string {
   if (cause instanceof AggregateError && cause.errors.length > 0) {
     // Node reports "connect ECONNREFUSED" per address tried (::1 and 127.0.0.1) inside an AggregateError.
