@@ -4,10 +4,8 @@
 // beyond a double; a "__proto__" field. Each used to fail its whole chunk (the run failed after every
 // retry) or to be changed silently. Now each bad one is rejected alone, naming its field; prepare
 // predicts the same rejects; the good ones migrate; verify passes.
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectionArgs, runCli } from './helpers/cli.js';
-import { REDIS_URL } from './helpers/services.js';
+import { summaryOf } from './helpers/legacy-files.js';
 import { useSmallDump } from './helpers/small-dump.js';
 
 // Written as raw lines: JSON.stringify cannot write 1e400 or an integer beyond 2^53.
@@ -51,15 +49,13 @@ const EXPECTED_REJECTS = [
 
 describe('hostile legacy records', () => {
   const dump = useSmallDump('hostile_records', Object.fromEntries(Object.entries(FILES).map(([name, lines]) => [name, `${lines.join('\n')}\n`])));
-  const { work, dir, prefix } = dump;
 
   it('rejects each alone with its field, migrates the rest, and prepare and verify agree', async () => {
-    const prepare = await runCli(['prepare', '--legacy-data', dir, '--backup', join(work, 'backup'), '--validation-report', join(work, 'report.json'),
-      '--max-rejects', String(EXPECTED_REJECTS.length), '--json', '--new-data', dump.db.url]);
+    const prepare = await dump.prepare(['--max-rejects', String(EXPECTED_REJECTS.length)]);
     expect(prepare.code, prepare.stderr).toBe(0);
-    const migrate = await runCli(['migrate', '--legacy-data', dir, ...connectionArgs(dump.db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    const migrate = await dump.migrate();
     expect(migrate.code, migrate.stderr.slice(-3000)).toBe(0);
-    const summary = JSON.parse(migrate.stdout.trim().split('\n').at(-1)!) as { runId: string; status: string; balanced: boolean; kinds: unknown[] };
+    const summary = summaryOf(migrate);
     expect(summary).toMatchObject({ status: 'completed', balanced: true });
     expect(summary.kinds).toEqual([
       { kind: 'projects', legacy: 4, migrated: 1, rejected: 3 },
@@ -81,7 +77,7 @@ describe('hostile legacy records', () => {
     expect(tasks.map((t) => t.legacy_id)).toEqual(['T-1', 'T-6']);
     expect(JSON.stringify(tasks[1]!.legacy_extra)).toBe('{"__proto__":{"flag":true}}');
 
-    const verified = await runCli(['verify', summary.runId, '--new-data', dump.db.url, '--verification-report', join(work, 'verification.json')]);
+    const verified = await dump.verify(summary.runId);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   });
 });

@@ -3,10 +3,8 @@
 // a name of its own in rejects, claims and verification; chunks of two records start in the middle of
 // the line, and the workers number them as the planner did. This file used to be refused (before, it
 // collapsed five records into one reject, and a later duplicate overwrote the first).
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectionArgs, runCli } from './helpers/cli.js';
-import { REDIS_URL } from './helpers/services.js';
+import { summaryOf } from './helpers/legacy-files.js';
 import { useSmallDump } from './helpers/small-dump.js';
 
 const FILES = {
@@ -35,20 +33,18 @@ const EXPECTED_REJECTS = [
 
 describe('a minified .json export', () => {
   const dump = useSmallDump('minified_json', FILES);
-  const { work, dir, prefix } = dump;
 
   it('migrates with a name per record, in chunks that start mid-line, and prepare and verify agree', async () => {
-    const prepare = await runCli(['prepare', '--legacy-data', dir, '--backup', join(work, 'backup'), '--validation-report', join(work, 'report.json'),
-      '--max-rejects', String(EXPECTED_REJECTS.length), '--json', '--new-data', dump.db.url]);
+    const prepare = await dump.prepare(['--max-rejects', String(EXPECTED_REJECTS.length)]);
     expect(prepare.code, prepare.stderr).toBe(0);
     const { rows: shared } = await dump.db.pool.query<{ ref: string; reason: string }>(
       `SELECT ref, reason FROM ledger.validation_findings WHERE class = 'records_share_lines' ORDER BY ref`);
     expect(shared.map((f) => f.ref)).toEqual(['phases.json:3', 'projects.json:2', 'task_dependencies.json:2', 'tasks.json:2']);
     expect(shared[0]!.reason).toMatch(/^1 record of phases\.json starts on a line where an earlier record starts, the first on line 2 \(a minified array/);
 
-    const migrate = await runCli(['migrate', '--legacy-data', dir, ...connectionArgs(dump.db, prefix, REDIS_URL), '--workers', '1', '--chunk-size', '2', '--json']);
+    const migrate = await dump.migrate(['--chunk-size', '2']);
     expect(migrate.code, migrate.stderr.slice(-3000)).toBe(0);
-    const summary = JSON.parse(migrate.stdout.trim().split('\n').at(-1)!) as { runId: string; status: string; balanced: boolean; kinds: unknown[] };
+    const summary = summaryOf(migrate);
     expect(summary).toMatchObject({ status: 'completed', balanced: true });
     expect(summary.kinds).toEqual([
       { kind: 'projects', legacy: 2, migrated: 2, rejected: 0 },
@@ -74,7 +70,7 @@ describe('a minified .json export', () => {
       `SELECT a.legacy_id || '->' || b.legacy_id AS edge FROM tms.task_dependencies d JOIN tms.tasks a ON a.id = d.task_id JOIN tms.tasks b ON b.id = d.depends_on_id ORDER BY 1`);
     expect(edges.map((e) => e.edge)).toEqual(['T-1->T-2', 'T-5->T-2']);
 
-    const verified = await runCli(['verify', summary.runId, '--new-data', dump.db.url, '--verification-report', join(work, 'verification.json')]);
+    const verified = await dump.verify(summary.runId);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   });
 });

@@ -3,8 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { connectionArgs, runCli } from './helpers/cli.js';
-import { REDIS_URL } from './helpers/services.js';
+import { summaryOf } from './helpers/legacy-files.js';
 import { useSmallDump } from './helpers/small-dump.js';
 
 const FILES = {
@@ -15,25 +14,22 @@ const FILES = {
 
 describe('a MySQL CSV export (\\N for NULL)', () => {
   const dump = useSmallDump('null_text', FILES);
-  const { work, dir, prefix } = dump;
-  const mappingFile = join(work, 'mysql.yaml');
+  const mappingFile = join(dump.work, 'mysql.yaml');
   beforeAll(() => writeFileSync(mappingFile, "nullText: ['\\N']\n"));
 
   it('prepare warns when not told; told, the rows hold NULL and verify passes', async () => {
-    const untold = await runCli(['prepare', '--legacy-data', dir, '--backup', join(work, 'backup'), '--validation-report', join(work, 'untold.json'),
-      '--json', '--new-data', dump.db.url]);
+    const untold = await dump.prepare([], 'untold.json');
     // Not told, \N in phase position is no integer and in phase_id names no phase: rejects block it.
     expect(untold.code).toBe(1);
     const { rows: warned } = await dump.db.pool.query<{ field: string }>(
       `SELECT DISTINCT field FROM ledger.validation_findings WHERE class = 'null_marker_text' ORDER BY field`);
     expect(warned.map((w) => w.field)).toEqual(['owner']);
 
-    const prepare = await runCli(['prepare', '--legacy-data', dir, '--mapping', mappingFile, '--backup', join(work, 'backup'),
-      '--validation-report', join(work, 'report.json'), '--json', '--new-data', dump.db.url]);
+    const prepare = await dump.prepare(['--mapping', mappingFile]);
     expect(prepare.code, prepare.stderr).toBe(0);
-    const migrate = await runCli(['migrate', '--legacy-data', dir, '--mapping', mappingFile, ...connectionArgs(dump.db, prefix, REDIS_URL), '--workers', '1', '--json']);
+    const migrate = await dump.migrate(['--mapping', mappingFile]);
     expect(migrate.code, migrate.stderr.slice(-3000)).toBe(0);
-    const summary = JSON.parse(migrate.stdout.trim().split('\n').at(-1)!) as { runId: string; kinds: unknown[] };
+    const summary = summaryOf(migrate);
     expect(summary.kinds).toEqual([
       { kind: 'projects', legacy: 1, migrated: 1, rejected: 0 },
       { kind: 'phases', legacy: 1, migrated: 1, rejected: 0 },
@@ -49,7 +45,7 @@ describe('a MySQL CSV export (\\N for NULL)', () => {
     const { rows: [project] } = await dump.db.pool.query<{ owner: string | null }>('SELECT owner FROM tms.projects');
     expect(project?.owner).toBeNull();
 
-    const verified = await runCli(['verify', summary.runId, '--new-data', dump.db.url, '--verification-report', join(work, 'verification.json')]);
+    const verified = await dump.verify(summary.runId);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   });
 });

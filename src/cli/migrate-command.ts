@@ -158,8 +158,11 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
     let status = run.status;
     // Every real migrate is a recorded phase; a no-op re-run of a completed run records nothing. A producer
     // that died (SIGKILL, a lost host) left its event 'running' for good: this one takes over from it.
-    if (run.status !== 'completed') await closeInterruptedPhases(db, run.id);
-    const phaseEvent = run.status !== 'completed' ? await startPhase(db, 'migrate', { runId: run.id, preparationId: run.preparationId }) : null;
+    let phaseEvent: number | null = null;
+    if (run.status !== 'completed') {
+      await closeInterruptedPhases(db, run.id);
+      phaseEvent = await startPhase(db, 'migrate', { runId: run.id, preparationId: run.preparationId });
+    }
     const finish = async (code: number, error: string | null, summary: Record<string, unknown>): Promise<number> => {
       if (phaseEvent !== null) await finishPhase(db, phaseEvent, code === 0 ? 'passed' : 'failed', { summary, error });
       return code;

@@ -2,7 +2,7 @@
 // records' depends_on (kept in the ledger by the tasks stage) or a chunk of task_dependencies. Runs
 // after every task is in, so both ends of an edge can be checked. Like every chunk job it is one
 // transaction, verified before commit.
-import { declaredEdgesAt, getChunk, lockChunk, markChunkDone } from '../ledger/chunks.js';
+import { declaredEdgesAt, lockChunk, markChunkDone } from '../ledger/chunks.js';
 import { insertRejects } from '../ledger/rejects.js';
 import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
@@ -13,9 +13,9 @@ import type { CopyValue } from '../store/copy-text.js';
 import { idMemo } from '../store/new-ids.js';
 import { lookupById } from '../store/lookup-by-id.js';
 import { inTransaction } from '../store/pool.js';
-import { readChunkRecords } from './chunk-records.js';
+import { plannedChunk, readChunkRecords } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
-import { notInLedger, PermanentJobError } from './errors.js';
+import { PermanentJobError } from './errors.js';
 import type { ChunkJobPayload } from './payload.js';
 
 export const DEPENDENCY_TABLE: ClaimSpec = {
@@ -45,8 +45,7 @@ interface Edge {
 export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobPayload): Promise<ChunkJobResult> {
   const started = performance.now();
   const { runId, stage, chunkNo } = payload;
-  const chunk = await getChunk(ctx.db, runId, stage, chunkNo);
-  if (!chunk) throw new PermanentJobError(notInLedger(`Chunk ${stage} #${chunkNo} of run ${runId}`));
+  const chunk = await plannedChunk(ctx, payload);
   if (chunk.status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
   const run = await ctx.runs.get(runId);
   const fromTasksFile = chunk.fileName === run.files.get('tasks')?.fileName;

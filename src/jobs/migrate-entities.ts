@@ -2,7 +2,7 @@
 // its rejects and the chunk's "done" mark commit together, so a chunk that runs twice changes nothing
 // the second time. Bad records are rejected alone; the rest of the chunk lands and is read back and
 // compared field by field before the commit.
-import { getChunk, lockChunk, markChunkDone } from '../ledger/chunks.js';
+import { lockChunk, markChunkDone } from '../ledger/chunks.js';
 import { insertRejects, rejectedRefs } from '../ledger/rejects.js';
 import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
@@ -20,9 +20,9 @@ import { storeTemplates } from '../store/workflow-templates.js';
 import { ConfigError } from '../config/errors.js';
 import type { TemplateSet } from '../workflows/templates.js';
 import type { WorkflowTemplate } from '../workflows/types.js';
-import { readChunkRecords } from './chunk-records.js';
+import { plannedChunk, readChunkRecords } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
-import { notInLedger, PermanentJobError } from './errors.js';
+import { PermanentJobError } from './errors.js';
 import type { ChunkJobPayload } from './payload.js';
 
 interface Candidate<K extends EntityKind> {
@@ -34,8 +34,7 @@ interface Candidate<K extends EntityKind> {
 export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPayload): Promise<ChunkJobResult> {
   const started = performance.now();
   const { runId, stage, chunkNo } = payload;
-  const chunk = await getChunk(ctx.db, runId, stage, chunkNo);
-  if (!chunk) throw new PermanentJobError(notInLedger(`Chunk ${stage} #${chunkNo} of run ${runId}`));
+  const chunk = await plannedChunk(ctx, payload);
   if (chunk.status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
   const kind = chunk.kind as EntityKind;
   const run = await ctx.runs.get(runId);

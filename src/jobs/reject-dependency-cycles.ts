@@ -4,13 +4,13 @@
 // already reach its source closes a cycle and is rejected; the earlier edges stay. The order is the
 // run's own, whoever created an edge: the outcome is the dump's (prepare predicts it from the files),
 // and an edge of an earlier run deleted here is kept in ledger.cycle_deleted_edges for the rollback.
-import { getChunk, lockChunk, markChunkDone } from '../ledger/chunks.js';
+import { lockChunk, markChunkDone } from '../ledger/chunks.js';
 import { insertRejects } from '../ledger/rejects.js';
 import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
 import { inTransaction, type PoolClient } from '../store/pool.js';
 import type { ChunkJobResult, JobContext } from './context.js';
-import { notInLedger, PermanentJobError } from './errors.js';
+import { plannedChunk } from './chunk-records.js';
 import type { ChunkJobPayload } from './payload.js';
 
 const FETCH_ROWS = 20_000;
@@ -18,8 +18,7 @@ const FETCH_ROWS = 20_000;
 export async function rejectDependencyCycles(ctx: JobContext, payload: ChunkJobPayload): Promise<ChunkJobResult> {
   const started = performance.now();
   const { runId, stage, chunkNo } = payload;
-  const chunk = await getChunk(ctx.db, runId, stage, chunkNo);
-  if (!chunk) throw new PermanentJobError(notInLedger(`Chunk ${stage} #${chunkNo} of run ${runId}`));
+  const chunk = await plannedChunk(ctx, payload);
   if (chunk.status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
 
   return inTransaction(ctx.db, async (client) => {

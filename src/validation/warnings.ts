@@ -186,9 +186,8 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
     const text = `${field} holds \\N (MySQL's NULL) and is migrated as that text; list it in the mapping (nullText: ['\\N']) to read it as no value`;
     return () => ({ reason: text, summary: text });
   };
-  const tagSources = kind === 'tasks' ? sourceNames(mapping, kind, 'tags') : null;
   const tagsName = name('tags');
-  const listAsText = counter('list_as_text', tagsName);
+  const listAsText = kind === 'tasks' ? { sources: sourceNames(mapping, kind, 'tags'), counter: counter('list_as_text', tagsName) } : null;
   const offsetRules = (['created_at', 'updated_at'] as const).map((field) => {
     const legacyName = name(field);
     const text = `${legacyName} has no UTC offset (or is a date alone, midnight); it is read as UTC (the mapping's timezone)`;
@@ -242,10 +241,10 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
         rule.hit(line, legacyId, nullMarkerText(field));
       }
     }
-    if (tagSources) {
-      const tags = rawFieldValue(raw, tagSources);
+    if (listAsText) {
+      const tags = rawFieldValue(raw, listAsText.sources);
       if (typeof tags === 'string' && OTHER_LIST_SYNTAX.test(tags)) {
-        listAsText.hit(line, legacyId, () => ({
+        listAsText.counter.hit(line, legacyId, () => ({
           reason: `${tagsName} ${JSON.stringify(tags.length > 60 ? `${tags.slice(0, 57)}...` : tags)} reads as a list in another syntax, but tags are separated by ';': it becomes ${(values as KindValues['tasks']).tags?.length ?? 0} tag(s)`,
           summary: `${tagsName} given as text in another list syntax ("{a,b}", "[a, b]" or "a, b"): tags are separated by ';', so each becomes one tag`,
         }));
