@@ -74,19 +74,28 @@ withConnectionOptions(db.command('migrate'))
 
 const KNOWN_ERRORS = [ConfigError, LegacyDataError, GateError, TransportUnavailableError, DatabaseUnavailableError];
 
+// A command run with --json answers on stdout however it ends: a script reading it gets the refusal or
+// failure as its last line, not nothing. (Before the action runs, as for a usage error, argv says.)
+let jsonOutput = process.argv.includes('--json');
+program.hook('preAction', (_program, action) => { jsonOutput = action.opts<{ json?: unknown }>().json === true; });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     // Commander already printed its message (unknown flag, missing argument); --help and --version exit 0.
     process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
-  } else if (KNOWN_ERRORS.some((type) => err instanceof type)) {
-    process.stderr.write(`taskfleet: ${(err as Error).message}\n`);
-    process.exitCode = EXIT_USAGE;
+    if (jsonOutput && err.exitCode !== 0) writeErrorLine(err.message.replace(/^error: /, ''));
   } else {
     const error = err as Error;
+    const known = KNOWN_ERRORS.some((type) => err instanceof type);
     process.stderr.write(`taskfleet: ${error.message}\n`);
-    if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') process.stderr.write(`${error.stack ?? ''}\n`);
-    process.exitCode = 1;
+    if (!known && (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace')) process.stderr.write(`${error.stack ?? ''}\n`);
+    process.exitCode = known ? EXIT_USAGE : 1;
+    if (jsonOutput) writeErrorLine(error.message);
   }
+}
+
+function writeErrorLine(message: string): void {
+  process.stdout.write(`${JSON.stringify({ event: 'error', error: message, exitCode: process.exitCode })}\n`);
 }

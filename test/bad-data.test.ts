@@ -17,7 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLegacyData, type ExpectedReject } from '../src/generator/generate.js';
-import { connectionArgs } from './helpers/cli.js';
+import { findRun } from '../src/ledger/runs.js';
+import { progressReport } from '../src/ledger/progress-report.js';
+import { connectionArgs, runCli } from './helpers/cli.js';
 import { rowContents } from './helpers/ledger.js';
 import {
   asText, declaredEdges, firstOf, KIND_NAMES, readExpectedRejects, readLegacyDir, runFleet, summaryOf,
@@ -280,6 +282,11 @@ describe('a fresh run with --max-rejects 0, then a second run under another --ru
     expect(result.stderr).toMatch(new RegExp(`\\b${rows[0]!.n}\\b[^\\n]*max-rejects 0`));
     const { rows: [state] } = await db.pool.query<{ status: string }>('SELECT status FROM ledger.runs WHERE id = $1', [summary.runId]);
     expect(state!.status).toBe('completed');
+    // Completed, but over its limit: status and the operations API say so next to the status.
+    const status = await runCli(['status', summary.runId, '--new-data', db.url]);
+    expect(status.stdout).toContain(`Run ${summary.runId}: completed\n  over its reject limit: ${rows[0]!.n} records were rejected, more than --max-rejects 0: see \`taskfleet rejects ${summary.runId}\``);
+    const report = await progressReport(db.pool, (await findRun(db.pool, summary.runId))!);
+    expect(report.overRejectLimit).toEqual({ rejected: rows[0]!.n, limit: 0 });
   });
 
   it('a second run under another --run-id leaves every value of the rows already there as it is', async () => {

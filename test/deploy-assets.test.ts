@@ -79,7 +79,7 @@ describe('deploy assets', () => {
     expect(p95.targets!.every((t) => t.expr.startsWith('histogram_quantile(0.95,'))).toBe(true);
   });
 
-  it('the alert rules cover failure rate, a stalled queue, no progress and the reject ratio, each complete', async () => {
+  it('the alert rules cover failure rate, a stalled queue, no progress, a lost producer, unreadable queues and the reject ratio, each complete', async () => {
     const { rules } = await assets();
     for (const rule of rules) {
       expect(rule.alert, JSON.stringify(rule)).toMatch(/^Taskfleet[A-Za-z]+$/);
@@ -88,7 +88,7 @@ describe('deploy assets', () => {
       if (rule.for !== undefined) expect(rule.for, rule.alert).toMatch(/^\d+[smh]$/);
     }
     const names = rules.map((r) => r.alert);
-    for (const name of ['TaskfleetJobFailureRateHigh', 'TaskfleetQueueStalled', 'TaskfleetNoProgress', 'TaskfleetRejectRatioHigh']) expect(names).toContain(name);
+    for (const name of ['TaskfleetJobFailureRateHigh', 'TaskfleetQueueStalled', 'TaskfleetNoProgress', 'TaskfleetRejectRatioHigh', 'TaskfleetProducerGone', 'TaskfleetMetricsBlind']) expect(names).toContain(name);
     const stalled = rules.find((r) => r.alert === 'TaskfleetQueueStalled')!;
     expect(stalled.expr).toMatch(/taskfleet_queue_jobs\{state="waiting"\}/);
     expect(stalled.expr).toMatch(/increase\(taskfleet_worker_jobs_processed_total\[10m\]\)/);

@@ -20,6 +20,7 @@ import {
   redisAnswers,
 } from '../src/queue/index.js';
 import type { QueueTransport, TransportQueue, TransportWorker } from '../src/queue/index.js';
+import { LOADED_MACHINE_SLACK_MS } from './helpers/services.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -178,7 +179,7 @@ describe.each(transports)('BullMQ on $kind', ({ kind, url }) => {
     const t: QueueTransport = { kind, url: deadUrl, prefix: DEFAULT_QUEUE_PREFIX };
     const started = performance.now();
     const err: unknown = await ensureTransportReady(t, 1000).catch((e: unknown) => e);
-    expect(performance.now() - started).toBeLessThan(1500);
+    expect(performance.now() - started).toBeLessThan(1000 + LOADED_MACHINE_SLACK_MS);
     expect(err).toBeInstanceOf(TransportUnavailableError);
     const message = (err as Error).message;
     const label = kind === 'redis' ? 'Redis' : 'Postgres';
@@ -199,7 +200,7 @@ describe.each(transports)('BullMQ on $kind', ({ kind, url }) => {
       const err: unknown = await ensureTransportReady(t, 500).catch((e: unknown) => e);
       const elapsed = performance.now() - started;
       expect(elapsed).toBeGreaterThanOrEqual(450);
-      expect(elapsed).toBeLessThan(1500);
+      expect(elapsed).toBeLessThan(500 + LOADED_MACHINE_SLACK_MS);
       expect(err).toBeInstanceOf(TransportUnavailableError);
       expect((err as Error).message).not.toContain('s3cret-pw');
     } finally {

@@ -3,7 +3,7 @@
 // while a client follows the run's Server-Sent Events: progress arrives during the run with growing
 // counts, and the final event's counts are the ledger's (runSummary and this file's own SQL). Then the
 // REST answers (runs, one run's stages and phases, rejects page by page), their 400/404s, a restarted
-// app reporting the same progress, and `taskfleet follow` exiting 0 for a completed run, 1 for a failed one.
+// app reporting the same progress, and `taskfleet follow` exiting 0 for a completed run, 1 for a failed one, 3 for one over its --max-rejects.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -221,12 +221,12 @@ describe('progress API and live stream', () => {
     expect(badId.body.error).toMatch(/run id/);
   });
 
-  it('taskfleet follow exits 0 for a completed run and 1 for a failed one', async () => {
+  it('taskfleet follow exits 0 for a completed run, 1 for a failed one, 3 for one over its reject limit', async () => {
     const done = await runCli(['follow', RUN, '--server', app.url, '--json'], { timeoutMs: 30_000 });
     expect(done.code, done.stderr).toBe(0);
     const lines = jsonLines(done.stdout);
     expect(lines[0]).toMatchObject({ event: 'progress', runId: RUN });
-    expect(lines.at(-1)).toEqual({ event: 'summary', runId: RUN, status: 'completed', kinds: await runSummary(db.pool, RUN) });
+    expect(lines.at(-1)).toEqual({ event: 'summary', runId: RUN, status: 'completed', kinds: await runSummary(db.pool, RUN), overRejectLimit: null });
 
     await insertRun(badDb.pool, { id: 'broken', legacyDir: badDir, fingerprint: 'x', options: { mapping: {} as never, chunkSize: 1, chunkMaxBytes: 1024, maxRejects: null } });
     await updateRun(badDb.pool, 'broken', { status: 'failed', error: 'a chunk failed for good', finished: true });
@@ -234,6 +234,16 @@ describe('progress API and live stream', () => {
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/Run broken: failed/);
     expect(failed.stderr).toMatch(/a chunk failed for good/);
+
+    // The run with rejects, judged against a limit of 0 (as if migrated with --max-rejects 0): completed,
+    // but follow fails it as migrate would (exit 3), and the report says why.
+    await badDb.pool.query(`UPDATE ledger.runs SET options = jsonb_set(options, '{maxRejects}', '0') WHERE id = $1`, [BAD_RUN]);
+    const rejected = (await listRejects(badDb.pool, BAD_RUN, { limit: 100_000, offset: 0 })).length;
+    const over = await runCli(['follow', BAD_RUN, '--server', badApp.url, '--no-progress'], { timeoutMs: 30_000 });
+    expect(over.code, over.stderr).toBe(3);
+    expect(over.stdout).toContain(`Run ${BAD_RUN}: completed`);
+    expect(over.stderr).toContain(`${rejected} records were rejected, more than --max-rejects 0: see \`taskfleet rejects ${BAD_RUN}\``);
+    expect((await getJson(`${badApp.url}/api/runs/${BAD_RUN}`)).body.overRejectLimit).toEqual({ rejected, limit: 0 });
 
     const unknown = await runCli(['follow', 'nope', '--server', badApp.url], { timeoutMs: 30_000 });
     expect(unknown.code).toBe(2);

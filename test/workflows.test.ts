@@ -164,9 +164,22 @@ describe('workflows of 10k migrated tasks (local runner, 2 workers)', () => {
     // Bull Board: the workflows queue's jobs are named after the run, the task's legacy id and its title.
     const queue = new Queue('workflows', { connection: { url: REDIS_URL }, prefix });
     try {
-      const jobs = await queue.getJobs(['completed'], 0, 50);
+      const jobs = await queue.getJobs(['completed'], 0, 200);
       expect(jobs.length).toBeGreaterThan(0);
       const titles = new Map(tasks.map((t) => [t.legacy_id, t.title]));
+      const typeOf = new Map(tasks.map((t) => [t.legacy_id, t.type]));
+      // A failed workflow's job completes (a failed step is a result): its return value says why.
+      const reasons: string[] = [];
+      for (const job of jobs) {
+        const legacyId = /· workflow (\S+) ·/.exec(job.name)?.[1] ?? '?';
+        const value = job.returnvalue as { outcome: string; error?: string };
+        const ok = typeOf.get(legacyId) === 'chore'
+          ? value.outcome === 'failed' && value.error === `step refuse exited 1; last output: chores are refused: ${legacyId}`
+          : value.outcome === 'succeeded' && value.error === undefined;
+        if (!ok) reasons.push(`${job.name}: ${JSON.stringify(value)}`);
+      }
+      expect(firstOf(reasons)).toEqual([]);
+      expect(jobs.some((j) => (j.returnvalue as { outcome: string }).outcome === 'failed'), 'a chore among the jobs read').toBe(true);
       for (const job of jobs) {
         const match = /^(\S+) · workflow (\S+) · (.*)$/s.exec(job.name);
         expect(match, job.name).not.toBeNull();

@@ -1,9 +1,12 @@
 // `taskfleet follow RUN --server URL`: the progress bars of `taskfleet migrate`, drawn from a remote
 // operations server's live stream (GET /api/runs/RUN/events, Server-Sent Events) instead of the ledger.
-// Exits 0 when the run completed, 1 when it failed (or was rolled back), 2 when the server refuses.
+// Exits 0 when the run completed, 1 when it failed (or was rolled back), 2 when the server refuses, 3 when
+// it completed with more rejects than its --max-rejects (as migrate does).
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import type { ProgressReport } from '../ledger/progress-report.js';
+import { describeBreach } from '../ledger/reject-limit.js';
+import { describeNoProducer } from '../producers/producer-presence.js';
 import { formatSummaryLines } from '../ledger/summary.js';
 import { createProgressDisplay, type ProgressDisplay } from './progress-display.js';
 import { requireOptions } from './common-options.js';
@@ -55,6 +58,7 @@ export async function* serverEvents(body: ReadableStream<Uint8Array>): AsyncGene
 /** Follows the run until its `end` event; returns the final report. */
 async function followStream(url: string, flags: FollowFlags, display: ProgressDisplay): Promise<ProgressReport> {
   let failures = 0;
+  let producerGone = false;
   for (;;) {
     let response: Response;
     try {
@@ -85,6 +89,9 @@ async function followStream(url: string, flags: FollowFlags, display: ProgressDi
         if (ev.event === 'progress' || ev.event === 'end') {
           const report = JSON.parse(ev.data) as ProgressReport;
           display.update(report.stages.map((s) => s.ledger));
+          // Said once each time it turns so: the run waits for a resume, which this command cannot do.
+          if (report.producerAttached === false && !producerGone) process.stderr.write(`Run ${report.runId} has no producer: ${describeNoProducer(report.runId)}\n`);
+          producerGone = report.producerAttached === false;
           if (ev.event === 'end') return report;
         } else if (ev.event === 'error') {
           throw new ConfigError((JSON.parse(ev.data) as { error: string }).error);
@@ -101,7 +108,7 @@ async function followStream(url: string, flags: FollowFlags, display: ProgressDi
 
 export function registerFollowCommand(program: Command): void {
   program.command('follow')
-    .description('Show a run\'s progress bars from a remote `taskfleet server` (its live stream); exit 0 when the run completes, 1 when it fails')
+    .description('Show a run\'s progress bars from a remote `taskfleet server` (its live stream); exit 0 when the run completes, 1 when it fails, 3 when it completed with more rejects than its --max-rejects')
     .argument('<run>', 'the run id')
     .option('--server <url>', 'the operations server, e.g. http://ops.example:8080 (required)')
     .hook('preAction', requireOptions('server'))
@@ -119,12 +126,15 @@ export function registerFollowCommand(program: Command): void {
       const mode = flags.json ? 'json' : !flags.progress ? 'none' : process.stderr.isTTY ? 'bars' : 'lines';
       const display = await createProgressDisplay(mode, runId);
       const report = await followStream(url, flags, display).finally(() => display.stop());
+      // A server older than the field sends none.
+      const breach = report.overRejectLimit ?? null;
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ event: 'summary', runId: report.runId, status: report.status, kinds: report.summary })}\n`);
+        process.stdout.write(`${JSON.stringify({ event: 'summary', runId: report.runId, status: report.status, kinds: report.summary, overRejectLimit: breach })}\n`);
       } else {
         process.stdout.write(`Run ${report.runId}: ${report.status}\n${formatSummaryLines(report.summary).join('\n')}\n`);
         if (report.error) process.stderr.write(`Run ${report.runId} failed: ${report.error}\n`);
       }
-      process.exitCode = report.status === 'completed' ? 0 : 1;
+      if (breach) process.stderr.write(`${describeBreach(report.runId, breach)}\n`);
+      process.exitCode = report.status !== 'completed' ? 1 : breach ? 3 : 0;
     });
 }

@@ -7,12 +7,15 @@ import type { Settings } from '../config/settings.js';
 import { ConfigError } from '../config/errors.js';
 import type { ChunkJobPayload, WorkflowJobPayload } from '../jobs/payload.js';
 import { resetFailedChunks } from '../ledger/chunks.js';
-import { findRun, updateRun, type Run } from '../ledger/runs.js';
+import { findRun, setMaxRejects, updateRun, type Run } from '../ledger/runs.js';
+import { describeBreach, rejectLimitBreach } from '../ledger/reject-limit.js';
 import { formatSummaryLines, isBalanced, runSummary } from '../ledger/summary.js';
 import { workflowRunSummary, type WorkflowRunSummary } from '../ledger/workflow-runs.js';
 import { createLogger, type Logger } from '../logger.js';
 import { driveRun } from '../producers/drive-run.js';
 import { planRun } from '../producers/plan-run.js';
+import { whilePlanningAlone } from '../producers/one-run-per-directory.js';
+import { attachProducer, type ProducerPresence } from '../producers/producer-presence.js';
 import { checkMigrateGate } from '../lifecycle/migrate-gate.js';
 import { closeInterruptedPhases, finishPhase, GateError, refusePhase, startPhase } from '../lifecycle/phase-events.js';
 import { discoverLegacyFiles } from '../legacy/files.js';
@@ -67,7 +70,7 @@ export function registerMigrateCommands(program: Command): void {
       const mapping = loadLegacyMapping(flags.mapping);
       // Loaded once here and stored with the run: every worker renders and runs workflows alike.
       const workflows = loadWorkflowRunOptions({ templatesDir: flags.templatesDir, daggerConfig: flags.daggerConfig, noCache: !flags.cache });
-      process.exitCode = await withRunServices(settings, flags, async ({ db, logger }) => {
+      process.exitCode = await withRunServices(settings, flags, async ({ db, logger, claim }) => {
         await discoverLegacyFiles(flags.legacyData);
         const gate = await checkMigrateGate(db, flags.legacyData, { skipPrepare: flags.skipPrepare ?? false, mappingSha256: mappingSha256(mapping) }).catch(async (err: unknown) => {
           if (err instanceof GateError) await refusePhase(db, 'migrate', {}, err.message);
@@ -75,8 +78,9 @@ export function registerMigrateCommands(program: Command): void {
         });
         const { run, created } = await planRun(db, {
           legacyDir: flags.legacyData, runId: flags.runId, mapping, chunkSize: settings.chunkSize,
-          chunkMaxBytes: settings.chunkMaxBytes, maxRejects: flags.maxRejects ?? null, preparationId: gate.preparationId, workflows,
+          chunkMaxBytes: settings.chunkMaxBytes, maxRejects: flags.maxRejects ?? null, preparationId: gate.preparationId, workflows, claim,
         }, logger);
+        if (!created && flags.maxRejects !== undefined) await setMaxRejects(db, run.id, flags.maxRejects);
         if (!created && run.status === 'completed') {
           note(flags, `Run ${run.id} already completed for this data; nothing to do.`);
           return run;
@@ -96,15 +100,26 @@ export function registerMigrateCommands(program: Command): void {
     .option('--no-progress', 'no progress display')
     .action(async (runId: string, flags: FollowFlags) => {
       const settings = settingsFrom(flags, { concurrency: flags.concurrency });
-      process.exitCode = await withRunServices(settings, flags, async ({ db }) => {
+      process.exitCode = await withRunServices(settings, flags, async ({ db, claim }) => {
         const run = await findRun(db, runId);
         if (!run) throw new ConfigError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
         if (run.status === 'planning') throw new ConfigError(`Run ${runId} was never fully planned; run the same \`taskfleet migrate\` again`);
+        if (run.status === 'rolled_back') {
+          throw new ConfigError(run.rolledBackAt === null
+            ? `Run ${runId} is being rolled back (its rows are removed, its legacy data not restored yet): finish that with taskfleet rollback --run-id ${runId}`
+            : `Run ${runId} was rolled back on ${run.rolledBackAt.toISOString()}: its rows are gone, so there is nothing to resume. To migrate the data again: taskfleet migrate --legacy-data ${run.legacyDir}`);
+        }
         // The workers read the legacy files again: check they are still there before anything starts.
         await discoverLegacyFiles(run.legacyDir);
-        const retried = await resetFailedChunks(db, runId);
-        if (retried > 0) note(flags, `Retrying ${retried} failed chunks.`);
-        if (run.status !== 'completed') await updateRun(db, runId, { status: 'running', error: null });
+        // One producer per run: a resume of a run whose producer is alive is refused here.
+        if (run.status !== 'completed') await claim(runId);
+        // Running again: under the directory's lock, as a new run is planned, with no other run of it running.
+        await whilePlanningAlone(db, run.legacyDir, runId, async () => {
+          const retried = await resetFailedChunks(db, runId);
+          if (retried > 0) note(flags, `Retrying ${retried} failed chunks.`);
+          if (run.status !== 'completed') await updateRun(db, runId, { status: 'running', error: null });
+        });
+        if (flags.maxRejects !== undefined) await setMaxRejects(db, runId, flags.maxRejects);
         return (await findRun(db, runId)) ?? run;
       });
     });
@@ -130,12 +145,15 @@ function nextStepAfterFailure(runId: string, error: string | null): string {
 }
 
 /** Connects, gets the run from `start`, drives it to the end with N local workers, prints the summary. */
-async function withRunServices(settings: Settings, flags: FollowFlags, start: (s: { db: Pool; logger: Logger }) => Promise<Run>): Promise<number> {
+/** What a command that drives a run gets: `claim(runId)` marks this process as the run's producer (refused if another one is). */
+interface RunServices { db: Pool; logger: Logger; claim: (runId: string) => Promise<void> }
+
+async function withRunServices(settings: Settings, flags: FollowFlags, start: (s: RunServices) => Promise<Run>): Promise<number> {
   const logger = createLogger(settings.logLevel, { role: 'producer' });
   await prepareDatabase(settings.databaseUrl);
   const transport = transportOf(settings);
   // Loaded here, not at start-up: BullMQ is half the modules the CLI would load, and most commands never queue.
-  const { createQueue, ensureTransportReady, queuesReady } = await import('../queue/index.js');
+  const { closeQueue, createQueue, ensureTransportReady, lostQueueConnection, queuesReady } = await import('../queue/index.js');
   await ensureTransportReady(transport);
   const db = createPool(settings.databaseUrl, 4);
   const onError = (err: Error) => logger.warn({ err: err.message }, queueProblem(err));
@@ -147,18 +165,21 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
   const interrupted = new AbortController();
   const onSignal = () => interrupted.abort();
   let startedRun: string | null = null;
+  // Every real migrate is a recorded phase; a no-op re-run of a completed run records nothing.
+  let phaseEvent: number | null = null;
+  // A holder, not a variable: it is set in claim(), a closure TypeScript's narrowing cannot see.
+  const producer: { presence: ProducerPresence | null } = { presence: null };
   try {
     // Before the first add (queuesReady says why), and before the signal handlers: should Redis stop
     // answering right here, Ctrl-C still ends the process.
     await queuesReady(queues.chunks, queues.workflows);
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const run = await start({ db, logger });
+    const claim = async (runId: string): Promise<void> => { producer.presence ??= await attachProducer(settings.databaseUrl, runId, logger); };
+    const run = await start({ db, logger, claim });
     startedRun = run.id;
     let status = run.status;
-    // Every real migrate is a recorded phase; a no-op re-run of a completed run records nothing. A producer
-    // that died (SIGKILL, a lost host) left its event 'running' for good: this one takes over from it.
-    let phaseEvent: number | null = null;
+    // A producer that died (SIGKILL, a lost host) left its event 'running' for good: this one takes over from it.
     if (run.status !== 'completed') {
       await closeInterruptedPhases(db, run.id);
       phaseEvent = await startPhase(db, 'migrate', { runId: run.id, preparationId: run.preparationId });
@@ -177,16 +198,22 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
       }).finally(() => display.stop());
       status = outcome.status;
       if (outcome.status === 'failed') process.stderr.write(`Run ${run.id} failed: ${outcome.error}\n${nextStepAfterFailure(run.id, outcome.error)}\n`);
+      if (outcome.status === 'rolled_back') {
+        process.stderr.write(`Run ${run.id} was rolled back while it ran (taskfleet rollback): this producer stops, and workers drop the jobs it left in the queue.\n`
+          + `To migrate the data again: taskfleet migrate --legacy-data ${run.legacyDir}\n`);
+      }
     }
     const summary = await runSummary(db, run.id);
     const totalRejected = summary.reduce((n, k) => n + k.rejected, 0);
     const limit = flags.maxRejects ?? run.options.maxRejects;
+    const breach = rejectLimitBreach(summary, limit);
     const balanced = isBalanced(summary);
     const workflows = run.options.workflows ? await workflowRunSummary(db, run.id) : null;
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ event: 'summary', runId: run.id, status, balanced, rejected: totalRejected, maxRejects: limit, kinds: summary, workflows })}\n`);
     } else {
-      process.stdout.write(`Run ${run.id}: ${status}\n${formatSummaryLines(summary).join('\n')}\n${workflows ? `${formatWorkflowsLine(workflows)}\n` : ''}`);
+      const note = status === 'rolled_back' ? ' (the counts are what it had migrated before the rollback removed it)' : '';
+      process.stdout.write(`Run ${run.id}: ${status}${note}\n${formatSummaryLines(summary).join('\n')}\n${workflows ? `${formatWorkflowsLine(workflows)}\n` : ''}`);
     }
     const phaseSummary = { status, balanced, rejected: totalRejected, kinds: summary, workflows };
     if (status !== 'completed') return finish(1, `run ${status}`, phaseSummary);
@@ -194,22 +221,39 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
       process.stderr.write('Accounting error: legacy != migrated + rejected for some kind (see above)\n');
       return finish(1, 'legacy != migrated + rejected', phaseSummary);
     }
-    if (limit !== null && limit !== undefined && totalRejected > limit) {
-      process.stderr.write(`${totalRejected} records were rejected, more than --max-rejects ${limit}: see \`taskfleet rejects ${run.id}\`\n`);
-      return finish(3, `${totalRejected} rejects > --max-rejects ${limit}`, phaseSummary);
+    if (breach) {
+      process.stderr.write(`${describeBreach(run.id, breach)}\n`);
+      return finish(3, `${breach.rejected} rejects > --max-rejects ${breach.limit}`, phaseSummary);
     }
     return finish(0, null, phaseSummary);
   } catch (err) {
-    if (interrupted.signal.aborted && startedRun !== null) {
-      process.stderr.write(`Run ${startedRun} is left where it stopped (its queued jobs stay; workers elsewhere go on with them). Finish it with: taskfleet resume ${startedRun}\n`);
-    }
-    throw err;
+    const stopped = interrupted.signal.aborted && startedRun !== null;
+    const lost = !stopped && startedRun !== null && lostQueueConnection(err);
+    const error = stopped
+      ? new Error(`interrupted: run ${startedRun} is left where it stopped (its queued jobs stay; workers elsewhere go on with them). Finish it with: taskfleet resume ${startedRun}`)
+      : lost
+        ? new Error(`lost the connection to the queues (${(err as Error).message}): run ${startedRun} is left where it stopped; once they answer again, finish it with: taskfleet resume ${startedRun}`, { cause: err })
+        : err;
+    // The phase ends with the command, however it ends (status would show it running for good).
+    if (phaseEvent !== null) await finishPhase(db, phaseEvent, 'failed', { summary: {}, error: (error as Error).message }).catch(() => undefined);
+    throw error;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await producer.presence?.detach();
     await workers?.stop();
-    await queues.chunks.close().catch(() => undefined);
-    await queues.workflows.close().catch(() => undefined);
+    await closeQueue(queues.chunks);
+    await closeQueue(queues.workflows);
     await db.end().catch(() => undefined);
+    exitWhenDone();
   }
+}
+
+/**
+ * A command that is done exits, even when a queue client goes on reconnecting to a Redis that is gone
+ * (BullMQ's close() leaves it so): one second to flush the output, then the process ends with the exit
+ * code set. The timer keeps nothing alive: a process with nothing left to do has ended before.
+ */
+function exitWhenDone(): void {
+  setTimeout(() => process.exit(), 1000).unref();
 }

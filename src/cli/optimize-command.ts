@@ -50,7 +50,10 @@ export function registerOptimizeCommand(program: Command): void {
       await prepareDatabase(settings.databaseUrl);
       const db = createPool(settings.databaseUrl, 3);
       try {
-        if (flags.runId && !(await findRun(db, flags.runId))) throw new ConfigError(`Run ${flags.runId} is not in the ledger (see \`taskfleet status\`)`);
+        const named = flags.runId ? await findRun(db, flags.runId) : null;
+        if (flags.runId && !named) throw new ConfigError(`Run ${flags.runId} is not in the ledger (see \`taskfleet status\`)`);
+        // The phase is recorded under the run: a rolled-back run has no rows left to follow.
+        if (named?.status === 'rolled_back') throw new ConfigError(`Run ${named.id} was rolled back: its rows are gone, so there is nothing to optimize for it (omit --run-id for the latest completed run)`);
         const runId = flags.runId ?? await latestCompletedRun(db);
         const report = await runOptimize(db, { reportPath: flags.optimizeReport, runId, logger, latencySamples: flags.samples });
         if (flags.json) {

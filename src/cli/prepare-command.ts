@@ -72,7 +72,8 @@ or a backup that does not match; the report and the backup are still written); 2
         } else {
           process.stdout.write(result.summaryText);
         }
-        if (!result.passed) process.stderr.write(`taskfleet: prepare failed: ${result.failure ?? 'see the report'}\n`);
+        // The summary's last line already says why on a terminal; piped or --json, stderr says it too.
+        if (!result.passed && (flags.json || !process.stdout.isTTY)) process.stderr.write(`taskfleet: prepare failed: ${result.failure ?? 'see the report'}\n`);
         process.exitCode = result.passed ? 0 : 1;
       } finally {
         await db.end().catch(() => undefined);

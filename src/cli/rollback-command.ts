@@ -33,11 +33,14 @@ function formatResult(r: RollbackResult): string {
     const restore = plan.restore.actions.filter((a) => a.action === 'restore');
     const unchanged = plan.restore.actions.filter((a) => a.action === 'unchanged').length;
     const left = plan.restore.actions.filter((a) => a.action === 'left in place');
+    const lost = plan.restore.actions.filter((a) => a.action === 'cannot restore');
     lines.push(`  legacy data ${plan.legacyDir} from backup ${plan.restore.backupDir} (prepare #${plan.restore.preparationId}):`);
     for (const a of restore) lines.push(`    ${r.dryRun ? 'restore' : 'restored'} ${a.file} (${a.reason ?? 'differs'})`);
-    lines.push(`    ${unchanged} file${unchanged === 1 ? '' : 's'} already match the backup`);
-    for (const a of left) lines.push(`    leave ${a.file} (${a.reason ?? 'not in the backup'})`);
-    if (!r.dryRun) lines.push('    the legacy data now matches the backup\'s manifest');
+    for (const a of lost) lines.push(`    ${r.dryRun ? 'cannot restore' : 'left as it is, not restored'} ${a.file} (${a.reason ?? 'differs'})`);
+    lines.push(`    ${unchanged} file${unchanged === 1 ? '' : 's'} already match${unchanged === 1 ? 'es' : ''} the backup`);
+    // The migrate gate compares the whole directory with the prepare: a file added since keeps it shut.
+    for (const a of left) lines.push(`    leave ${a.file} (${a.reason ?? 'not in the backup'}; move it out before migrating this data again, or prepare it again)`);
+    if (!r.dryRun && lost.length === 0) lines.push(`    the legacy data now matches the backup's manifest${left.length > 0 ? ` (but for the file${left.length === 1 ? '' : 's'} left in place)` : ''}`);
   }
   if (r.dryRun) {
     if (plan.refusals.length === 0) lines.push('  A real rollback would proceed.');
@@ -51,13 +54,13 @@ export function registerRollbackCommand(program: Command): void {
     .description('Undo a run: delete exactly the rows it created (children first, one transaction), put back the edges of other runs its cycle check deleted, and restore its legacy data from the prepare\'s backup; refuses when other runs depend on its rows, when its rows changed since (unless --force), or after decommission')
     .option('--run-id <id>', 'the run to roll back (default: the latest run that is not rolled back)')
     .option('--dry-run', 'print what would be deleted and restored, and what would stop it; change nothing; exit 2 when a real rollback (with the same --force) would refuse')
-    .option('--force', 'also delete rows of the run that were changed after it completed')
+    .option('--force', 'roll back even so: rows of the run changed after it completed are deleted too; a run still running is stopped (its producer stops, workers drop its queued jobs) and every row it wrote removed; legacy files the damaged backup cannot restore are left as they are')
     .option('--json', 'print the outcome as one JSON line')
     .action(async (flags: RollbackFlags) => {
       const settings = settingsFrom(flags);
       const logger = createLogger(settings.logLevel, { role: 'rollback' });
       await prepareDatabase(settings.databaseUrl);
-      const db = createPool(settings.databaseUrl, 3);
+      const db = createPool(settings.databaseUrl, 4);
       try {
         const result = await runRollback(db, { runId: flags.runId ?? null, dryRun: flags.dryRun ?? false, force: flags.force ?? false, logger });
         process.stdout.write(flags.json ? `${JSON.stringify({ event: 'rollback', ...result })}\n` : formatResult(result));

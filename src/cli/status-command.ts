@@ -3,11 +3,13 @@ import type { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { stageProgress } from '../ledger/chunks.js';
 import { countRejects, listRejects } from '../ledger/rejects.js';
-import { findRun, listRuns } from '../ledger/runs.js';
+import { findRun, listRuns, type Run } from '../ledger/runs.js';
+import { describeBreach, runOverRejectLimit } from '../ledger/reject-limit.js';
 import { formatSummaryLines, runSummary } from '../ledger/summary.js';
 import { workflowRunSummary } from '../ledger/workflow-runs.js';
 import { LEGACY_KINDS, type LegacyKind } from '../legacy/kinds.js';
 import { phaseEvents } from '../lifecycle/phase-events.js';
+import { describeNoProducer, producerAttachedTo, runsWithProducer } from '../producers/producer-presence.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
 import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
@@ -32,9 +34,13 @@ export function registerStatusCommands(program: Command): void {
       await withDb(flags, async (db) => {
         if (!runId) {
           const runs = await listRuns(db);
-          if (flags.json) { process.stdout.write(`${JSON.stringify(runs)}\n`); return; }
+          const driven = await runsWithProducer(db, runs.filter((r) => r.status === 'running').map((r) => r.id));
+          const producerOf = (r: Run): boolean | null => (r.status === 'running' ? driven.has(r.id) : null);
+          if (flags.json) { process.stdout.write(`${JSON.stringify(runs.map((r) => ({ ...r, producerAttached: producerOf(r) })))}\n`); return; }
           if (runs.length === 0) process.stdout.write('No runs yet.\n');
-          for (const r of runs) process.stdout.write(`${r.id}  ${r.status.padEnd(9)}  ${r.createdAt.toISOString()}  ${r.legacyDir}\n`);
+          for (const r of runs) {
+            process.stdout.write(`${r.id}  ${r.status.padEnd(9)}  ${r.createdAt.toISOString()}  ${r.legacyDir}${producerOf(r) === false ? '  (no producer: taskfleet resume)' : ''}\n`);
+          }
           return;
         }
         const run = await findRun(db, runId);
@@ -43,8 +49,12 @@ export function registerStatusCommands(program: Command): void {
         const summary = await runSummary(db, runId);
         const phases = await phaseEvents(db, runId);
         const workflows = run.options.workflows ? await workflowRunSummary(db, runId) : null;
-        if (flags.json) { process.stdout.write(`${JSON.stringify({ run, stages, summary, phases, workflows })}\n`); return; }
+        const overRejectLimit = runOverRejectLimit(run, summary);
+        const producerAttached = await producerAttachedTo(db, run);
+        if (flags.json) { process.stdout.write(`${JSON.stringify({ run, producerAttached, stages, summary, overRejectLimit, phases, workflows })}\n`); return; }
         process.stdout.write(`Run ${run.id}: ${run.status}${run.stage ? ` (stage ${run.stage})` : ''}\n`);
+        if (producerAttached === false) process.stdout.write(`  producer: ${describeNoProducer(run.id)}\n`);
+        if (overRejectLimit) process.stdout.write(`  over its reject limit: ${describeBreach(run.id, overRejectLimit)}\n`);
         process.stdout.write(`  legacy data: ${run.legacyDir}\n  started: ${run.startedAt?.toISOString() ?? '-'}  finished: ${run.finishedAt?.toISOString() ?? '-'}\n`);
         if (run.error) process.stdout.write(`  error: ${run.error}\n`);
         for (const s of stages) process.stdout.write(`  ${s.stage.padEnd(17)} chunks ${s.done}/${s.chunks} done, ${s.failed} failed\n`);
@@ -54,6 +64,7 @@ export function registerStatusCommands(program: Command): void {
         }
         process.stdout.write(`${formatSummaryLines(summary).map((l) => `  ${l}`).join('\n')}\n`);
         if (run.rolledBackAt) process.stdout.write(`  rolled back: ${run.rolledBackAt.toISOString()}\n`);
+        else if (run.status === 'rolled_back') process.stdout.write(`  rolled back: its rows are removed, its legacy data not restored yet (finish with: taskfleet rollback --run-id ${run.id})\n`);
         if (run.decommissionedAt) process.stdout.write(`  legacy data decommissioned: ${run.decommissionedAt.toISOString()}\n`);
         if (phases.length > 0) process.stdout.write('  phases:\n');
         for (const p of phases) {

@@ -61,7 +61,10 @@ export function registerVerifyCommands(program: Command): void {
       await prepareDatabase(settings.databaseUrl);
       const db = createPool(settings.databaseUrl, 2);
       try {
-        if (!(await findRun(db, runId))) throw new ConfigError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
+        const run = await findRun(db, runId);
+        if (!run) throw new ConfigError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
+        // Its rows are gone: an empty mapping written over an earlier export would only mislead.
+        if (run.status === 'rolled_back') throw new ConfigError(`Run ${runId} was rolled back: it has no rows, so no id mapping to export`);
         const counts = await exportIdMapping(db, runId, flags.out);
         process.stdout.write(flags.json
           ? `${JSON.stringify({ event: 'id-mapping', runId, file: flags.out, ...counts })}\n`

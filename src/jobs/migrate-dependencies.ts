@@ -13,7 +13,7 @@ import type { CopyValue } from '../store/copy-text.js';
 import { idMemo } from '../store/new-ids.js';
 import { lookupById } from '../store/lookup-by-id.js';
 import { inTransaction } from '../store/pool.js';
-import { plannedChunk, readChunkRecords } from './chunk-records.js';
+import { nothingToDo, plannedChunk, readChunkRecords, SKIPPED } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
 import { PermanentJobError } from './errors.js';
 import type { ChunkJobPayload } from './payload.js';
@@ -46,7 +46,7 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
   const started = performance.now();
   const { runId, stage, chunkNo } = payload;
   const chunk = await plannedChunk(ctx, payload);
-  if (chunk.status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
+  if (!chunk) return SKIPPED;
   const run = await ctx.runs.get(runId);
   const fromTasksFile = chunk.fileName === run.files.get('tasks')?.fileName;
   const file = run.files.get(fromTasksFile ? 'tasks' : 'task_dependencies');
@@ -84,8 +84,7 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
   }
 
   return inTransaction(ctx.db, async (client) => {
-    const status = await lockChunk(client, runId, stage, chunkNo);
-    if (status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
+    if (nothingToDo(ctx, runId, await lockChunk(client, runId, stage, chunkNo))) return SKIPPED;
 
     const taskId = idMemo('tasks');
     const taskIds = [...new Set(edges.flatMap((e) => [taskId(e.taskLegacyId), taskId(e.dependsOnLegacyId)]))];

@@ -20,7 +20,7 @@ import { storeTemplates } from '../store/workflow-templates.js';
 import { ConfigError } from '../config/errors.js';
 import type { TemplateSet } from '../workflows/templates.js';
 import type { WorkflowTemplate } from '../workflows/types.js';
-import { plannedChunk, readChunkRecords } from './chunk-records.js';
+import { nothingToDo, plannedChunk, readChunkRecords, SKIPPED } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
 import { PermanentJobError } from './errors.js';
 import type { ChunkJobPayload } from './payload.js';
@@ -35,7 +35,7 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
   const started = performance.now();
   const { runId, stage, chunkNo } = payload;
   const chunk = await plannedChunk(ctx, payload);
-  if (chunk.status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
+  if (!chunk) return SKIPPED;
   const kind = chunk.kind as EntityKind;
   const run = await ctx.runs.get(runId);
   const file = run.files.get(kind);
@@ -60,8 +60,7 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
   if (kind === 'tasks' && run.workflows) await storeTemplates(ctx.db, runId, templatesUsed(run.workflows.templates, candidates));
 
   return inTransaction(ctx.db, async (client) => {
-    const status = await lockChunk(client, runId, stage, chunkNo);
-    if (status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
+    if (nothingToDo(ctx, runId, await lockChunk(client, runId, stage, chunkNo))) return SKIPPED;
     // Duplicates within the chunk are settled after the parent checks: a record rejected for another
     // reason holds no id, so a later valid record with that id migrates (as it would across chunks).
     const firstLine = new Map<string, number>();

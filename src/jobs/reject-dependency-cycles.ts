@@ -10,7 +10,7 @@ import { notifyProgress } from '../ledger/runs.js';
 import type { RecordRejection } from '../legacy/errors.js';
 import { inTransaction, type PoolClient } from '../store/pool.js';
 import type { ChunkJobResult, JobContext } from './context.js';
-import { plannedChunk } from './chunk-records.js';
+import { nothingToDo, plannedChunk, SKIPPED } from './chunk-records.js';
 import type { ChunkJobPayload } from './payload.js';
 
 const FETCH_ROWS = 20_000;
@@ -19,10 +19,10 @@ export async function rejectDependencyCycles(ctx: JobContext, payload: ChunkJobP
   const started = performance.now();
   const { runId, stage, chunkNo } = payload;
   const chunk = await plannedChunk(ctx, payload);
-  if (chunk.status === 'done') return { skipped: true, migrated: 0, rejected: 0 };
+  if (!chunk) return SKIPPED;
 
   return inTransaction(ctx.db, async (client) => {
-    if ((await lockChunk(client, runId, stage, chunkNo)) === 'done') return { skipped: true, migrated: 0, rejected: 0 };
+    if (nothingToDo(ctx, runId, await lockChunk(client, runId, stage, chunkNo))) return SKIPPED;
     const graph = await loadGraph(client, runId, ctx.signal);
     const closing = findCycleClosingEdges(graph);
     const rejects: RecordRejection[] = [];

@@ -9,8 +9,9 @@
 //   attempt 'abandoned' and the job throws, so the queue retries it with backoff; the last attempt's
 //   error is a final 'failed' row, so the stage always ends.
 // A job that runs twice changes nothing the second time: the workflow's lock and its final row decide.
-import { notifyProgress } from '../ledger/runs.js';
+import { notifyProgress, runStatusOf, shareRunLock } from '../ledger/runs.js';
 import { inTransaction, type Pool, type PoolClient } from '../store/pool.js';
+import { advisoryKey } from '../store/session-lock.js';
 import { loadWorkflow, type StoredWorkflow } from '../store/workflow-definitions.js';
 import type { DaggerConfig } from '../workflows/dagger-config.js';
 import type { RunResult, WorkflowRunner } from '../workflows/types.js';
@@ -32,12 +33,14 @@ export interface WorkflowJobInfo {
   attempts: number;
 }
 
-export type WorkflowJobOutcome = 'succeeded' | 'failed' | 'cached' | 'already-done';
+export type WorkflowJobOutcome = 'succeeded' | 'failed' | 'cached' | 'already-done' | 'dropped';
 
 export interface WorkflowJobResult {
   outcome: WorkflowJobOutcome;
   /** The workflow_runs row this job wrote (null: already done). */
   runRowId: number | null;
+  /** Why the workflow failed (outcome 'failed'): the job's return value, so Bull Board shows it too. */
+  error?: string;
 }
 
 const FINAL = `status IN ('succeeded', 'failed', 'cached')`;
@@ -45,7 +48,7 @@ const ABANDONED_BY_DEATH = 'abandoned: its worker stopped before the run finishe
 
 /** Serialises everything done for one workflow (a stalled job re-delivered while the first delivery still runs). */
 async function lockWorkflow(client: PoolClient, workflowId: string): Promise<void> {
-  await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('taskfleet.workflow.' || $1, 0))`, [workflowId]);
+  await client.query(`SELECT pg_advisory_xact_lock(${advisoryKey('workflow', '$1')})`, [workflowId]);
 }
 
 async function hasFinalResult(client: PoolClient, runId: string, workflowId: string): Promise<boolean> {
@@ -61,6 +64,7 @@ async function nextAttempt(client: PoolClient, workflowId: string): Promise<numb
 
 type Start =
   | { kind: 'done' }
+  | { kind: 'dropped' }
   | { kind: 'cached'; rowId: number }
   | { kind: 'execute'; rowId: number; workflow: StoredWorkflow };
 
@@ -74,6 +78,9 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
 
   const start = await inTransaction(ctx.db, async (client): Promise<Start> => {
     await lockWorkflow(client, workflowId);
+    // The run's jobs left in the queue after its rollback are dropped (shareRunLock says why the lock).
+    await shareRunLock(client, runId);
+    if (await runStatusOf(client, runId) === 'rolled_back') return { kind: 'dropped' };
     let workflow: StoredWorkflow | null;
     try {
       workflow = await loadWorkflow(client, workflowId);
@@ -112,6 +119,10 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
     return { kind: 'execute', rowId: Number(row!.id), workflow };
   });
   if (start.kind === 'done') return { outcome: 'already-done', runRowId: null };
+  if (start.kind === 'dropped') {
+    ctx.logger.info({ runId, workflowId }, `Run ${runId} was rolled back: its workflow job is dropped, nothing is run`);
+    return { outcome: 'dropped', runRowId: null };
+  }
   if (start.kind === 'cached') {
     ctx.logger.debug({ workflowId }, 'Workflow result reused from the cache');
     return { outcome: 'cached', runRowId: start.rowId };
@@ -137,8 +148,9 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
       durationMs: performance.now() - started,
     });
     if (last) {
-      ctx.logger.error({ workflowId, err: message }, `Workflow failed: the runner failed ${job.attempts} times: ${message}`);
-      return { outcome: 'failed', runRowId: start.rowId };
+      const error = `the runner failed ${job.attempts} times: ${message}`;
+      ctx.logger.error({ workflowId, legacyId: start.workflow.legacyId, err: message }, `Workflow of task ${start.workflow.legacyId} failed: ${error}`);
+      return { outcome: 'failed', runRowId: start.rowId, error };
     }
     throw err;
   }
@@ -149,7 +161,27 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
   });
   // Another delivery of this job took over (this one was presumed dead): its row holds the result.
   if (!updated) ctx.logger.warn({ workflowId, row: start.rowId }, 'Workflow attempt was taken over by another delivery; its result is not recorded');
+  if (result.status === 'failed') {
+    // A failed step is a result, not a job error: the job completes, so its reason goes to the log and
+    // the return value (tms.workflow_runs keeps the whole tail of its output).
+    const error = failureOf(result);
+    ctx.logger.warn({ workflowId, legacyId: start.workflow.legacyId, row: start.rowId, exitCode: result.exitCode },
+      `Workflow of task ${start.workflow.legacyId} failed: ${error} (output: tms.workflow_runs row ${start.rowId})`);
+    return { outcome: 'failed', runRowId: start.rowId, error };
+  }
   return { outcome: result.status, runRowId: start.rowId };
+}
+
+/**
+ * The failing step and how it failed, with the workflow's last line of output (the steps' output is one
+ * stream: the line is the failing step's unless it printed nothing).
+ */
+export function failureOf(result: RunResult): string {
+  const step = result.steps.find((s) => s.timedOut || s.exitCode !== 0);
+  const how = !step ? `exit code ${result.exitCode ?? '?'}`
+    : step.timedOut ? `step ${step.name} ran past its timeout and was aborted` : `step ${step.name} exited ${step.exitCode ?? '?'}`;
+  const lastLine = result.outputTail.trimEnd().split('\n').at(-1)?.slice(-200);
+  return lastLine ? `${how}; last output: ${lastLine}` : how;
 }
 
 interface AttemptEnd {

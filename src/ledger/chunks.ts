@@ -2,6 +2,7 @@
 // it is done, with delta counters whose sum per kind is the run's total.
 import { RUN_STAGES, type LegacyKind, type RunStage, type Stage } from '../legacy/kinds.js';
 import type { Pool, PoolClient } from '../store/pool.js';
+import { shareRunLock, type RunStatus } from './runs.js';
 import { storableText } from './storable-text.js';
 
 export type ChunkStatus = 'pending' | 'done' | 'failed';
@@ -57,21 +58,34 @@ export async function insertChunks(db: Db, plans: readonly ChunkPlan[]): Promise
   );
 }
 
-export async function getChunk(db: Db, runId: string, stage: Stage, chunkNo: number): Promise<Chunk | null> {
-  const { rows } = await db.query<Chunk>(
-    `SELECT ${CHUNK_COLUMNS} FROM ledger.chunks WHERE run_id = $1 AND stage = $2 AND chunk_no = $3`,
+/** A chunk as planned, with its run's status (a job of a rolled-back run has nothing to do). */
+export async function getChunk(db: Db, runId: string, stage: Stage, chunkNo: number): Promise<(Chunk & { runStatus: RunStatus }) | null> {
+  const { rows } = await db.query<Chunk & { runStatus: RunStatus }>(
+    `SELECT ${CHUNK_COLUMNS}, (SELECT r.status FROM ledger.runs r WHERE r.id = $1) AS "runStatus"
+       FROM ledger.chunks WHERE run_id = $1 AND stage = $2 AND chunk_no = $3`,
     [runId, stage, chunkNo],
   );
   return rows[0] ?? null;
 }
 
-/** Locks the chunk for this transaction; concurrent runs of the same chunk queue up here. */
-export async function lockChunk(client: PoolClient, runId: string, stage: Stage, chunkNo: number): Promise<ChunkStatus | null> {
-  const { rows } = await client.query<{ status: ChunkStatus }>(
-    `SELECT status FROM ledger.chunks WHERE run_id = $1 AND stage = $2 AND chunk_no = $3 FOR UPDATE`,
+export interface ChunkLock {
+  chunk: ChunkStatus;
+  run: RunStatus;
+}
+
+/**
+ * Shares the run's lock (shareRunLock says why) and locks the chunk for this transaction (concurrent
+ * runs of the same chunk queue up here), before anything is written.
+ */
+export async function lockChunk(client: PoolClient, runId: string, stage: Stage, chunkNo: number): Promise<ChunkLock | null> {
+  await shareRunLock(client, runId);
+  // A statement of its own, after the lock: the run's status as of now.
+  const { rows } = await client.query<ChunkLock>(
+    `SELECT status AS chunk, (SELECT r.status FROM ledger.runs r WHERE r.id = $1) AS run
+       FROM ledger.chunks WHERE run_id = $1 AND stage = $2 AND chunk_no = $3 FOR UPDATE`,
     [runId, stage, chunkNo],
   );
-  return rows[0]?.status ?? null;
+  return rows[0]?.run ? rows[0] : null;
 }
 
 export async function markChunkDone(client: PoolClient, runId: string, stage: Stage, chunkNo: number, outcome: ChunkOutcome): Promise<void> {

@@ -3,10 +3,12 @@
 // ledger (chunks' done_at, workflow_runs' finished_at), so a restarted server reports the same numbers.
 import { RUN_STAGES, type RunStage } from '../legacy/kinds.js';
 import { PHASES, phaseEvents, type PhaseEvent, type RecordedPhase } from '../lifecycle/phase-events.js';
+import { producerAttachedTo } from '../producers/producer-presence.js';
 import type { Pool } from '../store/pool.js';
 import type { StageProgress } from './chunks.js';
 import { runProgress } from './progress.js';
 import type { Run, RunStatus } from './runs.js';
+import { runOverRejectLimit, type RejectLimitBreach } from './reject-limit.js';
 import { runSummary, type KindSummary } from './summary.js';
 import { workflowStageCounts } from './workflow-runs.js';
 
@@ -46,6 +48,8 @@ export interface PhaseReport {
 export interface ProgressReport {
   runId: string;
   status: RunStatus;
+  /** A running run: whether its producer is alive (false: killed or its host lost; `taskfleet resume`). null otherwise. */
+  producerAttached: boolean | null;
   stage: RunStage | null;
   error: string | null;
   legacyDir: string;
@@ -55,6 +59,8 @@ export interface ProgressReport {
   stages: StageReport[];
   /** Per kind: legacy = migrated + rejected once the run completed. */
   summary: KindSummary[];
+  /** More records rejected than the run's --max-rejects: its migrate failed (exit 3) though the run completed. */
+  overRejectLimit: RejectLimitBreach | null;
   phases: PhaseReport[];
   at: Date;
 }
@@ -140,12 +146,13 @@ export function phaseReports(events: readonly PhaseEvent[]): PhaseReport[] {
 
 export async function progressReport(db: Pool, run: Run, windowSeconds = RATE_WINDOW_SECONDS): Promise<ProgressReport> {
   const withWorkflows = run.options.workflows !== undefined;
-  const [progress, { now, timings }, summary, events, workflowCounts] = await Promise.all([
+  const [progress, { now, timings }, summary, events, workflowCounts, producerAttached] = await Promise.all([
     runProgress(db, run.id, withWorkflows),
     stageTimings(db, run.id, windowSeconds),
     runSummary(db, run.id),
     phaseEvents(db, run.id),
     withWorkflows ? workflowStageCounts(db, run.id) : Promise.resolve(null),
+    producerAttachedTo(db, run),
   ]);
   let stageStart = run.startedAt ? run.startedAt.getTime() / 1000 : null;
   const stages: StageReport[] = [];
@@ -156,7 +163,9 @@ export async function progressReport(db: Pool, run: Run, windowSeconds = RATE_WI
     const total = unit === 'records' ? p.records : p.chunks;
     const done = unit === 'records' ? p.doneRecords : p.done;
     const timing = timings.get(stage);
-    const { rate, etaSeconds } = stageRate({ total, done }, timing, stageStart, now, windowSeconds);
+    // A run that stopped (failed, rolled back) moves no more: its unfinished stages have no rate.
+    const { rate, etaSeconds } = run.status === 'running' || done >= total
+      ? stageRate({ total, done }, timing, stageStart, now, windowSeconds) : { rate: 0, etaSeconds: null };
     stages.push({
       stage, unit, total, done, rejected: p.rejected,
       failed: stage === 'workflows' ? workflowCounts?.failed ?? 0 : p.failed,
@@ -165,8 +174,8 @@ export async function progressReport(db: Pool, run: Run, windowSeconds = RATE_WI
     if (timing?.lastDoneAt != null && total > 0 && done >= total) stageStart = Math.max(stageStart ?? 0, timing.lastDoneAt);
   }
   return {
-    runId: run.id, status: run.status, stage: run.stage, error: run.error, legacyDir: run.legacyDir,
+    runId: run.id, status: run.status, producerAttached, stage: run.stage, error: run.error, legacyDir: run.legacyDir,
     createdAt: run.createdAt, startedAt: run.startedAt, finishedAt: run.finishedAt,
-    stages, summary, phases: phaseReports(events), at: new Date(now * 1000),
+    stages, summary, overRejectLimit: runOverRejectLimit(run, summary), phases: phaseReports(events), at: new Date(now * 1000),
   };
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import type { LegacyFormat, LegacyKind, RunStage } from '../legacy/kinds.js';
 import type { Pool, PoolClient } from '../store/pool.js';
+import { advisoryKey } from '../store/session-lock.js';
 import type { DaggerConfig } from '../workflows/dagger-config.js';
 import type { TemplateSetJson } from '../workflows/templates.js';
 
@@ -67,6 +68,35 @@ export async function findRun(db: Db, id: string): Promise<Run | null> {
   return rows[0] ?? null;
 }
 
+/** The run's status alone (no options): what a worker checks before each job. null: not in the ledger. */
+export async function runStatusOf(db: Db, id: string): Promise<RunStatus | null> {
+  const { rows } = await db.query<{ status: RunStatus }>('SELECT status FROM ledger.runs WHERE id = $1', [id]);
+  return rows[0]?.status ?? null;
+}
+
+// A run's lock: jobs share it while they write, a rollback takes it alone. An advisory lock, not the
+// run's row: its waiters queue in order, so a rollback is not starved by the jobs that keep coming.
+const RUN_LOCK = advisoryKey('run', '$1');
+
+/**
+ * Shares the run's lock until the transaction ends. A job takes it before it writes anything and then
+ * reads the run's status (in a statement of its own, whose snapshot comes after the lock): a rollback
+ * waits for the jobs in flight, and a job that comes after the rollback sees the run rolled back.
+ */
+export async function shareRunLock(client: PoolClient, id: string): Promise<void> {
+  await client.query(`SELECT pg_advisory_xact_lock_shared(${RUN_LOCK})`, [id]);
+}
+
+/** Takes the run's lock alone until the transaction ends: the jobs in flight finish first, later ones wait. */
+export async function lockRunAlone(client: PoolClient, id: string): Promise<void> {
+  await client.query(`SELECT pg_advisory_xact_lock(${RUN_LOCK})`, [id]);
+}
+
+/** A run's reject limit as the last migrate or resume of it gave it: what status and the API judge it by. */
+export async function setMaxRejects(db: Db, id: string, limit: number): Promise<void> {
+  await db.query(`UPDATE ledger.runs SET options = jsonb_set(options, '{maxRejects}', to_jsonb($2::int)) WHERE id = $1`, [id, limit]);
+}
+
 export async function listRuns(db: Db): Promise<Run[]> {
   const { rows } = await db.query<Run>(`SELECT ${RUN_COLUMNS} FROM ledger.runs ORDER BY created_at DESC`);
   return rows;
@@ -89,7 +119,8 @@ export async function updateRun(db: Db, id: string, change: { status?: RunStatus
        finished_at = CASE WHEN $8::boolean THEN now() WHEN $2 = 'running' THEN NULL ELSE finished_at END,
        -- the next transaction id at completion: a row of this run whose xmin is newer changed after the run
        completed_xid = CASE WHEN $2 = 'completed' THEN pg_snapshot_xmax(pg_current_snapshot()) ELSE completed_xid END
-     WHERE id = $1`,
+     -- a rollback has the last word: a producer still driving the run cannot mark it running or completed again
+     WHERE id = $1 AND status <> 'rolled_back'`,
     [id, change.status ?? null, change.stage !== undefined, change.stage ?? null, change.error !== undefined, change.error ?? null,
       change.started ?? false, change.finished ?? false],
   );

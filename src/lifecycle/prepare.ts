@@ -25,6 +25,7 @@ import { backupDirFor, backupLegacyData, type BackupResult } from './backup.js';
 import { buildManifest, describeMismatches, type Manifest } from './manifest.js';
 import { recordPhase } from './phase-events.js';
 import { assertNotRetired } from './migrate-gate.js';
+import { counted } from '../counted.js';
 
 export { validateLegacyData } from '../validation/validate-legacy-data.js';
 export type { ValidationSummary } from '../validation/validate-legacy-data.js';
@@ -133,15 +134,16 @@ export async function runPrepare(db: Pool, input: PrepareInput): Promise<Prepare
       failures.push(`the backup into ${backupDirFor(backupRoot, manifest)} failed: ${(err as Error).message}`);
     }
     if (report.unreadableFiles > 0) failures.push(`${report.unreadableFiles} legacy file(s) cannot be read at all, so no migration can start`);
-    if (report.errors - report.unreadableFiles > input.maxRejects) {
+    const rejected = report.errors - report.unreadableFiles;
+    if (rejected > input.maxRejects) {
       // Every record of a file rejected for its own content (of more than a handful; not for a missing
       // parent) is a file taskfleet reads wrongly (names, delimiter, encoding), not bad records:
       // accepting the rejects would migrate nothing of it.
       const whole = ENTITY_KINDS.filter((k) => report.perKind[k].records >= 5 && report.perKind[k].contentErrors >= report.perKind[k].records);
       const advice = whole.length > 0
         ? `every record of ${whole.join(', ')} would be rejected: the file does not match what taskfleet reads (field names, delimiter, encoding?); read the first reasons and fix the file or the mapping (--mapping) before accepting rejects`
-        : `fix them, or accept them with --max-rejects ${report.errors - report.unreadableFiles}`;
-      failures.push(`${report.errors - report.unreadableFiles} records would be rejected, more than --max-rejects ${input.maxRejects}: ${advice}`);
+        : `fix ${rejected === 1 ? 'it' : 'them'}, or accept ${rejected === 1 ? 'it' : 'them'} with --max-rejects ${rejected}`;
+      failures.push(`${counted(rejected, 'record')} would be rejected, more than --max-rejects ${input.maxRejects}: ${advice}`);
     }
     if (workflows && workflows.findings.length > 0) {
       failures.push(`${workflows.findings.length} workflow template problem(s), the first: ${workflows.findings[0]!.reason}`);

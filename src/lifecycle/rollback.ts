@@ -13,9 +13,10 @@
 // A dry run computes the same plan and writes nothing at all (not even a phase event).
 import { copyFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { findRun, type Run } from '../ledger/runs.js';
+import { findRun, lockRunAlone, notifyProgress, runStatusOf, type Run } from '../ledger/runs.js';
 import type { Logger } from '../logger.js';
 import type { Pool, PoolClient } from '../store/pool.js';
+import { whileHoldingSessionLock } from '../store/session-lock.js';
 import { verifyBackup } from './backup.js';
 import { checkAgainstManifest, describeMismatches, type Manifest, type ManifestMismatch } from './manifest.js';
 import { GateError, recordPhase } from './phase-events.js';
@@ -40,11 +41,14 @@ export interface RowGroup {
   runId: string | null;
   rows: number;
   sample: string[];
+  /** Rows written outside taskfleet: their run_id names no run of the ledger (no rollback removes them). */
+  outside?: boolean;
 }
 
 export interface RestoreAction {
   file: string;
-  action: 'restore' | 'unchanged' | 'left in place';
+  /** 'cannot restore': the file differs, and so does the backup's copy of it (--force leaves the file as it is). */
+  action: 'restore' | 'unchanged' | 'left in place' | 'cannot restore';
   /** Why: missing, size differs, sha256 differs, or "not in the backup" for left-in-place files. */
   reason?: string;
 }
@@ -236,21 +240,22 @@ async function dependentsOfOtherRuns(db: Db, runId: string): Promise<RowGroup[]>
   ];
   const groups: RowGroup[] = [];
   for (const c of checks) groups.push(...await groupRows(db, c.table, { from: c.from, where: c.where, groupBy: 't.run_id', label: c.label }, [runId]));
-  return groups;
+  const { rows: known } = await db.query<{ id: string }>('SELECT id FROM ledger.runs WHERE id = ANY($1::text[])', [[...new Set(groups.map((g) => g.runId))]]);
+  const runs = new Set(known.map((r) => r.id));
+  return groups.map((g) => (g.runId !== null && runs.has(g.runId) ? g : { ...g, outside: true }));
 }
 
 /**
  * Rows of the run written after the run that last migrated them completed: someone else's change.
  * That run is this one, or a later run that adopted the row and has since been rolled back (rows a
  * live later run adopted are refused separately). Its completed_xid is the next transaction id at its
- * completion; a row with an xmin at or after it was written later. xmin is a 32-bit xid: it is widened
- * to the 64-bit xid8 of the current snapshot's epoch (it lies less than 2^31 transactions back), so the
- * comparison holds across xid wraparound. Reserved xids (< 3: frozen, bootstrap) are old by definition;
- * a row whose last run never completed cannot be told apart and counts as changed.
+ * completion; a row with an xmin at or after it was written later (writtenAtOrAfter). A row whose last
+ * run never completed cannot be told apart and counts as changed.
  */
 async function changedAfterRun(db: Db, runId: string, completedXid: string): Promise<RowGroup[]> {
   const groups: RowGroup[] = [];
-  for (const table of MIGRATED_TABLES) {
+  // Workflows carry a legacy id and a last run like the entity rows; their attempts (below) do not.
+  for (const table of [...MIGRATED_TABLES, 'tms.workflows']) {
     // An edge a later run's cycle check deleted and its rollback put back was written by that rollback.
     const putBack = table === 'tms.task_dependencies'
       ? `LEFT JOIN (SELECT task_id, depends_on_id, max(restored_xid::text::numeric) AS xid FROM ledger.cycle_deleted_edges
@@ -259,14 +264,28 @@ async function changedAfterRun(db: Db, runId: string, completedXid: string): Pro
     groups.push(...await groupRows(db, table, {
       from: `${table} t LEFT JOIN ledger.runs lr ON lr.id = t.last_run_id AND t.last_run_id <> $1 ${putBack},
         (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::numeric AS next) h`,
-      where: `t.run_id = $1 AND NOT (lr.id IS NOT NULL AND lr.status <> 'rolled_back') AND t.xmin::text::numeric >= 3
-        AND h.next - ((h.next % 4294967296) - t.xmin::text::numeric + 4294967296) % 4294967296
-          >= GREATEST(COALESCE(CASE WHEN t.last_run_id = $1 THEN $2::numeric ELSE lr.completed_xid::text::numeric END, 0), COALESCE(pb.xid + 1, 0))`,
+      where: `t.run_id = $1 AND NOT (lr.id IS NOT NULL AND lr.status <> 'rolled_back') AND ${writtenAtOrAfter('t',
+        "GREATEST(COALESCE(CASE WHEN t.last_run_id = $1 THEN $2::numeric ELSE lr.completed_xid::text::numeric END, 0), COALESCE(pb.xid + 1, 0))")}`,
       groupBy: 'NULL::text', label: 't.legacy_id',
     }, [runId, completedXid]));
   }
+  // Attempts at the run's workflows made after it (a manual workflow run), which the rollback deletes with them.
+  groups.push(...await groupRows(db, 'tms.workflow_runs', {
+    from: `tms.workflow_runs wr LEFT JOIN tms.workflows t ON t.id = wr.workflow_id, (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::numeric AS next) h`,
+    where: `(${RUN_WORKFLOW_RUNS}) AND ${writtenAtOrAfter('wr', '$2::numeric')}`,
+    groupBy: 'NULL::text', label: "COALESCE(t.legacy_id, wr.workflow_id::text) || ' attempt ' || wr.attempt",
+  }, [runId, completedXid]));
   return groups;
 }
+
+/**
+ * Whether row `t` was written at or after the 64-bit transaction id `xid` (SQL). xmin is a 32-bit xid: it
+ * is widened to the 64-bit xid8 of the current snapshot's epoch (h.next; it lies less than 2^31
+ * transactions back), so the comparison holds across xid wraparound. Reserved xids (< 3: frozen,
+ * bootstrap) are old by definition.
+ */
+const writtenAtOrAfter = (t: string, xid: string): string => `${t}.xmin::text::numeric >= 3
+  AND h.next - ((h.next % 4294967296) - ${t}.xmin::text::numeric + 4294967296) % 4294967296 >= ${xid}`;
 
 interface DatabasePlan {
   deletes: RollbackPlan['deletes'];
@@ -301,6 +320,10 @@ const rowsWere = (n: number, runId: string) => `${n} row${n === 1 ? '' : 's'} of
 export const describeGroup = (g: RowGroup): string => `${g.table} ${g.sample.join(', ')}${g.rows > g.sample.length ? ` … (${g.rows} rows)` : ''}`;
 
 function refusalsOf(run: Run, db: DatabasePlan, restore: RestorePlan | null): RollbackPlan['refusals'] {
+  return [...databaseRefusals(run, db), ...restoreRefusals(restore)];
+}
+
+function databaseRefusals(run: Run, db: DatabasePlan): RollbackPlan['refusals'] {
   const refusals: RollbackPlan['refusals'] = [];
   const runsOf = (groups: readonly RowGroup[]) => [...new Set(groups.map((g) => g.runId ?? '?'))].join(', ');
   if (db.adoptedByLaterRuns.length > 0) {
@@ -309,8 +332,14 @@ function refusalsOf(run: Run, db: DatabasePlan, restore: RestorePlan | null): Ro
   }
   if (db.dependentsOfOtherRuns.length > 0) {
     const n = total(db.dependentsOfOtherRuns);
+    const ofRuns = db.dependentsOfOtherRuns.filter((g) => !g.outside);
+    const outside = db.dependentsOfOtherRuns.filter((g) => g.outside);
+    const firsts = [
+      ...(ofRuns.length > 0 ? [`roll back run ${runsOf(ofRuns)} first`] : []),
+      ...(outside.length > 0 ? ['delete or re-point the rows written outside taskfleet first'] : []),
+    ];
     refusals.push({ forceable: false, reason: `${n} row${n === 1 ? '' : 's'} of other runs point${n === 1 ? 's' : ''} at rows of run ${run.id} `
-      + `(${db.dependentsOfOtherRuns.map((g) => `${describeGroup(g)} of run ${g.runId}`).join('; ')}): roll back run ${runsOf(db.dependentsOfOtherRuns)} first` });
+      + `(${db.dependentsOfOtherRuns.map((g) => `${describeGroup(g)} ${g.outside ? `written outside taskfleet (run_id ${g.runId ?? 'empty'}, no run of the ledger)` : `of run ${g.runId}`}`).join('; ')}): ${firsts.join('; ')}` });
   }
   if (db.edgesDeletedByLaterRuns.length > 0) {
     const n = total(db.edgesDeletedByLaterRuns);
@@ -326,16 +355,22 @@ function refusalsOf(run: Run, db: DatabasePlan, restore: RestorePlan | null): Ro
   if (db.changedAfterRun === null) {
     const stillRunning = run.status === 'running' || run.status === 'planning';
     refusals.push({ forceable: true, reason: stillRunning
-      ? `Run ${run.id} has not finished (status ${run.status}): stop its producer and workers, then roll back with --force`
+      ? `Run ${run.id} has not finished (status ${run.status}): roll back with --force to stop it and remove every row it created (its producer stops, and workers drop its jobs left in the queue)`
       : `Run ${run.id} never completed (status ${run.status}): rows changed after it cannot be told from its own; roll back with --force to remove every row it created` });
   } else if (db.changedAfterRun.length > 0) {
     refusals.push({ forceable: true, reason: `${rowsWere(total(db.changedAfterRun), run.id)} changed after it completed `
       + `(${db.changedAfterRun.map(describeGroup).join('; ')}): roll back with --force to delete them anyway` });
   }
-  if (restore && restore.backupProblems.length > 0) {
-    refusals.push({ forceable: false, reason: `The backup ${restore.backupDir} (prepare #${restore.preparationId}) no longer matches its manifest: ${describeMismatches(restore.backupProblems)}` });
-  }
   return refusals;
+}
+
+/** A damaged backup matters only for the files that need restoring: it cannot give them back. */
+function restoreRefusals(restore: RestorePlan | null): RollbackPlan['refusals'] {
+  const lost = restore?.actions.filter((a) => a.action === 'cannot restore') ?? [];
+  if (!restore || lost.length === 0) return [];
+  return [{ forceable: true, reason: `The backup ${restore.backupDir} (prepare #${restore.preparationId}) cannot restore `
+    + `${lost.map((a) => `${a.file} (${a.reason ?? 'differs'})`).join(', ')}: it no longer matches its manifest (${describeMismatches(restore.backupProblems)}). `
+    + 'Put the backup back as prepare wrote it, or roll back with --force to remove the rows and leave those files as they are' }];
 }
 
 // ---- the legacy data side ------------------------------------------------------------------------
@@ -353,16 +388,23 @@ async function planRestore(db: Db, run: Run): Promise<RestorePlan | null> {
   const backupDir = resolve(prep.backup_dir);
   const legacyDir = resolve(run.legacyDir);
   // Strays in the backup directory (its own manifest.json among them) do not matter: only the copies do.
-  const backupProblems = (await exists(backupDir))
+  const backupPresent = await exists(backupDir);
+  const backupProblems = backupPresent
     ? (await verifyBackup(backupDir, prep.manifest)).filter((m) => m.problem !== 'unexpected')
     : [{ name: backupDir, problem: 'missing' as const }];
+  const damaged = new Map(backupProblems.map((m) => [m.name, m.problem]));
+  if (await exists(legacyDir) && !(await stat(legacyDir)).isDirectory()) {
+    throw new GateError(`The run's legacy directory ${legacyDir} is no longer a directory: move that file away, then roll back again (the files are restored into a directory of that name)`);
+  }
   const mismatches = (await exists(legacyDir))
     ? await checkAgainstManifest(legacyDir, prep.manifest)
     : prep.manifest.files.map((f): ManifestMismatch => ({ name: f.name, problem: 'missing' }));
   const byName = new Map(mismatches.map((m) => [m.name, m]));
   const actions: RestoreAction[] = prep.manifest.files.map((f) => {
     const m = byName.get(f.name);
-    return m ? { file: f.name, action: 'restore', reason: m.problem } : { file: f.name, action: 'unchanged' };
+    if (!m) return { file: f.name, action: 'unchanged' };
+    const copy = backupPresent ? damaged.get(f.name) : 'missing (the whole backup is)';
+    return copy ? { file: f.name, action: 'cannot restore', reason: `${m.problem}; the backup's copy: ${copy}` } : { file: f.name, action: 'restore', reason: m.problem };
   });
   // Files the backup never had (notes, the generator's extras) are the operator's: left alone.
   for (const m of mismatches) if (m.problem === 'unexpected') actions.push({ file: m.name, action: 'left in place', reason: 'not in the backup' });
@@ -392,16 +434,23 @@ async function completedXidOf(db: Db, runId: string): Promise<string | null> {
   return row?.xid ?? null;
 }
 
+/** A run whose rows are gone but whose legacy files were not restored yet (the rollback stopped there). */
+const unfinished = (run: Run): boolean => run.status === 'rolled_back' && run.rolledBackAt === null;
+
 async function defaultRun(db: Db): Promise<string> {
-  const { rows: [row] } = await db.query<{ id: string }>(`SELECT id FROM ledger.runs WHERE status <> 'rolled_back' ORDER BY created_at DESC, id DESC LIMIT 1`);
-  if (!row) throw new GateError('No run to roll back: every run in the ledger is rolled back already (see `taskfleet status`)');
-  return row.id;
+  const { rows: [row] } = await db.query<{ id: string }>(
+    `SELECT id FROM ledger.runs WHERE status <> 'rolled_back' OR rolled_back_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`);
+  if (row) return row.id;
+  const { rowCount } = await db.query('SELECT 1 FROM ledger.runs LIMIT 1');
+  throw new GateError(rowCount
+    ? 'No run to roll back: every run in the ledger is rolled back already (see `taskfleet status`)'
+    : 'No run to roll back: the ledger holds no run yet (`taskfleet migrate` makes one)');
 }
 
 /** The gates that depend on the run alone. */
 function checkRun(runId: string, run: Run | null): Run {
   if (!run) throw new GateError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
-  if (run.status === 'rolled_back') throw new GateError(`Run ${runId} was already rolled back${run.rolledBackAt ? ` on ${run.rolledBackAt.toISOString()}` : ''}; nothing to do`);
+  if (run.status === 'rolled_back' && run.rolledBackAt) throw new GateError(`Run ${runId} was already rolled back on ${run.rolledBackAt.toISOString()}; nothing to do`);
   if (run.decommissionedAt) {
     throw new GateError(`Run ${runId} was decommissioned on ${run.decommissionedAt.toISOString()}: its legacy data is archived and retired, so it can no longer be rolled back`);
   }
@@ -411,7 +460,9 @@ function checkRun(runId: string, run: Run | null): Run {
 export async function planRollback(db: Pool, run: Run): Promise<RollbackPlan> {
   const database = await planDatabase(db, run.id, await completedXidOf(db, run.id));
   const restore = await planRestore(db, run);
-  return { runId: run.id, legacyDir: resolve(run.legacyDir), ...database, restore, refusals: refusalsOf(run, database, restore) };
+  // Finishing a rollback whose rows are gone already: only the files are left to restore.
+  const refusals = unfinished(run) ? restoreRefusals(restore) : refusalsOf(run, database, restore);
+  return { runId: run.id, legacyDir: resolve(run.legacyDir), ...database, restore, refusals };
 }
 
 /** The refusals that stop a rollback given --force (or not). */
@@ -426,13 +477,20 @@ function refuseIfNeeded(refusals: RollbackPlan['refusals'], force: boolean): voi
 
 const LOCKED_TABLES = 'tms.projects, tms.phases, tms.tasks, tms.task_dependencies, tms.workflows, tms.workflow_templates, tms.workflow_runs';
 
-/** Deletes the run's rows, children first, in one transaction; the plan is re-checked under a lock. */
+/**
+ * Deletes the run's rows, children first, and marks the run rolled back, in one transaction; the plan
+ * is re-checked under a lock.
+ */
 async function deleteRows(db: Pool, run: Run, restore: RestorePlan | null, force: boolean): Promise<Pick<RollbackResult, 'deleted' | 'edgesPutBack'>> {
   const client = await db.connect();
   try {
     await client.query('BEGIN');
-    // Writers wait until the rollback commits (readers do not): nothing can change between the
-    // checks below and the deletes.
+    // The run's lock first, before any table: the run's jobs in flight share it (lockChunk), so the
+    // rollback waits for them to commit; a job that comes later waits for the rollback, then sees the run
+    // rolled back and drops itself. Then writers wait until the rollback commits (readers do not):
+    // nothing can change between the checks below and the deletes.
+    await lockRunAlone(client, run.id);
+    if (await runStatusOf(client, run.id) === 'rolled_back') throw new GateError(`Run ${run.id} was rolled back meanwhile, by another rollback; nothing to do`);
     await client.query(`LOCK TABLE ${LOCKED_TABLES} IN SHARE ROW EXCLUSIVE MODE`);
     const checked = await planDatabase(client, run.id, await completedXidOf(client, run.id));
     refuseIfNeeded(refusalsOf(run, checked, restore), force);
@@ -457,7 +515,11 @@ async function deleteRows(db: Pool, run: Run, restore: RestorePlan | null, force
        )
        INSERT INTO tms.task_dependencies SELECT (jsonb_populate_record(NULL::tms.task_dependencies, edge)).* FROM put_back
        ON CONFLICT (task_id, depends_on_id) DO UPDATE SET run_id = excluded.run_id`, [run.id]);
+    // rolled_back_at stays empty until the legacy files are restored too (a failed restore is finished
+    // by the next rollback of the run).
+    await client.query(`UPDATE ledger.runs SET status = 'rolled_back', rolled_back_at = NULL, finished_at = COALESCE(finished_at, now()) WHERE id = $1`, [run.id]);
     await client.query('COMMIT');
+    await notifyProgress(db, run.id);
     return { deleted, edgesPutBack: putBack.rowCount ?? 0 };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -474,20 +536,40 @@ export async function runRollback(db: Pool, opts: RollbackOptions): Promise<Roll
     const run = checkRun(runId, await findRun(db, runId));
     return { plan: await planRollback(db, run), dryRun: true, deleted: [], edgesPutBack: 0, restored: [], rolledBackAt: null };
   }
+  // Two rollbacks of one run at once would both restore its files (the second one seeing the first one's
+  // rows gone, as after a failed restore): one rollback of a run at a time, rows and files; the second is
+  // refused, whenever it starts.
+  const busy = () => new GateError(`Run ${runId} is being rolled back by another rollback right now; nothing to do (see \`taskfleet status\`)`);
+  return whileHoldingSessionLock(db, 'rollback', runId, busy, () => rollBackAlone(db, runId, opts));
+}
+
+/** The rollback itself, holding the run's rollback lock: the run is read after taking it. */
+async function rollBackAlone(db: Pool, runId: string, opts: RollbackOptions): Promise<RollbackResult> {
+  const found = await findRun(db, runId);
+  // A run id the ledger does not know is a typo: refused before anything is recorded under it.
+  if (!found) checkRun(runId, null);
   const { result } = await recordPhase(db, 'rollback', { runId }, async () => {
-    const run = checkRun(runId, await findRun(db, runId));
+    const run = checkRun(runId, found);
     const plan = await planRollback(db, run);
     refuseIfNeeded(plan.refusals, opts.force);
-    const { deleted, edgesPutBack } = await deleteRows(db, run, plan.restore, opts.force);
-    opts.logger.info({ runId, deleted, edgesPutBack }, `Removed the rows of run ${runId}: ${deleted.map((d) => `${d.table} ${d.rows}`).join(', ')}`
-      + (edgesPutBack > 0 ? `; put back ${edgesPutBack} dependency edge(s) of other runs its cycle check had deleted` : ''));
+    let deleted: RollbackResult['deleted'] = ROLLBACK_ORDER.map((table) => ({ table, rows: 0 }));
+    let edgesPutBack = 0;
+    if (unfinished(run)) {
+      opts.logger.info({ runId }, `The rows of run ${runId} were removed already: restoring its legacy data`);
+    } else {
+      ({ deleted, edgesPutBack } = await deleteRows(db, run, plan.restore, opts.force));
+      opts.logger.info({ runId, deleted, edgesPutBack }, `Removed the rows of run ${runId}: ${deleted.map((d) => `${d.table} ${d.rows}`).join(', ')}`
+        + (edgesPutBack > 0 ? `; put back ${edgesPutBack} dependency edge(s) of other runs its cycle check had deleted` : ''));
+    }
 
     let restored: string[] = [];
     if (plan.restore) {
+      const lost = new Set(plan.restore.actions.filter((a) => a.action === 'cannot restore').map((a) => a.file));
+      for (const file of lost) opts.logger.warn({ runId, file }, `${file} differs from the backup, and the backup's copy is damaged: left as it is (--force)`);
       try {
         restored = await restoreFiles(plan.restore, plan.legacyDir, opts.logger);
         const { rows: [prep] } = await db.query<{ manifest: Manifest }>('SELECT manifest FROM ledger.preparations WHERE id = $1', [plan.restore.preparationId]);
-        const left = (await checkAgainstManifest(plan.legacyDir, prep!.manifest)).filter((m) => m.problem !== 'unexpected');
+        const left = (await checkAgainstManifest(plan.legacyDir, prep!.manifest)).filter((m) => m.problem !== 'unexpected' && !lost.has(m.name));
         if (left.length > 0) throw new Error(`after restoring, ${plan.legacyDir} still differs from the backup's manifest: ${describeMismatches(left)}`);
       } catch (err) {
         throw new Error(`The rows of run ${runId} were removed, but restoring its legacy data failed: ${(err as Error).message}. `
@@ -497,7 +579,7 @@ export async function runRollback(db: Pool, opts: RollbackOptions): Promise<Roll
       opts.logger.warn({ runId }, `Run ${runId} was started without a prepare (--skip-prepare): there is no backup to restore its legacy data from`);
     }
     const { rows: [marked] } = await db.query<{ at: Date }>(
-      `UPDATE ledger.runs SET status = 'rolled_back', rolled_back_at = now() WHERE id = $1 RETURNING rolled_back_at AS at`, [runId]);
+      `UPDATE ledger.runs SET rolled_back_at = now() WHERE id = $1 RETURNING rolled_back_at AS at`, [runId]);
     const result: RollbackResult = { plan, dryRun: false, deleted, edgesPutBack, restored, rolledBackAt: marked!.at };
     return {
       passed: true, result,

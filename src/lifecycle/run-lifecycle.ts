@@ -20,6 +20,8 @@ import { PHASES, type Phase } from './phase-events.js';
 import { openLifecycleRecords, type LifecycleRecords, type PhaseStats } from './records.js';
 import { validateLegacyData } from '../validation/validate-legacy-data.js';
 import { makeDirectorySync } from '../make-directory.js';
+import { counted } from '../counted.js';
+import { SignalRelay, signalExitCode } from './signal-relay.js';
 
 /** Reject reasons a dry run prints per kind (the report has them all). */
 const REASONS_PER_KIND = 5;
@@ -75,14 +77,17 @@ interface PhaseCommandResult {
 }
 
 const BIN = join(PACKAGE_ROOT, 'bin', 'taskfleet.js');
+/** Signals to a real run reach the phase command running (see SignalRelay). */
+const relay = new SignalRelay();
 
 /** Runs one phase command; its stderr (pino JSON lines) goes to `log`, its stdout JSON is parsed. */
 async function runPhaseCommand(args: readonly string[], opts: LifecycleOptions, log: NodeJS.WritableStream, onEvent?: (event: Record<string, unknown>) => void): Promise<PhaseCommandResult> {
   // Phase commands log to files, not the console: at info or finer, like the lifecycle's own records.
   const level = opts.logLevel === 'debug' || opts.logLevel === 'trace' ? opts.logLevel : 'info';
   const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, BIN, ...args, '--new-data', opts.databaseUrl, '--log-level', level, ...opts.connectionArgs], {
-    env: inheritedEnvironment(), stdio: ['ignore', 'pipe', 'pipe'],
+    env: inheritedEnvironment(), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
+  relay.track(child);
   let result: Record<string, unknown> | null = null;
   let stderrTail = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -100,10 +105,16 @@ async function runPhaseCommand(args: readonly string[], opts: LifecycleOptions, 
     try {
       const event = JSON.parse(line) as Record<string, unknown>;
       if (event.event === 'progress' || event.event === 'note') onEvent?.(event);
-      else result = event;
+      // A command's error line repeats its stderr message, which errorLine() reads: not a result.
+      else if (event.event !== 'error') result = event;
     } catch { /* not JSON: ignore */ }
   });
-  const code = await new Promise<number>((done) => child.on('close', (c) => done(c ?? 1)));
+  const code = await new Promise<number>((done) => child.on('close', (c, signal) => {
+    // Killed by a signal it does not handle (verify, optimize, …): no error line of its own.
+    if (signal) stderrTail += `\nstopped by ${signal}`;
+    done(c ?? 1);
+  }));
+  relay.track(null);
   return { code, result, stderrTail };
 }
 
@@ -163,7 +174,7 @@ async function dryRun(opts: LifecycleOptions, records: LifecycleRecords): Promis
     // The gate a real migrate applies at its end: more rejects than --max-rejects fails it.
     const rejected = forecast.kinds.reduce((n, k) => n + k.rejected, 0);
     const migratePasses = opts.maxRejects === undefined || rejected <= opts.maxRejects;
-    if (!migratePasses) opts.say(`  a real migrate would fail: ${rejected} records rejected (--max-rejects ${opts.maxRejects})`);
+    if (!migratePasses) opts.say(`  a real migrate would fail: ${counted(rejected, 'record')} rejected (--max-rejects ${opts.maxRejects})`);
     stamp('migrate', started, migratePasses ? 'passed' : 'failed', { counts: { kinds: forecast.kinds, tables: forecast.tables }, rejects: rejected, throughput: forecast.records / Math.max(forecast.rehearsalSeconds, 0.001), note: 'dry run: rehearsed in a scratch database' });
   }
   for (const phase of opts.phases.filter((p) => p !== 'prepare' && p !== 'migrate')) {
@@ -210,12 +221,27 @@ export async function runLifecycle(opts: LifecycleOptions): Promise<LifecycleRes
 }
 
 async function realRun(opts: LifecycleOptions, records: LifecycleRecords): Promise<LifecycleResult> {
+  relay.listen();
+  try {
+    return await realPhases(opts, records);
+  } finally {
+    relay.close();
+  }
+}
+
+async function realPhases(opts: LifecycleOptions, records: LifecycleRecords): Promise<LifecycleResult> {
   const log = records.execution;
   const phases: PhaseStats[] = [];
   let runId: string | null = opts.runId ?? null;
   let idMappingWritten = false;
   const ordered = PHASES.filter((p) => opts.phases.includes(p));
   for (const phase of ordered) {
+    // A signal heard between two phases: the next one does not start.
+    const heard = relay.heard();
+    if (heard) {
+      opts.say(`Stopped by ${heard}: ${ordered.slice(ordered.indexOf(phase)).join(', ')} not run`);
+      return { exitCode: signalExitCode(heard), runId, phases };
+    }
     const started = new Date();
     log.info({ phase, runId }, `Phase ${phase} started`);
     opts.say(`▶ ${phase}`);
@@ -268,13 +294,19 @@ async function realRun(opts: LifecycleOptions, records: LifecycleRecords): Promi
       extra = { counts: outcome.result ?? {} };
     }
     const finished = new Date();
-    const result: PhaseStats['outcome'] = outcome.code === 0 ? 'passed' : outcome.code === 2 ? 'refused' : 'failed';
+    const signal = relay.heard();
+    // A phase that was interrupted failed, even one that finished before it heard the signal.
+    const result: PhaseStats['outcome'] = outcome.code === 0 && !signal ? 'passed' : outcome.code === 2 && !signal ? 'refused' : 'failed';
     const stats: PhaseStats = { phase, outcome: result, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationSeconds: (finished.getTime() - started.getTime()) / 1000, ...extra };
     if (result !== 'passed') stats.error = errorLine(outcome.stderrTail);
     phases.push(stats);
     records.recordPhase(stats);
     log.info({ phase, runId, outcome: result, seconds: stats.durationSeconds, error: stats.error }, `Phase ${phase} ${result}`);
     opts.say(`${result === 'passed' ? '✔' : '✘'} ${phase} ${result} in ${stats.durationSeconds.toFixed(1)} s${stats.error ? `: ${stats.error}` : ''}`);
+    if (result !== 'passed' && signal) {
+      opts.say(`Stopped by ${signal}${phase === ordered.at(-1) ? '' : `: ${ordered.slice(ordered.indexOf(phase) + 1).join(', ')} not run`}`);
+      return { exitCode: signalExitCode(signal), runId, phases };
+    }
     if (result !== 'passed') return { exitCode: outcome.code === 2 ? 2 : outcome.code || 1, runId, phases };
   }
   return { exitCode: 0, runId, phases };

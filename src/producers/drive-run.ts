@@ -13,8 +13,9 @@ import { chunkJobId, type ChunkJobPayload, type WorkflowJobPayload } from '../jo
 import type { TransportQueue } from '../queue/index.js';
 // From its own module, not queue/index.js: that one loads BullMQ, which the CLI loads only to queue.
 import { queueDepth, type CountsJobs } from '../queue/depth.js';
-import type { Pool } from '../store/pool.js';
+import { lostDatabaseConnection, type Pool } from '../store/pool.js';
 import { driveWorkflowsStage } from './drive-workflows.js';
+import { RunRolledBack, stopIfRolledBack } from './rolled-back.js';
 import { NOT_IN_LEDGER } from '../jobs/errors.js';
 
 export interface DriveOptions {
@@ -27,7 +28,7 @@ export interface DriveOptions {
   signal?: AbortSignal;
 }
 
-export type DriveOutcome = { status: 'completed' } | { status: 'failed'; stage: RunStage; error: string };
+export type DriveOutcome = { status: 'completed' } | { status: 'failed'; stage: RunStage; error: string } | { status: 'rolled_back' };
 
 /** The queues a run's jobs go to: chunk jobs, and the workflows stage's jobs. */
 export interface RunQueues {
@@ -48,65 +49,98 @@ export function chunkJobName(chunk: Chunk): string {
   return `${chunk.runId} · ${chunk.stage} #${chunk.chunkNo} · ${chunk.fileName ?? ''} lines ${chunk.lineStart}–${chunk.lineEnd}${ids}`;
 }
 
+/** Consecutive lost Postgres connections the producer rides out (about a second apart) before it gives up. */
+const CONNECTION_LOSSES = 30;
+
 export async function driveRun(db: Pool, queues: RunQueues, run: DrivenRun, logger: Logger, opts: DriveOptions): Promise<DriveOutcome> {
-  const queue = queues.chunks;
   const runId = run.id;
   const jobs = { ...opts, queueToken: run.queueToken };
   const wake = await listenForProgress(db, runId);
   const reconcileEveryMs = opts.reconcileEveryMs ?? 5000;
+  // A stage driven again after a lost connection picks up where the ledger says (adds are by job id).
+  const survive = <T>(step: () => Promise<T>) => survivingConnectionLoss(step, logger, runId);
   try {
     for (const stage of RUN_STAGES) {
       if (stage === 'workflows' && !run.withWorkflows) continue;
-      await updateRun(db, runId, { stage });
-      if (stage === 'workflows') {
+      const failed = await survive(async () => {
+        // (A rollback under the producer is checked by each stage's loop; updateRun leaves it alone.)
+        await updateRun(db, runId, { stage });
+        if (stage !== 'workflows') return driveChunkStage(db, queues.chunks, run, stage, logger, { ...jobs, reconcileEveryMs, wake });
         const chunkStages = await stageProgress(db, runId);
         await driveWorkflowsStage(db, queues.workflows, runId, logger, {
           ...jobs, reconcileEveryMs, wake,
           onProgress: (counts) => opts.onProgress?.([...chunkStages, workflowsStageProgress(counts)]),
         });
-        continue;
-      }
-      const inFlight = new Map<number, Chunk>();
-      let lastReconcile = Date.now();
-      const stalled = stallWatch(queue, NO_WORKER_WARN_MS);
-      for (;;) {
-        if (opts.signal?.aborted) throw new Error('Interrupted');
-        const progress = await runProgress(db, runId, run.withWorkflows);
-        opts.onProgress?.(progress);
-        const current = progress.find((p) => p.stage === stage);
-        if (!current || current.done === current.chunks) break;
-        if (current.failed > 0) {
-          const [failed] = await listChunks(db, runId, stage, 'failed');
-          const error = `chunk ${stage} #${failed?.chunkNo ?? '?'} failed: ${failed?.error ?? 'unknown error'}`;
-          await updateRun(db, runId, { status: 'failed', error, finished: true });
-          return { status: 'failed', stage, error };
-        }
-        // Forget chunks that are done; top the window up with pending ones (reads stay bounded by the window).
-        for (const no of await settledChunkNumbers(db, runId, stage, [...inFlight.keys()])) inFlight.delete(no);
-        const next = await nextPendingChunks(db, runId, stage, [...inFlight.keys()], opts.maxWaitingJobs - inFlight.size);
-        if (next.length > 0) {
-          await addChunkJobs(queue, next, jobs);
-          for (const c of next) inFlight.set(c.chunkNo, c);
-        }
-        const stall = await stalled(current.done);
-        if (stall) logger.warn({ runId, stage, queue: queue.name, ...stall }, describeStall(queue.name, stall));
-        if (Date.now() - lastReconcile >= reconcileEveryMs) {
-          lastReconcile = Date.now();
-          const { restored, foreign } = await restoreMissingJobs(db, queue, [...inFlight.values()], jobs);
-          if (foreign > 0) {
-            logger.error({ runId, stage, jobs: foreign, queue: queue.name }, `${foreign} chunk job(s) of run ${runId} failed on a worker whose database does not hold the run: `
-              + `a worker of queue ${queue.name} is connected to another database. Every worker must use the run's DATABASE_URL: stop that worker. Re-adding the jobs`);
-          }
-          if (restored > foreign) logger.warn({ runId, stage, restored }, `Re-added ${restored - foreign} chunk jobs that were missing from the queue (rebuilt from the ledger)`);
-        }
-        await wake(IDLE_WAKE_MS);
-      }
+        return null;
+      });
+      if (failed) return failed;
     }
-    await updateRun(db, runId, { status: 'completed', stage: null, finished: true });
+    await survive(async () => {
+      await stopIfRolledBack(db, runId);
+      await updateRun(db, runId, { status: 'completed', stage: null, finished: true });
+    });
     opts.onProgress?.(await runProgress(db, runId, run.withWorkflows));
     return { status: 'completed' };
+  } catch (err) {
+    if (err instanceof RunRolledBack) return { status: 'rolled_back' };
+    throw err;
   } finally {
     await wake.close();
+  }
+}
+
+/** Runs `step` again while its Postgres connection is lost (a failover, a restart, pg_terminate_backend). */
+async function survivingConnectionLoss<T>(step: () => Promise<T>, logger: Logger, runId: string): Promise<T> {
+  for (let losses = 1; ; losses++) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!lostDatabaseConnection(err) || losses > CONNECTION_LOSSES) throw err;
+      logger.warn({ runId, err: (err as Error).message }, `Lost a Postgres connection (${(err as Error).message}): going on with a new one`);
+      await new Promise((r) => setTimeout(r, IDLE_WAKE_MS));
+    }
+  }
+}
+
+/** Keeps a chunk stage's jobs flowing until the ledger has it done (null) or a chunk failed. */
+async function driveChunkStage(db: Pool, queue: TransportQueue<ChunkJobPayload>, run: DrivenRun, stage: Exclude<RunStage, 'workflows'>, logger: Logger,
+  opts: JobSettings & { reconcileEveryMs: number; wake: Wake }): Promise<DriveOutcome | null> {
+  const runId = run.id;
+  const inFlight = new Map<number, Chunk>();
+  let lastReconcile = Date.now();
+  const stalled = stallWatch(queue, NO_WORKER_WARN_MS);
+  for (;;) {
+    if (opts.signal?.aborted) throw new Error('Interrupted');
+    await stopIfRolledBack(db, runId);
+    const progress = await runProgress(db, runId, run.withWorkflows);
+    opts.onProgress?.(progress);
+    const current = progress.find((p) => p.stage === stage);
+    if (!current || current.done === current.chunks) return null;
+    if (current.failed > 0) {
+      const [failed] = await listChunks(db, runId, stage, 'failed');
+      const error = `chunk ${stage} #${failed?.chunkNo ?? '?'} failed: ${failed?.error ?? 'unknown error'}`;
+      await updateRun(db, runId, { status: 'failed', error, finished: true });
+      return { status: 'failed', stage, error };
+    }
+    // Forget chunks that are done; top the window up with pending ones (reads stay bounded by the window).
+    for (const no of await settledChunkNumbers(db, runId, stage, [...inFlight.keys()])) inFlight.delete(no);
+    const next = await nextPendingChunks(db, runId, stage, [...inFlight.keys()], opts.maxWaitingJobs - inFlight.size);
+    if (next.length > 0) {
+      await addChunkJobs(queue, next, opts);
+      for (const c of next) inFlight.set(c.chunkNo, c);
+    }
+    const stall = await stalled(current.done);
+    if (stall) logger.warn({ runId, stage, queue: queue.name, ...stall }, describeStall(queue.name, stall));
+    if (Date.now() - lastReconcile >= opts.reconcileEveryMs) {
+      lastReconcile = Date.now();
+      const { restored, foreign } = await restoreMissingJobs(db, queue, [...inFlight.values()], opts);
+      if (foreign > 0) {
+        logger.error({ runId, stage, jobs: foreign, queue: queue.name }, `${foreign} chunk job(s) of run ${runId} failed on a worker whose database does not hold the run: `
+          + `a worker of queue ${queue.name} is connected to another database. Every worker must use the run's DATABASE_URL: stop that worker. Re-adding the jobs`);
+      }
+      if (restored > foreign) logger.warn({ runId, stage, restored }, `Re-added ${restored - foreign} chunk jobs that were missing from the queue (rebuilt from the ledger)`);
+    }
+    await opts.wake(IDLE_WAKE_MS);
   }
 }
 

@@ -8,6 +8,7 @@ import { nextPendingWorkflows, settledWorkflowIds, workflowStageCounts, type Pen
 import type { Logger } from '../logger.js';
 import type { TransportQueue } from '../queue/index.js';
 import type { Pool } from '../store/pool.js';
+import { stopIfRolledBack } from './rolled-back.js';
 
 export interface WorkflowStageOptions {
   maxWaitingJobs: number;
@@ -57,6 +58,8 @@ export async function driveWorkflowsStage(db: Pool, queue: TransportQueue<Workfl
   let endCheckedAtOnce = false;
   for (;;) {
     if (opts.signal?.aborted) throw new Error('Interrupted');
+    // Its rollback deletes the run's workflows: none would ever settle.
+    await stopIfRolledBack(db, runId);
     if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
       lastProgress = Date.now();
       await opts.onProgress?.(await workflowStageCounts(db, runId));

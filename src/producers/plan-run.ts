@@ -11,6 +11,7 @@ import { ConfigError } from '../config/errors.js';
 import { LegacyDataError } from '../legacy/errors.js';
 import { discoverLegacyFiles, type LegacyFile } from '../legacy/files.js';
 import { sampleLegacyId } from '../legacy/legacy-id-sample.js';
+import { whilePlanningAlone } from './one-run-per-directory.js';
 import type { Stage } from '../legacy/kinds.js';
 import type { Logger } from '../logger.js';
 import { inTransaction, type Pool } from '../store/pool.js';
@@ -24,6 +25,8 @@ export interface PlanInput {
   maxRejects: number | null;
   /** The passed prepare the run starts from (null: --skip-prepare). */
   preparationId?: number | null;
+  /** Marks this process as the run's producer once its id is known, before anything is written (refused if another one is). */
+  claim?: (runId: string) => Promise<void>;
   /** Task workflows (templates, runner settings, --no-cache), loaded once here so every worker renders alike; absent: none. */
   workflows?: WorkflowRunOptions | null;
 }
@@ -51,14 +54,25 @@ export async function planRun(db: Pool, input: PlanInput, logger: Logger): Promi
   const fingerprint = fingerprintOf(legacyDir, files, input);
   const runId = input.runId ?? `run-${fingerprint.slice(0, 12)}`;
   if (!RUN_ID_PATTERN.test(runId)) throw new ConfigError(`--run-id "${runId}" may only hold letters, digits, _ and - (at most 64)`);
+  // Before the run shows as running: status never sees it without its producer.
+  await input.claim?.(runId);
 
   const existing = await findRun(db, runId);
+  if (existing?.status === 'rolled_back' && existing.rolledBackAt === null) {
+    throw new ConfigError(`Run ${runId}'s rollback removed its rows but did not finish restoring its legacy data: finish it first with taskfleet rollback --run-id ${runId}`);
+  }
   if (existing && existing.status !== 'planning' && existing.status !== 'rolled_back') {
     if (existing.fingerprint !== fingerprint) {
       throw new LegacyDataError(`Run ${runId} already exists for other legacy data or settings (${existing.legacyDir}); choose another --run-id`);
     }
     return { run: existing, created: false };
   }
+  return whilePlanningAlone(db, legacyDir, runId, () => planChunks(db, { ...input, legacyDir }, runId, fingerprint, files, logger));
+}
+
+/** Records the run and splits every file into chunk rows; the run is 'running' when it returns. */
+async function planChunks(db: Pool, input: PlanInput & { legacyDir: string }, runId: string, fingerprint: string, files: readonly LegacyFile[], logger: Logger): Promise<PlanResult> {
+  const { legacyDir } = input;
   // A run left in 'planning' by a dead producer had no jobs yet, and a rolled-back run left no rows:
   // plan it again from scratch (so the same migrate command works again after a rollback).
   await db.query('DELETE FROM ledger.runs WHERE id = $1', [runId]);

@@ -25,6 +25,12 @@ export function queueProblem(err: Error): string {
   return `Queue connection problem: ${err.message}`;
 }
 
+/** Whether a producer's queue call failed because Redis stopped answering (it fails fast: see producerRedisOptions). */
+export function lostQueueConnection(err: unknown): boolean {
+  return err instanceof Error
+    && /max retries per request|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH/i.test(err.message);
+}
+
 function describe(cause: unknown): string {
   if (cause instanceof AggregateError && cause.errors.length > 0) {
     // Node reports "connect ECONNREFUSED" per address tried (::1 and 127.0.0.1) inside an AggregateError.

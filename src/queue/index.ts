@@ -1,7 +1,7 @@
 // The queue transport: BullMQ on Redis, or BullMQ's Postgres backend, behind one small API.
 export { DEFAULT_QUEUE_PREFIX, postgresSchemaForPrefix } from './transport.js';
 export type { QueueTransport } from './transport.js';
-export { createQueue, EVENTS_STREAM_MAX_LEN, queuesReady } from './queue.js';
+export { closeQueue, createQueue, EVENTS_STREAM_MAX_LEN, queuesReady } from './queue.js';
 export type { CreateQueueOptions, PostgresQueue, RedisQueue, TransportQueue } from './queue.js';
 export { createWorker } from './worker.js';
 export type { CreateWorkerOptions, JobProcessor, PostgresWorker, RedisWorker, TransportWorker } from './worker.js';
@@ -12,4 +12,4 @@ export { obliterateQueues } from './obliterate.js';
 export { redactUrl } from '../redact-url.js';
 export { hashTagOf, parseRedisUrl, RedisUrlError } from './redis-url.js';
 export type { RedisEndpoint, RedisNode } from './redis-url.js';
-export { TransportUnavailableError } from './errors.js';
+export { lostQueueConnection, TransportUnavailableError } from './errors.js';

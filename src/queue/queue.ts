@@ -66,6 +66,23 @@ class RedisQueueOwningConnection<T> extends Queue<T, unknown, string> {
   }
 }
 
+/** How long closing a queue may wait for its datastore before the connection is dropped. */
+const CLOSE_WAIT_MS = 5000;
+
+/**
+ * Closes a queue, waiting at most `waitMs`: with its Redis gone, close() may wait for a reconnect that
+ * never comes. (The client BullMQ made goes on reconnecting after close() then: a command that is done
+ * exits anyway, see exitWhenDone.)
+ */
+export async function closeQueue(queue: Pick<TransportQueue<unknown>, 'close'>, waitMs = CLOSE_WAIT_MS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    queue.close().catch(() => undefined),
+    new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs); }),
+  ]);
+  clearTimeout(timer);
+}
+
 /**
  * Resolves once each queue has written its meta (the events cap among it). A Queue writes it in the
  * background after connecting; jobs added before that trim the events stream to BullMQ's default cap.

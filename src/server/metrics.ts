@@ -5,6 +5,7 @@
 import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { chunkDurations, ledgerTotals } from '../ledger/ops-metrics.js';
+import { runningWithoutProducer } from '../producers/producer-presence.js';
 import { queueDepth, type QueueDepth } from '../queue/index.js';
 import type { ServerDeps } from './server-deps.js';
 
@@ -42,12 +43,16 @@ export function createServerMetrics(deps: ServerDeps): ServerMetrics {
   const lastProgress = new Gauge({
     name: 'taskfleet_last_progress_timestamp_seconds', help: 'When the last chunk or workflow run finished (Unix seconds; 0 before any).', registers,
   });
+  const producerless = new Gauge({
+    name: 'taskfleet_runs_without_producer', help: 'Runs that are running with no producer driving them (it was killed or lost its host): `taskfleet resume RUN`.', registers,
+  });
   const scrapeErrors = new Counter({ name: 'taskfleet_metrics_source_errors_total', help: 'Scrapes where a queue could not be read (its gauges are left out).', labelNames: ['queue'], registers });
 
   async function refresh(): Promise<void> {
-    const [totals, durations, queues] = await Promise.all([
+    const [totals, durations, orphans, queues] = await Promise.all([
       ledgerTotals(deps.db),
       chunkDurations(deps.db),
+      runningWithoutProducer(deps.db),
       Promise.all([...deps.queues].map(async ([name, queue]) => {
         try {
           const [depth, count] = await Promise.all([queueDepth(queue), queue.getWorkersCount()]);
@@ -73,6 +78,7 @@ export function createServerMetrics(deps: ServerDeps): ServerMetrics {
     for (const status of ['running', 'succeeded', 'failed', 'cached', 'abandoned']) {
       workflowRuns.set({ status }, totals.workflowRunsByStatus.find((r) => r.status === status)?.runs ?? 0);
     }
+    producerless.set(orphans.length);
     cacheHits.reset();
     cacheHits.inc(totals.workflowCacheHits);
     lastProgress.set(totals.lastProgressAt ?? 0);

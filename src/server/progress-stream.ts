@@ -87,7 +87,7 @@ export class ProgressNotifications {
 
 /** The part of a report that says whether anything happened (rates and ETAs move by themselves). */
 function changeKey(r: ProgressReport): string {
-  return JSON.stringify([r.status, r.stage, r.stages.map((s) => s.ledger), r.phases.map((p) => p.status)]);
+  return JSON.stringify([r.status, r.producerAttached, r.stage, r.stages.map((s) => s.ledger), r.phases.map((p) => p.status)]);
 }
 
 /** Streams one run's progress to one client until the run ends or the client goes away. */

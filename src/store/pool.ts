@@ -74,8 +74,12 @@ export function createPool(databaseUrl: string, max: number, guards: SessionGuar
       },
     } : {}),
   });
-  // An idle client losing its connection must not crash the process; the next query reconnects.
+  // A client losing its connection (a restarted or failed-over server, pg_terminate_backend, a cut network)
+  // must not crash the process. Idle in the pool, the pool's listener hears it; checked out (a job's
+  // transaction, the producer's LISTEN session), only the client's own listener does: its query fails
+  // instead, the job retries on a new connection, and the pool drops the dead client when it is released.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => { client.on('error', () => undefined); });
   return pool;
 }
 
@@ -92,4 +96,15 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
   } finally {
     client.release();
   }
+}
+
+/**
+ * Whether a query failed because its connection was lost (the server ended the session, restarted,
+ * failed over, or cannot be reached): the same query on a new connection may well succeed.
+ */
+export function lostDatabaseConnection(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  // Class 08 (connection exception); 57P01-03: admin shutdown, crash shutdown, cannot connect now.
+  if (typeof code === 'string' && (code.startsWith('08') || /^57P0[123]$/.test(code))) return true;
+  return err instanceof Error && /Connection terminated|connection error|ECONNRESET|ECONNREFUSED/i.test(err.message);
 }

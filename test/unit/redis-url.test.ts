@@ -192,6 +192,10 @@ describe('redactUrl and the multi-host form', () => {
     ['rediss://app:p@ss,w@a:1,b:2/0?cluster=true', 'rediss://app:***@a:1,b:2/0?cluster=true'],
     ['redis://a:1,b:2', 'redis://a:1,b:2'],
     ['redis://app@a:1,b:2', 'redis://app@a:1,b:2'],
+    // the password as a query parameter, which pg and ioredis both accept
+    ['postgres://postgres@db:5432/tms?password=QryS3cret', 'postgres://postgres@db:5432/tms?password=***'],
+    ['redis://h:6379/12?password=s3c&db=1', 'redis://h:6379/12?password=***&db=1'],
+    ['postgres://u:pw@db/tms?sslmode=require&sslpassword=k3y#x', 'postgres://u:***@db/tms?sslmode=require&sslpassword=***#x'],
   ])('%s -> %s', (url, expected) => {
     expect(redactUrl(url)).toBe(expected);
   });

@@ -6,10 +6,11 @@ import { collectMismatches, countOf, lookUpExpected, runCheck, type CheckResult,
 import { EXPECTED_TABLE } from '../expected-rows.js';
 import { inStrayScope } from '../scope.js';
 
-interface Row { legacy_id: string; id: string; run_id: string; last_run_id: string; legacy_line: number }
+interface Row { legacy_id: string; id: string; run_id: string; last_run_id: string; legacy_line: number; known_run: boolean }
 
 const straySql = (kind: EntityKind) => `
-  SELECT a.legacy_id, a.id::text AS id, a.run_id, a.last_run_id, a.legacy_line
+  SELECT a.legacy_id, a.id::text AS id, a.run_id, a.last_run_id, a.legacy_line,
+         EXISTS (SELECT 1 FROM ledger.runs k WHERE k.id = a.run_id) AS known_run
   FROM tms.${kind} a
   WHERE ${inStrayScope('a')}
     AND NOT EXISTS (SELECT 1 FROM ${EXPECTED_TABLE[kind]} e WHERE e.id = a.id AND e.problem IS NULL AND NOT e.rejected)`;
@@ -31,7 +32,7 @@ export function checkStrayRows(client: PoolClient, runId: string, maxSamples: nu
         samples.push({
           problem: ref
             ? `${kind} row ${r.legacy_id} exists although its legacy record (${ref}) is expected to be rejected`
-            : `${kind} row ${r.legacy_id} has no legacy record`,
+            : `${kind} row ${r.legacy_id} has no legacy record${r.known_run ? '' : ` (its run_id ${r.run_id} names no run of the ledger: written outside taskfleet?)`}`,
           kind, legacyId: r.legacy_id, id: r.id, runId: r.run_id, lastRunId: r.last_run_id, legacyLine: r.legacy_line,
         });
       }
