@@ -69,7 +69,7 @@ async function followStream(url: string, flags: FollowFlags, display: ProgressDi
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
       // Exit 2, not 1: 1 says the run failed, and nothing is known of the run.
       if (++failures > RECONNECTS) throw new ConfigError(`Cannot reach the server at ${flags.server}: ${why}`, { cause: err });
-      process.stderr.write(`Cannot reach the server at ${flags.server} (${why}); trying again (${failures}/${RECONNECTS})\n`);
+      display.log(`Cannot reach the server at ${flags.server} (${why}); trying again (${failures}/${RECONNECTS})`);
       await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
       continue;
     }
@@ -90,7 +90,7 @@ async function followStream(url: string, flags: FollowFlags, display: ProgressDi
           const report = JSON.parse(ev.data) as ProgressReport;
           display.update(report.stages.map((s) => s.ledger));
           // Said once each time it turns so: the run waits for a resume, which this command cannot do.
-          if (report.producerAttached === false && !producerGone) process.stderr.write(`Run ${report.runId} has no producer: ${describeNoProducer(report.runId)}\n`);
+          if (report.producerAttached === false && !producerGone) display.log(`Run ${report.runId} has no producer: ${describeNoProducer(report.runId)}`);
           producerGone = report.producerAttached === false;
           if (ev.event === 'end') return report;
         } else if (ev.event === 'error') {

@@ -11,7 +11,7 @@ import { findRun, setMaxRejects, updateRun, type Run } from '../ledger/runs.js';
 import { describeBreach, rejectLimitBreach } from '../ledger/reject-limit.js';
 import { formatSummaryLines, isBalanced, runSummary } from '../ledger/summary.js';
 import { workflowRunSummary, type WorkflowRunSummary } from '../ledger/workflow-runs.js';
-import { createLogger, type Logger } from '../logger.js';
+import { atLeastWarn, createLogger, type Logger } from '../logger.js';
 import { driveRun } from '../producers/drive-run.js';
 import { planRun } from '../producers/plan-run.js';
 import { whilePlanningAlone } from '../producers/one-run-per-directory.js';
@@ -189,14 +189,19 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
       return code;
     };
     if (run.status !== 'completed') {
-      if (flags.workers > 0) workers = spawnWorkers(flags.workers, settings);
       const mode = flags.json ? 'json' : !flags.progress ? 'none' : process.stderr.isTTY ? 'bars' : 'lines';
+      // Under the bars, the local workers (which write to this terminal) say only what needs the operator:
+      // their info lines would tear the bars. --no-progress shows them all.
+      if (flags.workers > 0) workers = spawnWorkers(flags.workers, mode === 'bars' ? { ...settings, logLevel: atLeastWarn(settings.logLevel) } : settings);
       const display = await createProgressDisplay(mode, run.id);
       const outcome = await driveRun(db, queues, { id: run.id, queueToken: run.queueToken, withWorkflows: run.options.workflows !== undefined }, logger, {
         maxWaitingJobs: settings.maxWaitingJobs, attempts: settings.attempts, backoffMs: settings.backoffMs,
         onProgress: (p) => display.update(p), signal: interrupted.signal,
       }).finally(() => display.stop());
       status = outcome.status;
+      // Stopped before the summary, so that it is the last thing the command prints, not the workers' goodbyes.
+      await workers?.stop();
+      workers = null;
       if (outcome.status === 'failed') process.stderr.write(`Run ${run.id} failed: ${outcome.error}\n${nextStepAfterFailure(run.id, outcome.error)}\n`);
       if (outcome.status === 'rolled_back') {
         process.stderr.write(`Run ${run.id} was rolled back while it ran (taskfleet rollback): this producer stops, and workers drop the jobs it left in the queue.\n`

@@ -3,19 +3,25 @@
 import type cliProgressModule from 'cli-progress';
 import type { StageProgress } from '../ledger/chunks.js';
 import { RUN_STAGES, type RunStage } from '../legacy/kinds.js';
+import { divertLogLines } from '../logger.js';
 
 export interface ProgressDisplay {
   update(progress: StageProgress[]): void;
+  /** A line for the operator (a warning): above the bars while they are drawn, else on stderr. */
+  log(line: string): void;
   stop(): void;
 }
+
+const toStderr = (line: string): void => { process.stderr.write(line.endsWith('\n') ? line : `${line}\n`); };
 
 const LINE_EVERY_MS = 5000;
 
 export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'none', runId: string): Promise<ProgressDisplay> {
-  if (mode === 'none') return { update: () => undefined, stop: () => undefined };
+  if (mode === 'none') return { update: () => undefined, log: toStderr, stop: () => undefined };
   if (mode === 'json') {
     return {
       update: (progress) => process.stdout.write(`${JSON.stringify({ event: 'progress', runId, at: new Date().toISOString(), stages: progress })}\n`),
+      log: toStderr,
       stop: () => undefined,
     };
   }
@@ -54,6 +60,7 @@ export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'n
           .map((p) => `${p.stage} ${doneOf(p)}/${unit(p)}`).join(' | ');
         if (latest !== lastLine && Date.now() - last >= LINE_EVERY_MS) print(latest);
       },
+      log: toStderr,
       // The last state too, however soon after the previous line: a short run showed only its start.
       stop: () => { if (latest !== '' && latest !== lastLine) print(latest); },
     };
@@ -68,6 +75,13 @@ export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'n
     stopOnComplete: false,
   }, cliProgress.Presets.shades_classic);
   const bars = new Map<RunStage, cliProgressModule.SingleBar>();
+  // Lines written to stderr while the bars are drawn would tear them: the process's log lines, and the
+  // display's own, go above the bars (printed at their next redraw) until stop().
+  const log = (line: string): void => {
+    if (multibar.isActive) multibar.log(line.endsWith('\n') ? line : `${line}\n`);
+    else toStderr(line);
+  };
+  divertLogLines(log);
   return {
     update(progress) {
       for (const p of progress) {
@@ -79,6 +93,12 @@ export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'n
         bar.update(doneOf(p), payload);
       }
     },
-    stop: () => multibar.stop(),
+    log,
+    stop: () => {
+      // A redraw first: it prints the lines still waiting above the bars (stop() alone would drop them).
+      if (multibar.isActive) multibar.update();
+      multibar.stop();
+      divertLogLines(null);
+    },
   };
 }
