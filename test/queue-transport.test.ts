@@ -20,6 +20,7 @@ import {
   redisAnswers,
 } from '../src/queue/index.js';
 import type { QueueTransport, TransportQueue, TransportWorker } from '../src/queue/index.js';
+import { ConfigError } from '../src/config/errors.js';
 import { LOADED_MACHINE_SLACK_MS } from './helpers/services.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -250,6 +251,17 @@ describe('Redis specifics', () => {
       await queue.close();
       redis.disconnect();
     }
+  });
+
+  it('refuses a database number the server does not have (ioredis would go on in db 0)', async () => {
+    const redis = new Redis(REDIS_URL);
+    const databases = Number((await redis.config('GET', 'databases').finally(() => redis.disconnect()))[1]);
+    const t: QueueTransport = { kind: 'redis', url: `${REDIS_URL.replace(/\/\d*$/, '')}/${databases}`, prefix: `{tf-qt-${suffix()}}` };
+    const err: unknown = await ensureTransportReady(t, 3000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toContain(`The Redis URL names database ${databases}, which this Redis server refuses (ERR DB index is out of range)`);
+    // The last one it has is fine.
+    await ensureTransportReady({ ...t, url: `${REDIS_URL.replace(/\/\d*$/, '')}/${databases - 1}` }, 3000);
   });
 
   it('tells whether Redis answers', async () => {

@@ -80,6 +80,7 @@ async function pingNode(client: Redis, timeoutMs: number): Promise<{ clusterEnab
       (async () => {
         await client.connect();
         await client.ping();
+        await selectsItsDatabase(client);
         const info = await client.info('cluster').catch(() => '');
         return { clusterEnabled: /^cluster_enabled:1\s*$/m.test(info) };
       })(),
@@ -87,10 +88,26 @@ async function pingNode(client: Redis, timeoutMs: number): Promise<{ clusterEnab
       () => lastError,
     );
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     // ioredis reports a refused connection as "Connection is closed." after the socket error: keep the socket error.
     throw lastError ?? err;
   } finally {
     client.disconnect();
+  }
+}
+
+/**
+ * ioredis only logs a failed SELECT of the URL's database number and goes on in database 0: the queues
+ * would land there, beside whatever else uses it. Select it again, here, where a refusal can stop the command.
+ */
+async function selectsItsDatabase(client: Redis): Promise<void> {
+  const db = client.options.db ?? 0;
+  if (db === 0) return;
+  try {
+    await client.select(db);
+  } catch (err) {
+    throw new ConfigError(`The Redis URL names database ${db}, which this Redis server refuses (${(err as Error).message}): `
+      + `its \`databases\` setting (16 unless configured) bounds the number; use a lower one`);
   }
 }
 
