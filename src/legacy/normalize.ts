@@ -51,14 +51,36 @@ function textProblem(s: string): string | null {
   return s.isWellFormed() ? null : SURROGATE_MESSAGE;
 }
 
-/** The first extra value (walking into objects and arrays) that cannot be stored, with the reason. */
+/**
+ * How deep an extra value may nest. Far deeper than any real export, yet bounded: code that walks a value
+ * recursively (JSON.stringify, Postgres's jsonb parser, comparisons on read-back) overflows its stack on a
+ * 10 KB value of 5000 nested arrays, and that failed the record's whole chunk, every attempt.
+ */
+export const MAX_NESTING = 100;
+const NESTING_MESSAGE = `nests arrays or objects more than ${MAX_NESTING} levels deep, which is not stored (no real export nests so deep)`;
+
+/** The first extra value (walking into objects and arrays, without recursion) that cannot be stored, with the reason. */
 function extraProblem(value: unknown): string | null {
-  if (typeof value === 'string') return textProblem(value);
-  if (typeof value === 'number' && !Number.isFinite(value)) return NUMBER_RANGE_MESSAGE;
-  if (Array.isArray(value)) {
-    for (const item of value) { const p = extraProblem(item); if (p) return p; }
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) { const p = textProblem(key) ?? extraProblem(item); if (p) return p; }
+  // [value, its depth, the key it is under]: popped in document order, a key checked before its value.
+  const pending: [unknown, number, string | null][] = [[value, 1, null]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth, key] = next;
+    const keyProblem = key === null ? null : textProblem(key);
+    if (keyProblem) return keyProblem;
+    if (typeof item === 'string') {
+      const p = textProblem(item);
+      if (p) return p;
+    } else if (typeof item === 'number') {
+      if (!Number.isFinite(item)) return NUMBER_RANGE_MESSAGE;
+    } else if (item !== null && typeof item === 'object') {
+      if (depth > MAX_NESTING) return NESTING_MESSAGE;
+      if (Array.isArray(item)) {
+        for (let i = item.length - 1; i >= 0; i--) pending.push([item[i], depth + 1, null]);
+      } else {
+        const entries = Object.entries(item);
+        for (let i = entries.length - 1; i >= 0; i--) pending.push([entries[i]![1], depth + 1, entries[i]![0]]);
+      }
+    }
   }
   return null;
 }
@@ -116,11 +138,21 @@ const date = field((v) => {
   return typeof v === 'string' && isCalendarDate(v) ? v : invalid(`must be a date YYYY-MM-DD, got ${describe(v)}`);
 });
 
+const NUMERIC_MAX_WHOLE_DIGITS = 131_072;
+const NUMERIC_MAX_FRACTION_DIGITS = 16_383;
 const nonNegativeNumber = field((v) => {
   if (isBlank(v)) return null;
   const canonical = typeof v === 'number' ? (Number.isFinite(v) ? canonicalDecimal(String(v)) : null) : typeof v === 'string' ? canonicalDecimal(v) : null;
   if (canonical === null) return invalid(`must be a number, got ${describe(v)}`);
-  return canonical.startsWith('-') ? invalid('must not be negative') : canonical;
+  if (canonical.startsWith('-')) return invalid('must not be negative');
+  // Postgres numeric's own bounds: beyond them the INSERT fails, and with it the record's whole chunk.
+  const point = canonical.indexOf('.');
+  const whole = point < 0 ? canonical.length : point;
+  const fraction = point < 0 ? 0 : canonical.length - point - 1;
+  if (whole > NUMERIC_MAX_WHOLE_DIGITS || fraction > NUMERIC_MAX_FRACTION_DIGITS) {
+    return invalid(`has ${whole} digits before the decimal point and ${fraction} after; Postgres numeric stores at most ${NUMERIC_MAX_WHOLE_DIGITS} and ${NUMERIC_MAX_FRACTION_DIGITS}`);
+  }
+  return canonical;
 });
 
 /** An integer written as a float with a zero fraction ("3.0"). */
@@ -390,7 +422,13 @@ function scalarText(value: unknown): string {
 function describe(value: unknown): string {
   if (value === undefined || value === null) return 'nothing';
   if (typeof value === 'number' && !Number.isFinite(value)) return 'a number beyond the range of a double';
-  const shown = JSON.stringify(value);
+  let shown: string;
+  try {
+    shown = JSON.stringify(value);
+  } catch {
+    // Nested deeper than JSON.stringify's stack: the field's check rejects it all the same.
+    return Array.isArray(value) ? 'an array nested too deep to show' : 'an object nested too deep to show';
+  }
   return shown.length > 60 ? `${shown.slice(0, 57)}...` : shown;
 }
 

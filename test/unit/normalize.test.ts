@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadLegacyMapping, parseLegacyMapping } from '../../src/config/legacy-mapping.js';
 import { declaredEdges } from '../../src/legacy/declared-edges.js';
-import { createNormalizer, legacyFieldName, parseList, sourceNames, type Normalized } from '../../src/legacy/normalize.js';
+import { createNormalizer, legacyFieldName, MAX_NESTING, parseList, sourceNames, type Normalized } from '../../src/legacy/normalize.js';
 import type { RawRecord } from '../../src/legacy/read-chunk.js';
 
 const mapping = loadLegacyMapping();
@@ -195,6 +195,26 @@ describe('normalize: every failure names its field with a readable reason', () =
     const { reason } = rejected(tasks({ ...TASK, status: 'x'.repeat(200) }));
     expect(reason).toMatch(/got "x{56}\.\.\.$/);
     expect(reason.length).toBeLessThan(160);
+  });
+
+  // Found by the input probe: each of these failed the record's whole chunk on every attempt (Postgres
+  // "value overflows numeric format"; a stack overflow walking the value), and prepare did not predict it.
+  it('estimate_hours beyond what Postgres numeric stores is a reject of the record, its last digit still in range', () => {
+    expect(rejected(tasks({ ...TASK, estimate_hours: '9'.repeat(131_073) }))).toMatchObject({
+      field: 'estimate_hours', reason: 'estimate_hours has 131073 digits before the decimal point and 0 after; Postgres numeric stores at most 131072 and 16383' });
+    expect(rejected(tasks({ ...TASK, estimate_hours: `0.${'1'.repeat(16_384)}` })).reason).toMatch(/^estimate_hours has 1 digits before the decimal point and 16384 after/);
+    expect(ok(tasks({ ...TASK, estimate_hours: `${'9'.repeat(131_072)}.${'1'.repeat(16_383)}` })).estimateHours).toHaveLength(131_072 + 1 + 16_383);
+  });
+
+  it('a value nested deeper than MAX_NESTING is a reject naming its field, with no stack overflow however deep', () => {
+    const nested = (depth: number): unknown => JSON.parse(`${'['.repeat(depth)}${']'.repeat(depth)}`);
+    expect(ok(projects({ ...PROJECT, tree: nested(MAX_NESTING) })).extra).toEqual({ tree: nested(MAX_NESTING) });
+    expect(rejected(projects({ ...PROJECT, tree: nested(MAX_NESTING + 1) }))).toMatchObject({ field: 'tree', reason: expect.stringMatching(/^tree nests arrays or objects more than 100 levels deep/) as string });
+    expect(rejected(projects({ ...PROJECT, tree: { a: nested(100_000) } })).field).toBe('tree');
+    // A known field: its check rejects it, and the reason shows it without walking it.
+    expect(rejected(tasks({ ...TASK, title: nested(100_000) }))).toMatchObject({ field: 'title', reason: 'title must be text, got an array nested too deep to show' });
+    // Still the first problem in document order: a key's NUL before a deeper value's.
+    expect(rejected(projects({ ...PROJECT, tree: { 'a\u0000': 1, b: nested(200) } })).reason).toMatch(/NUL/);
   });
 
   it('reports the first failing field in schema order', () => {
