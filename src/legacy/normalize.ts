@@ -91,6 +91,13 @@ const optionalText = field((v) => {
   const problem = textProblem(v);
   return problem ? invalid(problem) : v;
 });
+/** Optional text the new system indexes (assignee). */
+const optionalIndexedText = field((v) => {
+  if (isBlank(v)) return null;
+  if (typeof v !== 'string') return invalid(`must be text, got ${describe(v)}`);
+  const problem = textProblem(v) ?? indexedLengthProblem(v);
+  return problem ? invalid(problem) : v;
+});
 const requiredText = field((v) => {
   if (isBlank(v)) return invalid('is required');
   if (typeof v !== 'string') return invalid(`must be text, got ${describe(v)}`);
@@ -102,12 +109,26 @@ const requiredText = field((v) => {
 // taking it would silently merge two records or attach a child to the wrong parent.
 const UNSAFE_ID_MESSAGE = 'is a number too large to be read exactly (above 2^53, JSON readers round it); export ids as strings';
 
+/**
+ * The longest value (UTF-8 bytes) the new system indexes: ids (the legacy_id indexes) and assignee (a
+ * user's open tasks). A btree entry holds at most 2704 bytes, so a longer value migrated fine and then
+ * made `optimize` fail; it is a reject here, where prepare predicts it.
+ */
+export const MAX_INDEXED_BYTES = 2048;
+/** Why a value the new system indexes is too long, or null. Cheap for the usual short values. */
+function indexedLengthProblem(s: string): string | null {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most values need no count.
+  if (s.length * 3 <= MAX_INDEXED_BYTES) return null;
+  const bytes = Buffer.byteLength(s, 'utf8');
+  return bytes > MAX_INDEXED_BYTES ? `is ${bytes} bytes long; the new system indexes it, and takes at most ${MAX_INDEXED_BYTES} bytes there` : null;
+}
+
 function idText(v: unknown): string | Invalid | null {
   if (isBlank(v)) return null;
   if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) return invalid(`${UNSAFE_ID_MESSAGE}, got ${describe(v)}`);
   if (typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v))) return invalid(`must be a string or an integer, got ${describe(v)}`);
   const id = String(v).trim();
-  const problem = textProblem(id);
+  const problem = textProblem(id) ?? indexedLengthProblem(id);
   if (problem) return invalid(problem);
   return id === '' ? null : id;
 }
@@ -167,7 +188,8 @@ const integer = field((v) => {
 });
 
 // Lists are JSON arrays of strings, or (CSV) one text with ';' between items.
-const stringList = (what: string) => field((v) => {
+/** `indexed`: the items are ids of other records (looked up by the legacy_id indexes). */
+const stringList = (what: string, indexed = false) => field((v) => {
   if (isBlank(v)) return null;
   if (Array.isArray(v)) {
     const unsafe = (v as unknown[]).find((item) => typeof item === 'number' && Number.isInteger(item) && !Number.isSafeInteger(item));
@@ -175,7 +197,10 @@ const stringList = (what: string) => field((v) => {
   }
   const list = parseList(v);
   if (list === null) return invalid(`must be a list of ${what}, got ${describe(v)}`);
-  for (const item of list) { const problem = textProblem(item); if (problem) return invalid(problem); }
+  for (const item of list) {
+    const problem = textProblem(item) ?? (indexed ? indexedLengthProblem(item) : null);
+    if (problem) return invalid(indexed && problem.startsWith('is ') ? `holds an id that ${problem}` : problem);
+  }
   return list;
 });
 
@@ -210,8 +235,8 @@ const SCHEMAS = {
     id: legacyId, project_id: legacyId, phase_id: optionalLegacyId, title: requiredText, description: optionalText,
     status: enumOf(['todo', 'in_progress', 'blocked', 'review', 'done', 'cancelled']),
     priority: enumOf(['low', 'medium', 'high', 'critical']), type: requiredText,
-    assignee: optionalText, reporter: optionalText, estimate_hours: nonNegativeNumber, due_on: date,
-    tags: stringList('tags'), depends_on: stringList('task ids'), ...common,
+    assignee: optionalIndexedText, reporter: optionalText, estimate_hours: nonNegativeNumber, due_on: date,
+    tags: stringList('tags'), depends_on: stringList('task ids', true), ...common,
   }),
   task_dependencies: ({ task_id: legacyId, depends_on_id: legacyId }),
 } as const satisfies Record<LegacyKind, Record<string, FieldCheck<unknown>>>;

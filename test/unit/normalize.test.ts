@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadLegacyMapping, parseLegacyMapping } from '../../src/config/legacy-mapping.js';
 import { declaredEdges } from '../../src/legacy/declared-edges.js';
-import { createNormalizer, legacyFieldName, MAX_NESTING, parseList, sourceNames, type Normalized } from '../../src/legacy/normalize.js';
+import { createNormalizer, legacyFieldName, MAX_INDEXED_BYTES, MAX_NESTING, parseList, sourceNames, type Normalized } from '../../src/legacy/normalize.js';
 import type { RawRecord } from '../../src/legacy/read-chunk.js';
 
 const mapping = loadLegacyMapping();
@@ -215,6 +215,23 @@ describe('normalize: every failure names its field with a readable reason', () =
     expect(rejected(tasks({ ...TASK, title: nested(100_000) }))).toMatchObject({ field: 'title', reason: 'title must be text, got an array nested too deep to show' });
     // Still the first problem in document order: a key's NUL before a deeper value's.
     expect(rejected(projects({ ...PROJECT, tree: { 'a\u0000': 1, b: nested(200) } })).reason).toMatch(/NUL/);
+  });
+
+  // Found by the input probe: a 4000-character id or assignee migrated and verified, then optimize
+  // failed building its index ("index row size 4024 exceeds btree version 4 maximum 2704").
+  it('an id, a reference or an assignee longer than the new system indexes is a reject naming it', () => {
+    const long = 'x'.repeat(MAX_INDEXED_BYTES + 1);
+    const tooLong = `is ${MAX_INDEXED_BYTES + 1} bytes long; the new system indexes it, and takes at most ${MAX_INDEXED_BYTES} bytes there`;
+    expect(rejected(tasks({ ...TASK, id: long }))).toMatchObject({ field: 'id', reason: `id ${tooLong}` });
+    expect(rejected(tasks({ ...TASK, phase_id: long }))).toMatchObject({ field: 'phase_id', reason: `phase_id ${tooLong}` });
+    expect(rejected(tasks({ ...TASK, assignee: long }))).toMatchObject({ field: 'assignee', reason: `assignee ${tooLong}` });
+    expect(rejected(tasks({ ...TASK, depends_on: ['t2', long] }))).toMatchObject({ field: 'depends_on', reason: `depends_on holds an id that ${tooLong}` });
+    expect(rejected(deps({ task_id: 't1', depends_on_id: long })).field).toBe('depends_on_id');
+    // Bytes, not characters: 683 three-byte characters are 2049 bytes.
+    expect(rejected(tasks({ ...TASK, assignee: '€'.repeat(683) })).reason).toMatch(/^assignee is 2049 bytes long/);
+    expect(ok(tasks({ ...TASK, id: 'x'.repeat(MAX_INDEXED_BYTES), assignee: '€'.repeat(682) })).legacyId).toHaveLength(MAX_INDEXED_BYTES);
+    // Text nothing indexes keeps any length.
+    expect(ok(tasks({ ...TASK, reporter: long, tags: [long] })).reporter).toBe(long);
   });
 
   it('reports the first failing field in schema order', () => {
