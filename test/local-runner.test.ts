@@ -129,6 +129,27 @@ describe.each(RUNNERS)('local runner, %s', (_how, create) => {
     expect(result.outputTail).toContain('cannot start taskfleet-no-such-program');
   });
 
+  // Found by the input probe: a 200 KB description failed its workflow on every attempt (spawn E2BIG:
+  // Linux takes at most 128 KiB a variable), and spawn throws E2BIG rather than emitting it, so the run
+  // threw and its job was retried 8 times over about 100 s.
+  it('runs a task whose description is too long for a variable: the variable is cut, the task file is whole', async () => {
+    const description = `${'d'.repeat(200 * 1024)}END`;
+    const result = await run([nodeStep('reads-both', [
+      'const fs = require("node:fs");',
+      'const whole = JSON.parse(fs.readFileSync(process.env.TASK_FILE, "utf8")).description;',
+      'console.log(process.env.TASK_DESCRIPTION.length, whole.length, whole.endsWith("END"), process.env.TASK_DESCRIPTION.split("\\n").pop());',
+    ].join('\n'))], { ...task, description });
+    expect(result).toMatchObject({ status: 'succeeded', exitCode: 0 });
+    expect(result.outputTail).toContain(`${64 * 1024 + '\n[taskfleet: cut at 65536 of 204803 bytes; $TASK_FILE holds the whole text]'.length} ${description.length} true [taskfleet: cut at 65536 of 204803 bytes; $TASK_FILE holds the whole text]`);
+  });
+
+  it('fails a step whose own env is too large for a process once, naming the variable', async () => {
+    const result = await run([nodeStep('huge-env', 'console.log("never")', { env: { HUGE: 'h'.repeat(200 * 1024) } })]);
+    expect(result).toMatchObject({ status: 'failed', exitCode: 127, timedOut: false });
+    expect(result.steps).toEqual([expect.objectContaining({ name: 'huge-env', exitCode: 127 })]);
+    expect(result.outputTail).toContain(`cannot start node: spawn E2BIG: HUGE (${'HUGE='.length + 200 * 1024 + 1} bytes) exceed what Linux lets one process receive`);
+  });
+
   it('gives a step a minimal environment: PATH, HOME, the template env, TASK_* and TASK_FILE, nothing of the worker', async () => {
     process.env.TASKFLEET_TEST_SECRET = 'hunter2';
     try {

@@ -3,12 +3,13 @@
 // HOME, LANG, the template's env and the task's TASK_* variables — nothing inherited from the worker, so
 // no secret leaks into a step), its timeout (the whole process group is killed) and its output captured.
 // The step's image is not used: the result says so (imageUsed: false).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { abortError, type RunResult, type StepResult, type WorkflowDefinition, type WorkflowRunner, type WorkflowStep } from './types.js';
 
@@ -110,12 +111,35 @@ interface StepContext {
   onStepGroup: LocalRunnerOptions['onStepGroup'];
 }
 
+/** Linux's limit on one environment string (MAX_ARG_STRLEN: 32 pages), "NAME=value" and its NUL included. */
+const MAX_ENV_STRING_BYTES = 128 * 1024;
+
+/** Why spawn refused, with the variables over Linux's limit when that is why (E2BIG). */
+function cannotSpawn(err: NodeJS.ErrnoException, env: Record<string, string>): string {
+  if (err.code !== 'E2BIG') return err.message;
+  const large = Object.entries(env)
+    .map(([name, value]) => [name, Buffer.byteLength(`${name}=${value}`) + 1] as const)
+    .filter(([, bytes]) => bytes > MAX_ENV_STRING_BYTES)
+    .map(([name, bytes]) => `${name} (${bytes} bytes)`);
+  return `${err.message}: ${large.length > 0 ? large.join(', ') : 'the variables and arguments together'} exceed what Linux lets one process `
+    + `receive (${MAX_ENV_STRING_BYTES} bytes a variable)`;
+}
+
 async function runStep(step: WorkflowStep, ctx: StepContext): Promise<StepResult & { aborted: boolean }> {
   const started = performance.now();
   const stderr = new HeldOutput(ctx.stderrSpill);
-  const child = spawn(step.command[0]!, step.command.slice(1), {
-    cwd: ctx.cwd, env: ctx.env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  let child: ChildProcessByStdio<null, Readable, Readable>;
+  try {
+    child = spawn(step.command[0]!, step.command.slice(1), {
+      cwd: ctx.cwd, env: ctx.env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    // Node throws (not emits) some spawn errors, E2BIG (a template's env value over Linux's limit) above
+    // all: every attempt fails the same way, so it is the step's result (exit 127, as a program that
+    // cannot start), not a retry. A task's long title or description is cut before (render.ts).
+    ctx.tail.push(Buffer.from(`\ntaskfleet: cannot start ${step.command[0]!}: ${cannotSpawn(err as NodeJS.ErrnoException, ctx.env)}\n`));
+    return { name: step.name, exitCode: 127, durationMs: Math.round(performance.now() - started), timedOut: false, aborted: false };
+  }
   if (child.pid !== undefined) ctx.onStepGroup?.('started', child.pid);
   let timedOut = false;
   let aborted = false;

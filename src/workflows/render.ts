@@ -54,6 +54,24 @@ function canonical(value: unknown): string | undefined {
 
 const text = (value: string | null): string => value ?? '';
 
+/**
+ * The most of a title or description a variable carries (UTF-8 bytes). Linux refuses to start a process
+ * with any one variable over 128 KiB (E2BIG), so a longer text would fail its workflow on every attempt;
+ * cut, it says so at its end, and the task file keeps it whole.
+ */
+export const MAX_TEXT_VARIABLE_BYTES = 64 * 1024;
+
+/** `value` as its variable carries it: whole, or cut at a character boundary with a note. */
+function variableText(value: string): string {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most texts need no count.
+  if (value.length * 3 <= MAX_TEXT_VARIABLE_BYTES) return value;
+  const bytes = Buffer.from(value, 'utf8');
+  if (bytes.length <= MAX_TEXT_VARIABLE_BYTES) return value;
+  // toString drops a character cut in half as U+FFFD: trim that away.
+  const kept = bytes.subarray(0, MAX_TEXT_VARIABLE_BYTES).toString('utf8').replace(/\uFFFD$/, '');
+  return `${kept}\n[taskfleet: cut at ${MAX_TEXT_VARIABLE_BYTES} of ${bytes.length} bytes; $TASK_FILE holds the whole text]`;
+}
+
 /** The task as the workflow sees it: a null field is an empty variable (present, so a step can rely on it), and JSON null in the file. */
 export function taskInputs(task: TaskForWorkflow): TaskInputs {
   const estimate = task.estimateHours === null ? null : String(task.estimateHours);
@@ -61,8 +79,8 @@ export function taskInputs(task: TaskForWorkflow): TaskInputs {
   const env: Record<string, string> = {
     TASK_ID: task.id,
     TASK_LEGACY_ID: task.legacyId,
-    TASK_TITLE: task.title,
-    TASK_DESCRIPTION: text(task.description),
+    TASK_TITLE: variableText(task.title),
+    TASK_DESCRIPTION: variableText(text(task.description)),
     TASK_STATUS: task.status,
     TASK_PRIORITY: task.priority,
     TASK_TYPE: task.type,
@@ -109,10 +127,15 @@ function canonicalTaskInputs(task: TaskForWorkflow): string {
   const file = `{"assignee":${assignee},"description":${description},"dueOn":${dueOn},"estimateHours":${estimateHours},`
     + `"id":${id},"legacyId":${legacyId},"phaseId":${phaseId},"priority":${priority},"projectId":${projectId},`
     + `"reporter":${reporter},"status":${status},"tags":${tags},"title":${title},"type":${type}}`;
-  return `{"env":{"TASK_ASSIGNEE":${v(assignee)},"TASK_DESCRIPTION":${v(description)},"TASK_DUE_ON":${v(dueOn)},`
+  // The variables' texts: the same JSON unless variableText cut them.
+  const cutTitle = variableText(task.title);
+  const cutDescription = task.description === null ? null : variableText(task.description);
+  const titleVariable = cutTitle === task.title ? title : j(cutTitle);
+  const descriptionVariable = cutDescription === task.description ? description : j(cutDescription);
+  return `{"env":{"TASK_ASSIGNEE":${v(assignee)},"TASK_DESCRIPTION":${v(descriptionVariable)},"TASK_DUE_ON":${v(dueOn)},`
     + `"TASK_ESTIMATE_HOURS":${v(estimateHours)},"TASK_FILE":${j(TASK_FILE_PATH)},"TASK_ID":${id},"TASK_LEGACY_ID":${legacyId},`
     + `"TASK_PHASE_ID":${v(phaseId)},"TASK_PRIORITY":${priority},"TASK_PROJECT_ID":${projectId},"TASK_REPORTER":${v(reporter)},`
-    + `"TASK_STATUS":${status},"TASK_TAGS":${j(task.tags === null ? '[]' : tags)},"TASK_TITLE":${title},"TASK_TYPE":${type}},`
+    + `"TASK_STATUS":${status},"TASK_TAGS":${j(task.tags === null ? '[]' : tags)},"TASK_TITLE":${titleVariable},"TASK_TYPE":${type}},`
     + `"file":${j(file)}}`;
 }
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { storedTemplateId } from '../../src/store/workflow-templates.js';
 import { workflowRow, type MigratedTask } from '../../src/store/workflow-rows.js';
-import { canonicalJson, definitionHash, renderWorkflow } from '../../src/workflows/render.js';
+import { canonicalJson, definitionHash, MAX_TEXT_VARIABLE_BYTES, renderWorkflow } from '../../src/workflows/render.js';
 import { DEFAULT_TEMPLATES_DIR, loadTemplates, templateSetFromJson, templateSetToJson } from '../../src/workflows/templates.js';
 import type { TaskValues } from '../../src/legacy/normalize.js';
 
@@ -85,6 +85,41 @@ describe('a workflow row, the fast way', () => {
       }
     });
   }
+
+  // Found by the input probe: a description over 128 KiB made every run of its workflow fail (E2BIG).
+  it('cuts a title or description too long for a variable, alike both ways, at a character boundary; the task file keeps it whole', () => {
+    const rnd = random(7);
+    for (const [i, [title, description]] of ([
+      ['x'.repeat(MAX_TEXT_VARIABLE_BYTES + 1), null],
+      ['short', `${'a'.repeat(MAX_TEXT_VARIABLE_BYTES - 1)}🔥 and more`],
+      [`${'山'.repeat(30_000)}`, `${'é'.repeat(40_000)}\n"quoted"`],
+      ['x'.repeat(MAX_TEXT_VARIABLE_BYTES), 'y'.repeat(MAX_TEXT_VARIABLE_BYTES)],
+    ] as const).entries()) {
+      const t = task(rnd, i, 'default');
+      t.values = { ...t.values, title, description };
+      const definition = renderWorkflow(shipped.templateFor('default'), {
+        id: t.id, legacyId: t.values.legacyId, projectId: t.projectId, phaseId: t.phaseId, title, description,
+        status: t.values.status, priority: t.values.priority, type: t.values.type, assignee: t.values.assignee, reporter: t.values.reporter,
+        estimateHours: t.values.estimateHours, dueOn: t.values.dueOn, tags: t.values.tags,
+      });
+      expect(workflowRow(shipped, t).definitionHash).toBe(definitionHash(definition));
+      const { env, file } = definition.inputs;
+      for (const [name, whole] of [['TASK_TITLE', title], ['TASK_DESCRIPTION', description ?? '']] as const) {
+        const variable = env[name]!;
+        if (Buffer.byteLength(whole) <= MAX_TEXT_VARIABLE_BYTES) {
+          expect(variable).toBe(whole);
+          continue;
+        }
+        const [kept, note] = variable.split(/\n(?=\[taskfleet: cut)/);
+        expect(note).toBe(`[taskfleet: cut at ${MAX_TEXT_VARIABLE_BYTES} of ${Buffer.byteLength(whole)} bytes; $TASK_FILE holds the whole text]`);
+        expect(whole.startsWith(kept!)).toBe(true);
+        expect(Buffer.byteLength(kept!)).toBeGreaterThan(MAX_TEXT_VARIABLE_BYTES - 4);
+        expect(Buffer.byteLength(kept!)).toBeLessThanOrEqual(MAX_TEXT_VARIABLE_BYTES);
+        expect(kept).not.toContain('\uFFFD');
+      }
+      expect(JSON.parse(file) as { title: string; description: string | null }).toMatchObject({ title, description });
+    }
+  });
 
   it('keeps the hash format of earlier runs (stored hashes are cache keys: a new format would re-run their workflows)', () => {
     const set = templateSetFromJson({ dir: '/x', templates: [{ name: 'default', version: '7', run: 'on-migrate',
