@@ -4,7 +4,7 @@
 // whose jobs are failed by a worker connected to another database.
 // The warning comes after 15 s of standstill: the cases run concurrently, each on its own database
 // and queue prefix, so the file waits once.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -98,6 +98,31 @@ describe.concurrent('migrate with no worker taking its jobs', () => {
     start(['worker', ...connectionArgs(db, prefix, REDIS_URL)]);
     const result = await migrate.result;
     expect(result.code, result.stderr.slice(-2000)).toBe(0);
+  }, 120_000);
+
+  // Found by the README probe: `taskfleet run` sends its phase commands' stderr to a log file, so the
+  // warning reached no console (nor `kubectl logs` of the Kubernetes Job, which runs --workers 0).
+  it('taskfleet run shows the warning on its console as well as in its log, and completes once a worker starts', async () => {
+    const db = await createTestDatabase('no_worker_run');
+    const prefix = uniquePrefix('no_worker_run');
+    databases.push(db);
+    prefixes.push(prefix);
+    const logs = join(work, 'run-logs');
+    const run = startCli(['run', '--phase', 'migrate', '--skip-prepare', '--workers', '0', '--legacy-data', dir, '--new-data', db.url,
+      '--redis', REDIS_URL, '--prefix', prefix, '--logs-dir', logs, '--id-mapping', join(work, 'run-ids.json'), '--no-progress'], { timeoutMs: 120_000 });
+    started.push(run);
+    const consoleWarning = () => run.output().stderr.split('\n').find((l) => l.startsWith(`  ! migrate warn: ${WARNING}`));
+    await waitFor(() => Promise.resolve(consoleWarning() !== undefined), 'the warning on run\'s console', 60_000);
+    expect(consoleWarning()).toMatch(/from queue migrate for \d+ s \(1 waiting, none active\): no worker is connected to it; /);
+
+    const worker = startCli(['worker', ...connectionArgs(db, prefix, REDIS_URL)], { timeoutMs: 120_000 });
+    started.push(worker);
+    const result = await run.result;
+    expect(result.code, result.stderr.slice(-2000)).toBe(0);
+    // The log keeps the line whole (JSON), as before.
+    const logged = readFileSync(join(logs, 'task_migration.log'), 'utf8').split('\n').filter((l) => l.includes(WARNING));
+    expect(logged.length).toBeGreaterThan(0);
+    expect(JSON.parse(logged[0]!)).toMatchObject({ level: 'warn', role: 'producer' });
   }, 120_000);
 
   it('names workers that are gone while their job is still active', async () => {

@@ -17,7 +17,7 @@ import { prepareDatabase } from '../store/database.js';
 import { runDryRun, type DryRunForecast } from './dry-run.js';
 import { loadWorkflowRunOptions } from '../producers/workflow-options.js';
 import { PHASES, type Phase } from './phase-events.js';
-import { openLifecycleRecords, type LifecycleRecords, type PhaseStats } from './records.js';
+import { LOG_FILES, openLifecycleRecords, type LifecycleRecords, type PhaseStats } from './records.js';
 import { validateLegacyData } from '../validation/validate-legacy-data.js';
 import { makeDirectorySync } from '../make-directory.js';
 import { counted } from '../counted.js';
@@ -80,8 +80,31 @@ const BIN = join(PACKAGE_ROOT, 'bin', 'taskfleet.js');
 /** Signals to a real run reach the phase command running (see SignalRelay). */
 const relay = new SignalRelay();
 
-/** Runs one phase command; its stderr (pino JSON lines) goes to `log`, its stdout JSON is parsed. */
-async function runPhaseCommand(args: readonly string[], opts: LifecycleOptions, log: NodeJS.WritableStream, onEvent?: (event: Record<string, unknown>) => void): Promise<PhaseCommandResult> {
+/** The warnings of one phase command the console shows; the log file has them all. */
+const CONSOLE_WARNINGS = 20;
+
+/**
+ * A phase command's log line at warn or above, as one line for the console, or null. Its stderr goes to
+ * a log file: without this, a warning that asks for the operator (no worker for the queue, a worker on
+ * another database) reached nobody while the progress stood still (`kubectl logs` shows only the console).
+ */
+function consoleWarning(phase: string, line: string): string | null {
+  if (!line.startsWith('{')) return null;
+  try {
+    const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
+    if (entry.level !== 'warn' && entry.level !== 'error' && entry.level !== 'fatal') return null;
+    return `  ! ${phase} ${entry.level}: ${typeof entry.msg === 'string' ? entry.msg : line}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs one phase command; its stderr (pino JSON lines) goes to `log`, and its warnings to `warn` too (at
+ * most CONSOLE_WARNINGS); its stdout JSON is parsed.
+ */
+async function runPhaseCommand(args: readonly string[], opts: LifecycleOptions, log: NodeJS.WritableStream,
+  onEvent?: (event: Record<string, unknown>) => void, warn: (line: string) => void = opts.say): Promise<PhaseCommandResult> {
   // Phase commands log to files, not the console: at info or finer, like the lifecycle's own records.
   const level = opts.logLevel === 'debug' || opts.logLevel === 'trace' ? opts.logLevel : 'info';
   const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, BIN, ...args, '--new-data', opts.databaseUrl, '--log-level', level, ...opts.connectionArgs], {
@@ -98,6 +121,13 @@ async function runPhaseCommand(args: readonly string[], opts: LifecycleOptions, 
       const cut = stderrTail.slice(-4000);
       stderrTail = cut.slice(cut.indexOf('\n') + 1);
     }
+  });
+  let warnings = 0;
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    const warning = consoleWarning(args[0]!, line);
+    if (warning === null) return;
+    if (++warnings <= CONSOLE_WARNINGS) warn(warning);
+    else if (warnings === CONSOLE_WARNINGS + 1) warn(`  ! ${args[0]!}: more warnings in ${LOG_FILES.migration}`);
   });
   const lines = createInterface({ input: child.stdout });
   lines.on('line', (line) => {
@@ -265,7 +295,7 @@ async function realPhases(opts: LifecycleOptions, records: LifecycleRecords): Pr
         ...(opts.maxRejects !== undefined ? ['--max-rejects', String(opts.maxRejects)] : []), ...(opts.skipPrepare ? ['--skip-prepare'] : []),
         ...(opts.templatesDir ? ['--templates-dir', opts.templatesDir] : []), ...(opts.daggerConfig ? ['--dagger-config', opts.daggerConfig] : []),
         ...(opts.noCache ? ['--no-cache'] : []), '--json'],
-      opts, records.migrationStream, (event) => { if (event.event === 'progress') display.update(event.stages as StageProgress[]); });
+      opts, records.migrationStream, (event) => { if (event.event === 'progress') display.update(event.stages as StageProgress[]); }, (line) => display.log(line));
       display.stop();
       const r = outcome.result ?? {};
       if (typeof r.runId === 'string') { runId = r.runId; records.setRun(runId); }
