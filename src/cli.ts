@@ -10,6 +10,7 @@ import { GateError } from './lifecycle/phase-events.js';
 import { TransportUnavailableError } from './queue/errors.js';
 import { DatabaseUnavailableError, prepareDatabase } from './store/database.js';
 import { registerBoardCommand } from './cli/board-command.js';
+import { builtInUrlHint } from './cli/built-in-url-hint.js';
 import { settingsFrom, withConnectionOptions, type ConnectionFlags } from './cli/common-options.js';
 import { registerDecommissionCommand } from './cli/decommission-command.js';
 import { registerFollowCommand } from './cli/follow-command.js';
@@ -89,6 +90,7 @@ try {
   } else {
     const error = err as Error;
     const known = KNOWN_ERRORS.some((type) => err instanceof type);
+    if (err instanceof DatabaseUnavailableError) error.message += builtInUrlHint(error.message, process.env, process.argv);
     process.stderr.write(`taskfleet: ${error.message}\n`);
     if (!known && (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace')) process.stderr.write(`${error.stack ?? ''}\n`);
     process.exitCode = known ? EXIT_USAGE : 1;

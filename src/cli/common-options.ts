@@ -1,7 +1,7 @@
 // Options every command shares (connections, queue prefix, config file), and their translation into
 // validated Settings. Flags win over the environment, which wins over the config file.
 import { type Command, Option, InvalidArgumentError } from 'commander';
-import { loadSettings, type Settings, type SettingsInput } from '../config/settings.js';
+import { DEFAULT_SETTINGS, loadSettings, type Settings, type SettingsInput } from '../config/settings.js';
 
 export interface ConnectionFlags {
   newData?: string;
@@ -35,8 +35,8 @@ export function positiveInt(value: string): number {
 
 export function withConnectionOptions(cmd: Command): Command {
   return cmd
-    .option('--new-data <url>', 'Postgres URL of the new system and the ledger (default: $DATABASE_URL)')
-    .option('--redis <url>', 'Redis URL for the queues, may carry a db number: redis://host:6379/5 (default: $REDIS_URL)')
+    .option('--new-data <url>', `Postgres URL of the new system and the ledger (default: $DATABASE_URL, else ${DEFAULT_SETTINGS.databaseUrl})`)
+    .option('--redis <url>', `Redis URL for the queues, may carry a db number: redis://host:6379/5 (default: $REDIS_URL, else ${DEFAULT_SETTINGS.redisUrl})`)
     .addOption(new Option('--queue-backend <kind>', 'where the queues live: redis, or BullMQ\'s Postgres backend in the --new-data database').choices(['redis', 'postgres']))
     .option('--prefix <prefix>', 'queue key prefix; keep the braces for Redis Cluster (default: {taskfleet})')
     .option('--config <file>', 'YAML file of settings (lower precedence than environment and flags)')

@@ -76,7 +76,7 @@ export function registerRunCommand(program: Command): void {
     .option('--chunk-size <n>', 'records per chunk job (default 5000)', positiveInt)
     .option('--no-cache', 'execute every on-migrate workflow, even one whose definition already succeeded in an earlier run')
     .option('--no-progress', 'no progress bars')
-    .option('--redis <url>', 'Redis URL for the queues (default: $REDIS_URL)')
+    .option('--redis <url>', 'Redis URL for the queues (default: $REDIS_URL, else redis://127.0.0.1:6379/0)')
     .addOption(new Option('--queue-backend <kind>', 'where the queues live: redis, or BullMQ\'s Postgres backend in the new system\'s database').choices(['redis', 'postgres']))
     .option('--prefix <prefix>', 'queue key prefix (default: {taskfleet})')
     .option('--config <file>', 'YAML file of settings (lower precedence than environment and flags)')
