@@ -54,7 +54,7 @@ export function registerMigrateCommands(program: Command): void {
     .option('--legacy-data <dir>', 'directory holding projects, phases, tasks[, task_dependencies] as .json, .jsonl or .csv (required)')
     .hook('preAction', requireOptions('legacyData'))
     .option('--chunk-size <n>', 'records per chunk job (default 5000, chosen from the bench)', positiveInt)
-    .option('--run-id <id>', 'name the run (default: derived from the data, so the same command is a no-op the second time)')
+    .option('--run-id <id>', 'name the run (default: derived from the data and the settings that shape its chunks: files, sizes, mtimes, mapping, --chunk-size, templates; so the same command is a no-op the second time)')
     .option('--max-rejects <n>', 'exit non-zero when more records than this are rejected (default: no limit)', positiveInt)
     .option('--mapping <file>', 'legacy field mapping, laid over the shipped config/legacy-mapping.yaml: list only what differs (null removes a default or a translation)')
     .option('--templates-dir <dir>', 'workflow templates, one YAML per task type, default.yaml for the rest (default: config/templates)')
