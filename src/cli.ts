@@ -76,9 +76,10 @@ withConnectionOptions(db.command('migrate'))
 const KNOWN_ERRORS = [ConfigError, LegacyDataError, GateError, TransportUnavailableError, DatabaseUnavailableError];
 
 // A command run with --json answers on stdout however it ends: a script reading it gets the refusal or
-// failure as its last line, not nothing. (Before the action runs, as for a usage error, argv says.)
-let jsonOutput = process.argv.includes('--json');
-program.hook('preAction', (_program, action) => { jsonOutput = action.opts<{ json?: unknown }>().json === true; });
+// failure as its last line, not nothing. So does `run`, whose stdout is always its one JSON line. (Before
+// the action runs, as for a usage error, argv says.)
+let jsonOutput = process.argv.includes('--json') || process.argv.slice(2).find((a) => !a.startsWith('-')) === 'run';
+program.hook('preAction', (_program, action) => { jsonOutput = action.opts<{ json?: unknown }>().json === true || action.name() === 'run'; });
 
 try {
   await program.parseAsync(process.argv);

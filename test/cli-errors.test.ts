@@ -215,6 +215,14 @@ describe.concurrent('taskfleet fails clearly', () => {
     const { rows } = await db.pool.query(`SELECT 1 FROM ledger.runs WHERE id = 'empty-tasks'`);
     expect(rows).toHaveLength(0);
   });
+  // Found by the README probe: `run` promises one JSON line on stdout for scripts, and a usage error left it empty.
+  it('run: a usage error still ends stdout with a JSON line (the error and exit code 2)', async () => {
+    for (const args of [['run', '--phase', 'verfy', ...legacy(good)], ['run', '--no-such-flag']]) {
+      const r = await run(args);
+      expect(r.code, r.stderr).toBe(2);
+      expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ event: 'error', exitCode: 2, error: expect.stringMatching(/unknown phase verfy|unknown option '--no-such-flag'/) as unknown });
+    }
+  });
   // `taskfleet verify --help | head -1`: the reader closes the pipe before the help is written.
   it('a reader that closes standard output early: exit 0, no EPIPE stack trace', async () => {
     const cli = startCli(['verify', '--help']);
