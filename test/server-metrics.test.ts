@@ -122,6 +122,9 @@ describe('/metrics', () => {
     expect(sampleValue(s.text, 'taskfleet_queue_jobs', { queue: 'migrate', state: 'completed' })).toBeGreaterThan(0);
     expect(sampleValue(s.text, 'taskfleet_workflow_runs', { status: 'succeeded' })).toBe(0);
     expect(sampleValue(s.text, 'taskfleet_workflow_cache_hits_total')).toBe(0);
+    // At 0 before any failure (found by the README probe): increase() misses a series' first sample, so
+    // one that appeared only at the first failed scrape hid that failure from TaskfleetMetricsBlind.
+    for (const queue of ['migrate', 'workflows']) expect(sampleValue(s.text, 'taskfleet_metrics_source_errors_total', { queue }), queue).toBe(0);
     const { rows: [last] } = await db.pool.query<{ at: number }>(
       `SELECT extract(epoch FROM max(done_at))::float8 AS at FROM ledger.chunks WHERE run_id = $1`, [RUN]);
     expect(sampleValue(s.text, 'taskfleet_last_progress_timestamp_seconds')).toBeCloseTo(last!.at, 3);

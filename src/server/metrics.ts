@@ -47,6 +47,9 @@ export function createServerMetrics(deps: ServerDeps): ServerMetrics {
     name: 'taskfleet_runs_without_producer', help: 'Runs that are running with no producer driving them (it was killed or lost its host): `taskfleet resume RUN`.', registers,
   });
   const scrapeErrors = new Counter({ name: 'taskfleet_metrics_source_errors_total', help: 'Scrapes where a queue could not be read (its gauges are left out).', labelNames: ['queue'], registers });
+  // Exported at 0 from the start: increase() over a series that first appears at 1 sees no increase, so
+  // the alert on it would miss the first failed scrape.
+  for (const name of deps.queues.keys()) scrapeErrors.inc({ queue: name }, 0);
 
   async function refresh(): Promise<void> {
     const [totals, durations, orphans, queues] = await Promise.all([
