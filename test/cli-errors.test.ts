@@ -215,6 +215,12 @@ describe.concurrent('taskfleet fails clearly', () => {
     const { rows } = await db.pool.query(`SELECT 1 FROM ledger.runs WHERE id = 'empty-tasks'`);
     expect(rows).toHaveLength(0);
   });
+  // Found by the README probe: a bad option combination exited 1 (the code of a failed run), not 2.
+  it('generate: options that cannot work together are a usage error (exit 2)', async () => {
+    const r = await run(['generate', '--out', join(dirs.regularFile, '..', 'never-made'), '--projects', '0', '--tasks', '10']);
+    expectCleanFailure(r, ['Invalid generator options: tasks need at least one project: set projects ≥ 1.']);
+    expect(r.code).toBe(2);
+  });
   // Found by the README probe: `run` promises one JSON line on stdout for scripts, and a usage error left it empty.
   it('run: a usage error still ends stdout with a JSON line (the error and exit code 2)', async () => {
     for (const args of [['run', '--phase', 'verfy', ...legacy(good)], ['run', '--no-such-flag']]) {

@@ -1,6 +1,7 @@
 // Generator options: defaults and validation in one place, with messages a person can act on.
 
 import type { Format } from './records.js';
+import { ConfigError } from '../config/errors.js';
 
 export interface GenerateOptions {
   /** Directory (created if missing). */
@@ -80,7 +81,7 @@ export function resolveOptions(options: GenerateOptions): ResolvedOptions {
   if (!Number.isSafeInteger(resolved.maxRecordBytes) || resolved.maxRecordBytes < MIN_MAX_RECORD_BYTES) {
     problems.push(`maxRecordBytes must be an integer ≥ ${MIN_MAX_RECORD_BYTES} (got ${String(resolved.maxRecordBytes)}).`);
   }
-  if (problems.length > 0) throw new RangeError(`Invalid generator options: ${problems.join(' ')}`);
+  if (problems.length > 0) throw new ConfigError(`Invalid generator options: ${problems.join(' ')}`);
   return resolved;
 }
 
