@@ -221,16 +221,16 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
       process.stdout.write(`Run ${run.id}: ${status}${note}\n${formatSummaryLines(summary).join('\n')}\n${workflows ? `${formatWorkflowsLine(workflows)}\n` : ''}`);
     }
     const phaseSummary = { status, balanced, rejected: totalRejected, kinds: summary, workflows };
-    if (status !== 'completed') return finish(1, `run ${status}`, phaseSummary);
+    if (status !== 'completed') return await finish(1, `run ${status}`, phaseSummary);
     if (!balanced) {
       process.stderr.write('Accounting error: legacy != migrated + rejected for some kind (see above)\n');
-      return finish(1, 'legacy != migrated + rejected', phaseSummary);
+      return await finish(1, 'legacy != migrated + rejected', phaseSummary);
     }
     if (breach) {
       process.stderr.write(`${describeBreach(run.id, breach)}\n`);
-      return finish(3, `${breach.rejected} rejects > --max-rejects ${breach.limit}`, phaseSummary);
+      return await finish(3, `${breach.rejected} rejects > --max-rejects ${breach.limit}`, phaseSummary);
     }
-    return finish(0, null, phaseSummary);
+    return await finish(0, null, phaseSummary);
   } catch (err) {
     const stopped = interrupted.signal.aborted && startedRun !== null;
     const lost = !stopped && startedRun !== null && lostQueueConnection(err);

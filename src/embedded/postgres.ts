@@ -264,7 +264,7 @@ async function initialiseOnce(dataDir: string, binaries: PostgresBinaries, who: 
       // rename(2) replaces an empty directory, so a data dir the caller created empty is fine.
       await rename(staging, dataDir);
     } catch (err) {
-      if (await isCluster(dataDir)) return readPassword(dataDir); // another process won the race
+      if (await isCluster(dataDir)) return await readPassword(dataDir); // another process won the race
       throw err;
     }
     return password;
