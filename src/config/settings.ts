@@ -1,7 +1,7 @@
 // Runtime settings: read once at the edge (defaults < config file < environment < flags), validated, frozen.
 // Nothing below src/config reads process.env; every command receives a Settings object.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { redisUrlProblem } from '../queue/redis-url.js';
@@ -99,26 +99,33 @@ function coerce(key: keyof Settings, raw: unknown, source: string): unknown {
   return raw;
 }
 
-function readConfigFile(file: string): Record<string, unknown> {
+/** A config file's settings, each with the line it is on (errors name file:line). */
+function readConfigFile(file: string): Map<string, { value: unknown; line: number }> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(`Cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
   }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(`Config file ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const at = syntax.linePos?.[0];
+    throw new ConfigError(`Config file ${file}${at ? `:${at.line}` : ''} is not valid YAML: ${syntax.message}`, { cause: syntax });
   }
-  if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`Config file ${file} must hold a mapping of settings`);
+  const settings = new Map<string, { value: unknown; line: number }>();
+  if (doc.contents === null) return settings;
+  if (!isMap(doc.contents)) throw new ConfigError(`Config file ${file} must hold a mapping of settings`);
   const known = new Set<string>(Object.keys(DEFAULT_SETTINGS));
-  for (const key of Object.keys(doc)) {
-    if (!known.has(key)) throw new ConfigError(`Config file ${file}: unknown setting "${key}" (known: ${[...known].join(', ')})`);
+  for (const pair of doc.contents.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+    const line = isNode(pair.key) && pair.key.range ? lines.linePos(pair.key.range[0]).line : 0;
+    const at = `${file}${line > 0 ? `:${line}` : ''}`;
+    if (!known.has(key)) throw new ConfigError(`Config file ${at}: unknown setting "${key}" (known: ${[...known].join(', ')})`);
+    settings.set(key, { value: isNode(pair.value) ? pair.value.toJS(doc) : pair.value, line });
   }
-  return doc as Record<string, unknown>;
+  return settings;
 }
 
 /**
@@ -135,9 +142,10 @@ export function loadSettings(
   const sources = new Map<string, string>();
   const configFile = opts.configFile ?? env.TASKFLEET_CONFIG;
   if (configFile) {
-    for (const [key, value] of Object.entries(readConfigFile(configFile))) {
-      sources.set(key, `config file ${configFile}`);
-      merged[key] = coerce(key as keyof Settings, value, `config file ${configFile}`);
+    for (const [key, { value, line }] of readConfigFile(configFile)) {
+      const source = `config file ${configFile}${line > 0 ? `:${line}` : ''}`;
+      sources.set(key, source);
+      merged[key] = coerce(key as keyof Settings, value, source);
     }
   }
   for (const [name, key] of Object.entries(ENV_NAMES)) {
@@ -158,7 +166,9 @@ export function loadSettings(
     const key = issue?.path.join('.') ?? '?';
     // A default that fails names the variable that would change it.
     const source = sources.get(key) ?? Object.entries(ENV_NAMES).find(([, k]) => k === key)?.[0];
-    throw new ConfigError(`Invalid setting ${key}${source ? ` (${source})` : ''}: ${issue?.message ?? 'invalid'}`);
+    // zod says "expected int, received number" of 2.5: say it as a person would.
+    const message = issue?.code === 'invalid_type' && issue.expected === 'int' ? `must be a whole number, got ${String(merged[key])}` : issue?.message ?? 'invalid';
+    throw new ConfigError(`Invalid setting ${key}${source ? ` (${source})` : ''}: ${message}`);
   }
   return Object.freeze(parsed.data);
 }

@@ -122,10 +122,22 @@ describe('loadSettings: errors name the setting', () => {
     expect(configError(() => loadSettings({ concurrency: 0 }, { env: {} }))).toMatch(/^Invalid setting concurrency \(the flag for concurrency\)/);
     expect(configError(() => loadSettings({ databaseUrl: 'garbage' }, { env: { DATABASE_URL: 'postgres://h/db' }, flagNames: { databaseUrl: '--new-data' } })))
       .toMatch(/^Invalid setting databaseUrl \(--new-data\): must be a postgres:\/\/ URL/);
-    const file = yaml('bad-redis.yaml', 'redisUrl: http://x\n');
-    expect(configError(() => loadSettings({}, { env: {}, configFile: file }))).toMatch(new RegExp(`^Invalid setting redisUrl \\(config file ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\): `));
+    const file = yaml('bad-redis.yaml', '# the queues\nredisUrl: http://x\n');
+    expect(configError(() => loadSettings({}, { env: {}, configFile: file }))).toMatch(new RegExp(`^Invalid setting redisUrl \\(config file ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2\\): `));
     // The variable wins over the file, and is the one named.
     expect(configError(() => loadSettings({}, { env: { REDIS_URL: 'http://y' }, configFile: file }))).toMatch(/^Invalid setting redisUrl \(REDIS_URL\): /);
+  });
+
+  // Found by the README probe: the file was named, its line was not; and 2.5 read "expected int, received number".
+  it('a config file\'s unknown key, bad value or YAML error names its line', () => {
+    const unknown = yaml('unknown-key.yaml', 'chunkSize: 100\n\ncolour: blue\n');
+    expect(configError(() => loadSettings({}, { env: {}, configFile: unknown }))).toMatch(new RegExp(`^Config file ${unknown.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3: unknown setting "colour"`));
+    const fraction = yaml('fraction.yaml', 'chunkSize: 100\nconcurrency: 2.5\n');
+    expect(configError(() => loadSettings({}, { env: {}, configFile: fraction }))).toBe(`Invalid setting concurrency (config file ${fraction}:2): must be a whole number, got 2.5`);
+    const broken = yaml('broken.yaml', 'chunkSize: 100\nprefix: a: b\nconcurrency: 2\n');
+    expect(configError(() => loadSettings({}, { env: {}, configFile: broken }))).toMatch(new RegExp(`^Config file ${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2 is not valid YAML: `));
+    const twice = yaml('twice.yaml', 'chunkSize: 100\nchunkSize: 200\n');
+    expect(configError(() => loadSettings({}, { env: {}, configFile: twice }))).toMatch(/is not valid YAML: Map keys must be unique/);
   });
 
   it('a bad config file value names the file and the setting', () => {
