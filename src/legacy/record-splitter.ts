@@ -289,7 +289,14 @@ export class RecordSplitter {
         this.depth = 1;
         continue;
       }
-      if (b === COMMA) { this.wantComma = false; continue; }
+      if (b === COMMA) {
+        if (!this.wantComma && this.strict) {
+          // Not JSON (JSON.parse refuses it), and an exporter that wrote ",," may have dropped a record there.
+          throw new LegacyDataError(`${this.at()}: an empty element in the JSON array (a comma ${this.lastRecLine > 0 ? 'right after another' : 'right after ['}): is a record missing? JSON arrays have none`);
+        }
+        this.wantComma = false;
+        continue;
+      }
       if (b === CLOSE_BRACKET) { this.depth = 0; this.arrayClosed = true; continue; }
       if (this.wantComma && this.strict) {
         // Not JSON: a record would be read that no JSON reader sees (the old check for this, two records

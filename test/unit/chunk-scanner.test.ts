@@ -368,6 +368,14 @@ describe('scanLegacyFile: files refused whole', () => {
     expect(await refusal('projects', 'json', '[1,2 ,\n"x",{"id":"a"}\n,[3]]')).toBe('planned');
   });
 
+  // Found by the input probe: ",," passed prepare with 0 errors; an exporter that wrote it may have dropped a record.
+  it('JSON: an empty element (a comma after [ or after another comma) is refused, naming its line; a trailing comma is not', async () => {
+    expect(await refusal('projects', 'json', '[,\n{"id":"a"}]')).toMatch(/^projects\.json:1: an empty element in the JSON array \(a comma right after \[\): is a record missing\?/);
+    expect(await refusal('projects', 'json', '[\n{"id":"a"},,\n{"id":"b"}\n]')).toMatch(/^projects\.json:2: an empty element in the JSON array \(a comma right after another\)/);
+    expect(await refusal('projects', 'json', '[1,,2]')).toMatch(/an empty element/);
+    expect(await refusal('projects', 'json', '[\n{"id":"a"},\n{"id":"b"},\n]')).toBe('planned');
+  });
+
   it('JSON and JSONL that are UTF-16 (PowerShell\'s Out-File): refused whole, not a NUL-byte reject per record', async () => {
     for (const [format, text] of [['json', '[{"id":"p1"}]\n'], ['jsonl', '{"id":"p1"}\n{"id":"p2"}\n']] as const) {
       for (const bytes of [Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]), Buffer.from(text, 'utf16le'), Buffer.from(text, 'utf16le').swap16()]) {
