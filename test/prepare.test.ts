@@ -129,6 +129,24 @@ describe('clean generated data (5k tasks, jsonl)', () => {
     expect(rows[0]!.n).toBe(2);
   });
 
+  // Found by the README probe: after a rollback left a file behind, migrate said only "the data may have
+  // changed since", not which file.
+  it('a migrate after the data changed is refused, naming what changed since the last passed prepare', async () => {
+    const extra = join(dir, 'notes.txt');
+    await writeFile(extra, 'not legacy data\n');
+    try {
+      const r = await runCli(['migrate', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL)]);
+      expect(r.code, r.stderr).toBe(2);
+      // The latest passed one: "run again" above made a second.
+      const { rows: [latest] } = await db.pool.query<{ id: number }>('SELECT max(id)::int AS id FROM ledger.preparations WHERE passed');
+      expect(r.stderr).toContain(`No successful prepare of the legacy data in ${dir}: since its last passed prepare (#${latest!.id}, `);
+      expect(r.stderr).toContain('notes.txt: unexpected');
+      expect(r.stderr).toContain(`run \`taskfleet prepare --legacy-data ${dir}\` first`);
+    } finally {
+      await rm(extra);
+    }
+  });
+
   it('fails on workflow templates that do not serve the data: a type without template, a broken file, a disallowed image', async () => {
     // Templates for only some types, no default.yaml: the generated data's other types have none.
     const templates = join(root, 'bad-templates');

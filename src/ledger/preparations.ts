@@ -86,6 +86,13 @@ export async function findPassedPreparation(db: Db, manifestSha256: string): Pro
   return rows[0] ?? null;
 }
 
+/** The latest passed preparation of a legacy directory (resolved path), whatever its data, or null. */
+export async function lastPassedPreparationOf(db: Db, legacyDir: string): Promise<Preparation | null> {
+  const { rows } = await db.query<Preparation>(
+    `SELECT ${PREPARATION_COLUMNS} FROM ledger.preparations WHERE legacy_dir = $1 AND passed ORDER BY id DESC LIMIT 1`, [legacyDir]);
+  return rows[0] ?? null;
+}
+
 /** A preparation's findings in file order (errors only, warnings only, or both). */
 export async function listFindings(db: Db, preparationId: number, opts: { severity?: 'error' | 'warning'; limit?: number; offset?: number } = {}): Promise<StoredFinding[]> {
   const { rows } = await db.query<StoredFinding>(

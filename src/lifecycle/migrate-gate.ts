@@ -3,7 +3,8 @@
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Pool } from '../store/pool.js';
-import { buildManifest, RETIRED_MARKER, type Manifest } from './manifest.js';
+import { lastPassedPreparationOf } from '../ledger/preparations.js';
+import { buildManifest, compareManifestFiles, describeMismatches, RETIRED_MARKER, type Manifest } from './manifest.js';
 import { GateError } from './phase-events.js';
 
 export interface MigrateGate {
@@ -42,5 +43,11 @@ export async function checkMigrateGate(db: Pool, legacyDir: string, opts: { skip
   if (failed) {
     throw new GateError(`The last prepare of ${dir} did not pass${failed.report_path ? ` (see ${failed.report_path})` : ''}: fix the data or accept its rejects with \`taskfleet prepare --max-rejects N\`, or migrate with --skip-prepare`);
   }
-  throw new GateError(`No successful prepare of the legacy data in ${dir} (manifest ${manifest.sha256.slice(0, 16)}; the data may have changed since): run \`taskfleet prepare --legacy-data ${dir}\` first, or migrate with --skip-prepare`);
+  // Say what changed since the directory's last passed prepare (a file added, edited, restored).
+  const earlier = await lastPassedPreparationOf(db, dir);
+  const changed = earlier ? compareManifestFiles(earlier.manifest.files, manifest.files) : [];
+  const since = earlier && changed.length > 0
+    ? `: since its last passed prepare (#${earlier.id}, ${earlier.createdAt.toISOString()}), ${describeMismatches(changed)}`
+    : ` (manifest ${manifest.sha256.slice(0, 16)}; the data may have changed since)`;
+  throw new GateError(`No successful prepare of the legacy data in ${dir}${since}: run \`taskfleet prepare --legacy-data ${dir}\` first, or migrate with --skip-prepare`);
 }
