@@ -7,6 +7,7 @@
 // directory holds the retirement marker and is read-only; the ledger records it. A second decommission
 // says so and changes nothing; the retired data cannot be migrated again.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -150,6 +151,17 @@ describe('taskfleet decommission', () => {
     await verification(true);
   }, 60_000);
 
+  // Found by the README probe: an --archive that cannot be made gave a bare "ENOENT … mkdir" (exit 1).
+  it('after a passed verification, an --archive that cannot be created is a usage error naming it; nothing is retired', async () => {
+    const blocker = join(root, 'a-file');
+    await writeFile(blocker, 'in the way\n');
+    const result = await runFleet(db.pool, ['decommission', RUN, '--archive', join(blocker, 'archive'), ...connectionArgs(db, prefix)]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain(`Cannot create the archive directory ${join(blocker, 'archive')} (--archive): `);
+    expect(existsSync(join(legacy, MARKER))).toBe(false);
+    expect(await phaseOutcomes()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'failed']);
+  });
+
   it('after a passed verification: archives, proves the archive, retires the data and records it', async () => {
     const result = await decommission();
     expect(result.code, result.stderr).toBe(0);
@@ -180,7 +192,7 @@ describe('taskfleet decommission', () => {
     expect(decommissions).toEqual([{ archive_path: archive, archive_sha256: manifest.archive.sha256 }]);
     const { rows: [run] } = await db.pool.query<{ at: Date | null }>('SELECT decommissioned_at AS at FROM ledger.runs WHERE id = $1', [RUN]);
     expect(run!.at).toBeInstanceOf(Date);
-    expect(await phaseOutcomes()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'passed']);
+    expect(await phaseOutcomes()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'failed', 'passed']);
   }, 60_000);
 
   it('a second decommission says so and changes nothing; the retired data cannot be migrated again', async () => {
@@ -190,7 +202,7 @@ describe('taskfleet decommission', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/already decommissioned/);
     expect((await stat(archive)).mtimeMs).toBe(before);
-    expect(await phaseOutcomes()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'passed']);
+    expect(await phaseOutcomes()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'failed', 'passed']);
     const { rows: [count] } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger.decommissions');
     expect(count!.n).toBe(1);
 

@@ -11,6 +11,7 @@ import { readArchive, writeArchive } from './archive.js';
 import { buildManifest, compareManifestFiles, describeMismatches, RETIRED_MARKER, sha256OfFile, type Manifest } from './manifest.js';
 import { GateError, recordPhase } from './phase-events.js';
 import { makeDirectory } from '../make-directory.js';
+import { ConfigError } from '../config/errors.js';
 
 export interface DecommissionOptions {
   runId: string;
@@ -123,7 +124,9 @@ async function archiveAndRetire(db: Pool, run: Run, legacyDir: string, archiveDi
   await checkGate(db, run, legacyDir, manifest);
 
   const dir = resolve(archiveDir);
-  await makeDirectory(dir);
+  await makeDirectory(dir).catch((err: unknown) => {
+    throw new ConfigError(`Cannot create the archive directory ${dir} (--archive): ${(err as Error).message}`, { cause: err });
+  });
   const prefix = `${runId}-legacy`;
   const archivePath = join(dir, `${prefix}.tar.gz`);
   const manifestPath = join(dir, `${prefix}.manifest.json`);
