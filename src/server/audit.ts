@@ -128,11 +128,12 @@ export class AuditLog {
     };
   }
 
-  async list(q: { limit: number; offset: number; user?: string | undefined; action?: string | undefined }): Promise<{ total: number; entries: AuditRow[] }> {
+  async list(q: { limit: number; offset: number; before?: number | undefined; user?: string | undefined; action?: string | undefined }): Promise<{ total: number; entries: AuditRow[] }> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (q.user !== undefined) { params.push(q.user); where.push(`username = $${params.length}`); }
     if (q.action !== undefined) { params.push(q.action); where.push(`action = $${params.length}`); }
+    if (q.before !== undefined) { params.push(q.before); where.push(`id < $${params.length}`); }
     const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     const { rows: [count] } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ops.audit_log ${clause}`, params);
     const { rows } = await this.db.query<{ id: string; at: Date; username: string | null; role: string | null; action: string; method: string; path: string; ip: string | null; status: number | null; outcome: AuditOutcome; details: Record<string, unknown> | null }>(
@@ -150,17 +151,20 @@ export function noteAudit(res: Response, note: AuditNote): void {
 const auditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+  // Keyset paging: entries older than this id. The log grows while it is read (newest first), so an
+  // offset's next page can repeat an entry; `nextBefore` of one page starts the next one exactly.
+  before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   user: z.string().min(1).max(128).optional(),
   action: z.string().min(1).max(64).optional(),
 }).strict();
 
-/** GET /audit (mounted under /api): admin only, paged with ?limit&offset, filtered by ?user and ?action. */
+/** GET /audit (mounted under /api): admin only, paged with ?limit and ?before (or ?offset), filtered by ?user and ?action. */
 export function auditRouter(audit: AuditLog): express.Router {
   const router = express.Router();
   router.get('/audit', requireRole('admin'), async (req, res) => {
     const q = auditQuery.parse(req.query);
     const { total, entries } = await audit.list(q);
-    res.json({ total, limit: q.limit, offset: q.offset, entries });
+    res.json({ total, limit: q.limit, offset: q.offset, before: q.before ?? null, nextBefore: entries.at(-1)?.id ?? null, entries });
   });
   return router;
 }
