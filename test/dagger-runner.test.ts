@@ -243,7 +243,8 @@ describe('Dagger runner against a fake session', () => {
     fake.hold(isStepQuery);
     const controller = new AbortController();
     const run = daggerRunner().run(definition(), { signal: controller.signal });
-    await expect.poll(() => fake.queries.filter(isStepQuery).length).toBe(1);
+    // Connect, version, cache volume, then the step: more than expect.poll's default 1 s on a busy machine.
+    await expect.poll(() => fake.queries.filter(isStepQuery).length, { timeout: 10_000 }).toBe(1);
     controller.abort(new Error('job cancelled'));
     await expect(run).rejects.toThrow('job cancelled');
   });
@@ -272,12 +273,13 @@ describe('Dagger runner against a fake session', () => {
     hold.release();
 
     expect(elapsedMs).toBeGreaterThanOrEqual(1000);
-    expect(elapsedMs).toBeLessThan(5000);
+    // Without the timeout it would wait on the held query for good: 10 s leaves a busy machine room.
+    expect(elapsedMs).toBeLessThan(10_000);
     expect(result).toMatchObject({ status: 'failed', exitCode: null, timedOut: true });
     expect(result.steps).toEqual([{ name: 'install', exitCode: null, durationMs: expect.any(Number) as number, timedOut: true }]);
     expect(result.outputTail).toContain('ran past its timeout of 1s');
     // The abandoned query's late answer starts nothing more (no stderr query, no next step).
-    await expect.poll(() => fake.queries.filter(isStepQuery).map((q) => q.answer)).toEqual(['data']);
+    await expect.poll(() => fake.queries.filter(isStepQuery).map((q) => q.answer), { timeout: 5000 }).toEqual(['data']);
     await sleep(200);
     expect(fake.queries.filter(isStepQuery).map((q) => chainOf(q).at(-1)?.name)).toEqual(['stdout']);
   });

@@ -246,13 +246,14 @@ describe('fault tolerance (real worker processes, Redis, Postgres)', () => {
       mustBeRunning('the worker or migrate', draining, migrate);
       return (await tasksPartlyDone(db, runId)) && (await redis.llen(activeKey)) === 2;
     }, 'the tasks stage partly done with the worker holding 2 jobs', 90_000);
-    const signalled = Date.now();
-    draining.child.kill('SIGTERM');
-    // The only worker: every active job is one it must finish.
+    // The only worker: every active job is one it must finish. Read just before the signal (read after it,
+    // on a busy machine the jobs could be done before the reads, and nothing would look held).
     const activeAtSignal = await redis.lrange(activeKey, 0, -1);
     const heldAtSignal = await Promise.all(activeAtSignal.map((job) => jobChunk(prefix, job)));
     const pendingAtSignal: ChunkRef[] = [];
     for (const c of heldAtSignal) if ((await chunkRow(db, c)).status === 'pending') pendingAtSignal.push(c);
+    const signalled = Date.now();
+    draining.child.kill('SIGTERM');
 
     const exit = await draining.result;
     const drainMs = Date.now() - signalled;

@@ -3,10 +3,12 @@
 // a job that comes later is dropped by its worker, and the producer stops. Nothing of the run lands
 // after its rollback, and `resume` refuses a rolled-back run. Real CLI, Redis and Postgres.
 import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { connectionArgs, runCli, startCli } from './helpers/cli.js';
 import { waitFor } from './helpers/ledger.js';
 import { summaryOf } from './helpers/legacy-files.js';
 import { useGeneratedDumps } from './helpers/generated-dumps.js';
+import { REDIS_URL } from './helpers/services.js';
 
 const dumps = useGeneratedDumps('rollback-live', {
   // The two data sets share legacy ids, but the first run leaves no row: the second adopts nothing.
@@ -41,7 +43,13 @@ describe('rolling back a run that still has jobs', () => {
     // No worker: the run's first job waits in the queue until the producer is stopped.
     const producer = startCli(args('migrate', '--legacy-data', dumps.dir('queued'), '--skip-prepare', '--run-id', 'live-queued', '--no-progress'), { timeoutMs: 120_000 });
     await waitFor(async () => (await dumps.db.pool.query(`SELECT 1 FROM ledger.runs WHERE id = 'live-queued' AND status = 'running' AND stage IS NOT NULL`).catch(() => ({ rows: [] }))).rows.length > 0, 'the run to be queued');
-    await new Promise((r) => setTimeout(r, 1000));
+    // The first job in the queue (a fixed second's sleep stood in for this).
+    const redis = new Redis(REDIS_URL);
+    try {
+      await waitFor(async () => (await redis.llen(`${dumps.prefix}:migrate:wait`)) > 0, 'the first job in the queue');
+    } finally {
+      redis.disconnect();
+    }
     producer.child.kill('SIGTERM');
     const stopped = await producer.result;
     expect(stopped.code, stopped.stderr).toBe(1);

@@ -14,7 +14,7 @@ import { generateLegacyData } from '../src/generator/generate.js';
 import { connectionArgs, runCli, startCli } from './helpers/cli.js';
 import { waitFor } from './helpers/ledger.js';
 import { summaryOf } from './helpers/legacy-files.js';
-import { startTestServer, TEST_USERS, type TestServer } from './helpers/server.js';
+import { auditRows, startTestServer, TEST_USERS, type TestServer } from './helpers/server.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
 import { describeResult } from './helpers/workflows.js';
 
@@ -164,8 +164,8 @@ describe('Bull Board in a real browser, behind the login page', () => {
     expect((await stat(join(SCREENSHOTS, 'operator-board.png'))).size).toBeGreaterThan(10_000);
 
     // The retry is in the audit log, with who did it.
-    const { rows } = await db.pool.query<{ username: string; method: string; path: string; outcome: string }>(
-      `SELECT username, method, path, outcome FROM ops.audit_log WHERE method = 'PUT' AND path LIKE '%/retry%'`);
+    // Written once the response is sent: wait for it (auditRows polls).
+    const rows = await auditRows(db.pool, `method = 'PUT' AND path LIKE '%/retry%'`, [], 1);
     expect(rows.length).toBe(1);
     expect(rows[0]!.username).toBe('otto');
     await page.context().close();
