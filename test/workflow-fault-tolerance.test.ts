@@ -18,6 +18,7 @@ import { describeResult, FIXTURES, TEST_DAGGER_CONFIG, workflowsOf } from './hel
 const TASKS = 60;
 const LOCK_MS = 3000;
 const STALLED_MS = 1000;
+const SURVIVOR_LOCK_MS = 15_000;
 const TEMPLATES = `${FIXTURES}workflow-templates-slow`;
 const prefix = uniquePrefix('wf_fault');
 const processes: RunningCli[] = [];
@@ -45,9 +46,10 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-function startWorker(): RunningCli {
+/** `lockMs`: the victim's is short, so its death shows soon; the survivor's is long, so that a late lock renewal on a busy machine cannot stall its own runs (a second attempt the test does not expect). */
+function startWorker(lockMs = LOCK_MS): RunningCli {
   const p = startCli(['worker', ...connectionArgs(db, prefix, REDIS_URL), '--queues', 'migrate,workflows', '--workflow-concurrency', '4',
-    '--lock-duration', String(LOCK_MS), '--stalled-interval', String(STALLED_MS)], { timeoutMs: 300_000 });
+    '--lock-duration', String(lockMs), '--stalled-interval', String(STALLED_MS)], { timeoutMs: 300_000 });
   processes.push(p);
   return p;
 }
@@ -72,7 +74,7 @@ describe('a worker killed during workflow runs (local runner, 2 worker processes
       if (migrate.child.exitCode !== null) throw new Error(`migrate ended early:\n${migrate.output().stderr.slice(-3000)}`);
       return (await runningOnVictim()).length > 0;
     }, 'the victim worker to be running workflows', 120_000);
-    const survivor = startWorker();
+    const survivor = startWorker(SURVIVOR_LOCK_MS);
     victim.child.kill('SIGKILL');
     await victim.result;
     const interrupted = await runningOnVictim();
