@@ -54,7 +54,7 @@ export function registerMigrateCommands(program: Command): void {
     .option('--legacy-data <dir>', 'directory holding projects, phases, tasks[, task_dependencies] as .json, .jsonl or .csv (required)')
     .hook('preAction', requireOptions('legacyData'))
     .option('--chunk-size <n>', 'records per chunk job (default 5000, chosen from the bench)', positiveInt)
-    .option('--run-id <id>', 'name the run (default: derived from the data and the settings that shape its chunks: files, sizes, mtimes, mapping, --chunk-size, templates; so the same command is a no-op the second time)')
+    .option('--run-id <id>', 'name the run (default: derived from the directory, its files (names, sizes, mtimes) and the settings that shape the run: mapping, --chunk-size, templates, dagger config, --no-cache; so the same command is a no-op the second time)')
     .option('--max-rejects <n>', 'exit non-zero when more records than this are rejected (default: no limit)', positiveInt)
     .option('--mapping <file>', 'legacy field mapping, laid over the shipped config/legacy-mapping.yaml: list only what differs (null removes a default or a translation)')
     .option('--templates-dir <dir>', 'workflow templates, one YAML per task type, default.yaml for the rest (default: config/templates)')
@@ -199,14 +199,15 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
         onProgress: (p) => display.update(p), signal: interrupted.signal,
       }).finally(() => display.stop());
       status = outcome.status;
-      // Stopped before the summary, so that it is the last thing the command prints, not the workers' goodbyes.
-      await workers?.stop();
-      workers = null;
       if (outcome.status === 'failed') process.stderr.write(`Run ${run.id} failed: ${outcome.error}\n${nextStepAfterFailure(run.id, outcome.error)}\n`);
       if (outcome.status === 'rolled_back') {
         process.stderr.write(`Run ${run.id} was rolled back while it ran (taskfleet rollback): this producer stops, and workers drop the jobs it left in the queue.\n`
           + `To migrate the data again: taskfleet migrate --legacy-data ${run.legacyDir}\n`);
       }
+      // Stopped before the summary, so that it is the last thing the command prints, not the workers'
+      // goodbyes (after the failure line: a drain can take as long as the jobs still running).
+      await workers?.stop();
+      workers = null;
     }
     const summary = await runSummary(db, run.id);
     const totalRejected = summary.reduce((n, k) => n + k.rejected, 0);

@@ -67,7 +67,7 @@ export function registerRunCommand(program: Command): void {
     .option('--dry-run-report <file>', 'where --dry-run writes its forecast', 'reports/dry-run-report.json')
     .option('--archive <dir>', 'where decommission archives the legacy data (tar.gz + manifest)', 'migration-archive')
     .option('--logs-dir <dir>', 'migration_execution.log, task_migration.log, migration_test.log and migration_execution_stats.json', 'logs')
-    .option('--run-id <id>', 'the run to create or continue (default: derived from the data and the settings that shape its chunks: files, sizes, mtimes, mapping, --chunk-size, templates; for phases after migrate, the latest run of --legacy-data)')
+    .option('--run-id <id>', 'the run to create or continue (default: derived from the directory, its files (names, sizes, mtimes) and the settings that shape the run: mapping, --chunk-size, templates, dagger config, --no-cache; for phases after migrate, the latest run of --legacy-data)')
     .option('--mapping <file>', 'legacy field mapping, laid over the shipped config/legacy-mapping.yaml: list only what differs (null removes a default or a translation)')
     .option('--max-rejects <n>', 'records that may be rejected before prepare and migrate fail (default: 0 for prepare, no limit for migrate)', positiveInt)
     .option('--skip-prepare', 'let migrate start without a passed prepare of this data')

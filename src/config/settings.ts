@@ -115,7 +115,8 @@ function readConfigFile(file: string): Map<string, { value: unknown; line: numbe
     throw new ConfigError(`Config file ${file}${at ? `:${at.line}` : ''} is not valid YAML: ${syntax.message}`, { cause: syntax });
   }
   const settings = new Map<string, { value: unknown; line: number }>();
-  if (doc.contents === null) return settings;
+  // Empty, or only `---` or `~`: no settings.
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return settings;
   if (!isMap(doc.contents)) throw new ConfigError(`Config file ${file} must hold a mapping of settings`);
   const known = new Set<string>(Object.keys(DEFAULT_SETTINGS));
   for (const pair of doc.contents.items) {

@@ -188,8 +188,7 @@ const integer = field((v) => {
 });
 
 // Lists are JSON arrays of strings, or (CSV) one text with ';' between items.
-/** `indexed`: the items are ids of other records (looked up by the legacy_id indexes). */
-const stringList = (what: string, indexed = false) => field((v) => {
+const stringList = (what: string) => field((v) => {
   if (isBlank(v)) return null;
   if (Array.isArray(v)) {
     const unsafe = (v as unknown[]).find((item) => typeof item === 'number' && Number.isInteger(item) && !Number.isSafeInteger(item));
@@ -198,8 +197,8 @@ const stringList = (what: string, indexed = false) => field((v) => {
   const list = parseList(v);
   if (list === null) return invalid(`must be a list of ${what}, got ${describe(v)}`);
   for (const item of list) {
-    const problem = textProblem(item) ?? (indexed ? indexedLengthProblem(item) : null);
-    if (problem) return invalid(indexed && problem.startsWith('is ') ? `holds an id that ${problem}` : problem);
+    const problem = textProblem(item);
+    if (problem) return invalid(problem);
   }
   return list;
 });
@@ -236,7 +235,7 @@ const SCHEMAS = {
     status: enumOf(['todo', 'in_progress', 'blocked', 'review', 'done', 'cancelled']),
     priority: enumOf(['low', 'medium', 'high', 'critical']), type: requiredText,
     assignee: optionalIndexedText, reporter: optionalText, estimate_hours: nonNegativeNumber, due_on: date,
-    tags: stringList('tags'), depends_on: stringList('task ids', true), ...common,
+    tags: stringList('tags'), depends_on: stringList('task ids'), ...common,
   }),
   task_dependencies: ({ task_id: legacyId, depends_on_id: legacyId }),
 } as const satisfies Record<LegacyKind, Record<string, FieldCheck<unknown>>>;
@@ -322,7 +321,9 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
     }
     for (const [field, table] of translations) {
       const value = fields[field];
-      if (value != null) {
+      // Only a scalar can match a table's key: an array or object goes on to its field's check (as
+      // JSON text, a value nested deep enough overflowed JSON.stringify's stack here).
+      if (value != null && typeof value !== 'object') {
         const text = scalarText(value).trim();
         // "3.0" is 3, as pandas writes an integer column with gaps (JSON's 3.0 already reads as 3).
         const translated = table.get(text) ?? (FLOAT_INTEGER.test(text) ? table.get(text.replace(/\.0+$/, '')) : undefined);

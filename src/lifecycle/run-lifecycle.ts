@@ -17,7 +17,7 @@ import { prepareDatabase } from '../store/database.js';
 import { runDryRun, type DryRunForecast } from './dry-run.js';
 import { loadWorkflowRunOptions } from '../producers/workflow-options.js';
 import { PHASES, type Phase } from './phase-events.js';
-import { LOG_FILES, openLifecycleRecords, type LifecycleRecords, type PhaseStats } from './records.js';
+import { openLifecycleRecords, type LifecycleRecords, type PhaseStats } from './records.js';
 import { validateLegacyData } from '../validation/validate-legacy-data.js';
 import { makeDirectorySync } from '../make-directory.js';
 import { counted } from '../counted.js';
@@ -127,7 +127,7 @@ async function runPhaseCommand(args: readonly string[], opts: LifecycleOptions, 
     const warning = consoleWarning(args[0]!, line);
     if (warning === null) return;
     if (++warnings <= CONSOLE_WARNINGS) warn(warning);
-    else if (warnings === CONSOLE_WARNINGS + 1) warn(`  ! ${args[0]!}: more warnings in ${LOG_FILES.migration}`);
+    else if (warnings === CONSOLE_WARNINGS + 1) warn(`  ! ${args[0]!}: more warnings in ${'path' in log ? String(log.path) : 'its log'}`);
   });
   const lines = createInterface({ input: child.stdout });
   lines.on('line', (line) => {

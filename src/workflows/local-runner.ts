@@ -134,9 +134,10 @@ async function runStep(step: WorkflowStep, ctx: StepContext): Promise<StepResult
       cwd: ctx.cwd, env: ctx.env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (err) {
-    // Node throws (not emits) some spawn errors, E2BIG (a template's env value over Linux's limit) above
-    // all: every attempt fails the same way, so it is the step's result (exit 127, as a program that
-    // cannot start), not a retry. A task's long title or description is cut before (render.ts).
+    // Node throws (not emits) E2BIG (a template's env value over Linux's limit): every attempt fails the
+    // same way, so it is the step's result (exit 127, as a program that cannot start), not a retry. A
+    // task's long texts are cut before (render.ts). Any other thrown error (ENOMEM…) may pass: it retries.
+    if ((err as NodeJS.ErrnoException).code !== 'E2BIG') throw err;
     ctx.tail.push(Buffer.from(`\ntaskfleet: cannot start ${step.command[0]!}: ${cannotSpawn(err as NodeJS.ErrnoException, ctx.env)}\n`));
     return { name: step.name, exitCode: 127, durationMs: Math.round(performance.now() - started), timedOut: false, aborted: false };
   }

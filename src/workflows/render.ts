@@ -55,7 +55,7 @@ function canonical(value: unknown): string | undefined {
 const text = (value: string | null): string => value ?? '';
 
 /**
- * The most of a title or description a variable carries (UTF-8 bytes). Linux refuses to start a process
+ * The most of a text a variable carries (UTF-8 bytes: title, description, reporter, type, tags' JSON). Linux refuses to start a process
  * with any one variable over 128 KiB (E2BIG), so a longer text would fail its workflow on every attempt;
  * cut, it says so at its end, and the task file keeps it whole.
  */
@@ -83,14 +83,14 @@ export function taskInputs(task: TaskForWorkflow): TaskInputs {
     TASK_DESCRIPTION: variableText(text(task.description)),
     TASK_STATUS: task.status,
     TASK_PRIORITY: task.priority,
-    TASK_TYPE: task.type,
+    TASK_TYPE: variableText(task.type),
     TASK_PROJECT_ID: task.projectId,
     TASK_PHASE_ID: text(task.phaseId),
     TASK_ASSIGNEE: text(task.assignee),
-    TASK_REPORTER: text(task.reporter),
+    TASK_REPORTER: variableText(text(task.reporter)),
     TASK_ESTIMATE_HOURS: text(estimate),
     TASK_DUE_ON: text(task.dueOn),
-    TASK_TAGS: JSON.stringify(tags ?? []),
+    TASK_TAGS: variableText(JSON.stringify(tags ?? [])),
     // Where the task JSON is mounted (the local runner points it at its own copy of the file).
     TASK_FILE: TASK_FILE_PATH,
   };
@@ -127,15 +127,17 @@ function canonicalTaskInputs(task: TaskForWorkflow): string {
   const file = `{"assignee":${assignee},"description":${description},"dueOn":${dueOn},"estimateHours":${estimateHours},`
     + `"id":${id},"legacyId":${legacyId},"phaseId":${phaseId},"priority":${priority},"projectId":${projectId},`
     + `"reporter":${reporter},"status":${status},"tags":${tags},"title":${title},"type":${type}}`;
-  // The variables' texts: the same JSON unless variableText cut them.
-  const cutTitle = variableText(task.title);
-  const cutDescription = task.description === null ? null : variableText(task.description);
-  const titleVariable = cutTitle === task.title ? title : j(cutTitle);
-  const descriptionVariable = cutDescription === task.description ? description : j(cutDescription);
-  return `{"env":{"TASK_ASSIGNEE":${v(assignee)},"TASK_DESCRIPTION":${v(descriptionVariable)},"TASK_DUE_ON":${v(dueOn)},`
+  // The variables of unbounded texts: their field's JSON, unless variableText cut them.
+  const variable = (value: string | null, json: string): string => {
+    if (value === null) return json;
+    const cut = variableText(value);
+    return cut === value ? json : j(cut);
+  };
+  const tagsText = task.tags === null ? '[]' : tags;
+  return `{"env":{"TASK_ASSIGNEE":${v(assignee)},"TASK_DESCRIPTION":${v(variable(task.description, description))},"TASK_DUE_ON":${v(dueOn)},`
     + `"TASK_ESTIMATE_HOURS":${v(estimateHours)},"TASK_FILE":${j(TASK_FILE_PATH)},"TASK_ID":${id},"TASK_LEGACY_ID":${legacyId},`
-    + `"TASK_PHASE_ID":${v(phaseId)},"TASK_PRIORITY":${priority},"TASK_PROJECT_ID":${projectId},"TASK_REPORTER":${v(reporter)},`
-    + `"TASK_STATUS":${status},"TASK_TAGS":${j(task.tags === null ? '[]' : tags)},"TASK_TITLE":${titleVariable},"TASK_TYPE":${type}},`
+    + `"TASK_PHASE_ID":${v(phaseId)},"TASK_PRIORITY":${priority},"TASK_PROJECT_ID":${projectId},"TASK_REPORTER":${v(variable(task.reporter, reporter))},`
+    + `"TASK_STATUS":${status},"TASK_TAGS":${variable(tagsText, j(tagsText))},"TASK_TITLE":${variable(task.title, title)},"TASK_TYPE":${variable(task.type, type)}},`
     + `"file":${j(file)}}`;
 }
 

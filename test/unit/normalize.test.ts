@@ -213,6 +213,8 @@ describe('normalize: every failure names its field with a readable reason', () =
     expect(rejected(projects({ ...PROJECT, tree: { a: nested(100_000) } })).field).toBe('tree');
     // A known field: its check rejects it, and the reason shows it without walking it.
     expect(rejected(tasks({ ...TASK, title: nested(100_000) }))).toMatchObject({ field: 'title', reason: 'title must be text, got an array nested too deep to show' });
+    // One the mapping translates (priority 1-4) too: the translation does not walk it.
+    expect(rejected(tasks({ ...TASK, priority: nested(100_000) }))).toMatchObject({ field: 'priority', reason: expect.stringMatching(/^priority must be one of .*; got an array nested too deep to show$/) as string });
     // Still the first problem in document order: a key's NUL before a deeper value's.
     expect(rejected(projects({ ...PROJECT, tree: { 'a\u0000': 1, b: nested(200) } })).reason).toMatch(/NUL/);
   });
@@ -225,13 +227,13 @@ describe('normalize: every failure names its field with a readable reason', () =
     expect(rejected(tasks({ ...TASK, id: long }))).toMatchObject({ field: 'id', reason: `id ${tooLong}` });
     expect(rejected(tasks({ ...TASK, phase_id: long }))).toMatchObject({ field: 'phase_id', reason: `phase_id ${tooLong}` });
     expect(rejected(tasks({ ...TASK, assignee: long }))).toMatchObject({ field: 'assignee', reason: `assignee ${tooLong}` });
-    expect(rejected(tasks({ ...TASK, depends_on: ['t2', long] }))).toMatchObject({ field: 'depends_on', reason: `depends_on holds an id that ${tooLong}` });
     expect(rejected(deps({ task_id: 't1', depends_on_id: long })).field).toBe('depends_on_id');
     // Bytes, not characters: 683 three-byte characters are 2049 bytes.
     expect(rejected(tasks({ ...TASK, assignee: '€'.repeat(683) })).reason).toMatch(/^assignee is 2049 bytes long/);
     expect(ok(tasks({ ...TASK, id: 'x'.repeat(MAX_INDEXED_BYTES), assignee: '€'.repeat(682) })).legacyId).toHaveLength(MAX_INDEXED_BYTES);
     // Text nothing indexes keeps any length.
-    expect(ok(tasks({ ...TASK, reporter: long, tags: [long] })).reporter).toBe(long);
+    // A depends_on entry that long names no task (none can have such an id): its edge is rejected, not the task.
+    expect(ok(tasks({ ...TASK, reporter: long, tags: [long], depends_on: [long] })).reporter).toBe(long);
   });
 
   it('reports the first failing field in schema order', () => {

@@ -136,6 +136,9 @@ describe('loadSettings: errors name the setting', () => {
     expect(configError(() => loadSettings({}, { env: {}, configFile: fraction }))).toBe(`Invalid setting concurrency (config file ${fraction}:2): must be a whole number, got 2.5`);
     const broken = yaml('broken.yaml', 'chunkSize: 100\nprefix: a: b\nconcurrency: 2\n');
     expect(configError(() => loadSettings({}, { env: {}, configFile: broken }))).toMatch(new RegExp(`^Config file ${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2 is not valid YAML: `));
+    for (const [name, empty] of [['dashes.yaml', '---\n# nothing yet\n'], ['tilde.yaml', '~\n'], ['blank.yaml', '\n']]) {
+      expect(loadSettings({}, { env: {}, configFile: yaml(name!, empty!) }).chunkSize, name).toBe(5000);
+    }
     const twice = yaml('twice.yaml', 'chunkSize: 100\nchunkSize: 200\n');
     expect(configError(() => loadSettings({}, { env: {}, configFile: twice }))).toMatch(/is not valid YAML: Map keys must be unique/);
   });

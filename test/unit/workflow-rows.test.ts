@@ -121,6 +121,23 @@ describe('a workflow row, the fast way', () => {
     }
   });
 
+  it('cuts the other unbounded variables too (reporter, type, tags), alike both ways', () => {
+    const long = 'r'.repeat(MAX_TEXT_VARIABLE_BYTES + 10);
+    const t = task(random(9), 0, long);
+    t.values = { ...t.values, reporter: long, tags: [long] };
+    const template = shipped.templateFor(long);
+    const definition = renderWorkflow(template, {
+      id: t.id, legacyId: t.values.legacyId, projectId: t.projectId, phaseId: t.phaseId, title: t.values.title, description: t.values.description,
+      status: t.values.status, priority: t.values.priority, type: long, assignee: t.values.assignee, reporter: long,
+      estimateHours: t.values.estimateHours, dueOn: t.values.dueOn, tags: [long],
+    });
+    expect(workflowRow(shipped, t).definitionHash).toBe(definitionHash(definition));
+    for (const name of ['TASK_REPORTER', 'TASK_TYPE', 'TASK_TAGS']) {
+      expect(definition.inputs.env[name], name).toMatch(/\n\[taskfleet: cut at 65536 of \d+ bytes; \$TASK_FILE holds the whole text\]$/);
+    }
+    expect(JSON.parse(definition.inputs.file) as { reporter: string; tags: string[]; type: string }).toMatchObject({ reporter: long, tags: [long], type: long });
+  });
+
   it('keeps the hash format of earlier runs (stored hashes are cache keys: a new format would re-run their workflows)', () => {
     const set = templateSetFromJson({ dir: '/x', templates: [{ name: 'default', version: '7', run: 'on-migrate',
       steps: [{ name: 's', image: 'node:20', command: ['node', '-e', '1'], env: { A: 'é' }, cache: { key: 'npm', path: '/root/.npm' }, timeoutSeconds: 30 }] }] });
