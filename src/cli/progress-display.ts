@@ -12,7 +12,8 @@ export interface ProgressDisplay {
   stop(): void;
 }
 
-const toStderr = (line: string): void => { process.stderr.write(line.endsWith('\n') ? line : `${line}\n`); };
+const withNewline = (line: string): string => (line.endsWith('\n') ? line : `${line}\n`);
+const toStderr = (line: string): void => { process.stderr.write(withNewline(line)); };
 
 const LINE_EVERY_MS = 5000;
 
@@ -78,7 +79,7 @@ export async function createProgressDisplay(mode: 'bars' | 'lines' | 'json' | 'n
   // Lines written to stderr while the bars are drawn would tear them: the process's log lines, and the
   // display's own, go above the bars (printed at their next redraw) until stop().
   const log = (line: string): void => {
-    if (multibar.isActive) multibar.log(line.endsWith('\n') ? line : `${line}\n`);
+    if (multibar.isActive) multibar.log(withNewline(line));
     else toStderr(line);
   };
   divertLogLines(log);

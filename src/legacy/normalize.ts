@@ -85,19 +85,16 @@ function extraProblem(value: unknown): string | null {
   return null;
 }
 
-const optionalText = field((v) => {
+/** Optional text, refused for the reason `problemOf` gives. */
+const optionalTextChecked = (problemOf: (s: string) => string | null) => field((v) => {
   if (isBlank(v)) return null;
   if (typeof v !== 'string') return invalid(`must be text, got ${describe(v)}`);
-  const problem = textProblem(v);
+  const problem = problemOf(v);
   return problem ? invalid(problem) : v;
 });
+const optionalText = optionalTextChecked(textProblem);
 /** Optional text the new system indexes (assignee). */
-const optionalIndexedText = field((v) => {
-  if (isBlank(v)) return null;
-  if (typeof v !== 'string') return invalid(`must be text, got ${describe(v)}`);
-  const problem = textProblem(v) ?? indexedLengthProblem(v);
-  return problem ? invalid(problem) : v;
-});
+const optionalIndexedText = optionalTextChecked((v) => textProblem(v) ?? indexedLengthProblem(v));
 const requiredText = field((v) => {
   if (isBlank(v)) return invalid('is required');
   if (typeof v !== 'string') return invalid(`must be text, got ${describe(v)}`);
@@ -196,10 +193,7 @@ const stringList = (what: string) => field((v) => {
   }
   const list = parseList(v);
   if (list === null) return invalid(`must be a list of ${what}, got ${describe(v)}`);
-  for (const item of list) {
-    const problem = textProblem(item);
-    if (problem) return invalid(problem);
-  }
+  for (const item of list) { const problem = textProblem(item); if (problem) return invalid(problem); }
   return list;
 });
 

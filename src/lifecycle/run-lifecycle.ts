@@ -82,6 +82,7 @@ const relay = new SignalRelay();
 
 /** The warnings of one phase command the console shows; the log file has them all. */
 const CONSOLE_WARNINGS = 20;
+const WARNING_LINE = /^\{"level":"(?:warn|error|fatal)"/;
 
 /**
  * A phase command's log line at warn or above, as one line for the console, or null. Its stderr goes to
@@ -89,7 +90,8 @@ const CONSOLE_WARNINGS = 20;
  * another database) reached nobody while the progress stood still (`kubectl logs` shows only the console).
  */
 function consoleWarning(phase: string, line: string): string | null {
-  if (!line.startsWith('{')) return null;
+  // pino writes the level first: most lines (info) are passed over without parsing them.
+  if (!WARNING_LINE.test(line)) return null;
   try {
     const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
     if (entry.level !== 'warn' && entry.level !== 'error' && entry.level !== 'fatal') return null;

@@ -114,9 +114,8 @@ interface StepContext {
 /** Linux's limit on one environment string (MAX_ARG_STRLEN: 32 pages), "NAME=value" and its NUL included. */
 const MAX_ENV_STRING_BYTES = 128 * 1024;
 
-/** Why spawn refused, with the variables over Linux's limit when that is why (E2BIG). */
-function cannotSpawn(err: NodeJS.ErrnoException, env: Record<string, string>): string {
-  if (err.code !== 'E2BIG') return err.message;
+/** Why spawn refused with E2BIG: the variables over Linux's limit. */
+function tooLargeToSpawn(err: NodeJS.ErrnoException, env: Record<string, string>): string {
   const large = Object.entries(env)
     .map(([name, value]) => [name, Buffer.byteLength(`${name}=${value}`) + 1] as const)
     .filter(([, bytes]) => bytes > MAX_ENV_STRING_BYTES)
@@ -138,7 +137,7 @@ async function runStep(step: WorkflowStep, ctx: StepContext): Promise<StepResult
     // same way, so it is the step's result (exit 127, as a program that cannot start), not a retry. A
     // task's long texts are cut before (render.ts). Any other thrown error (ENOMEM…) may pass: it retries.
     if ((err as NodeJS.ErrnoException).code !== 'E2BIG') throw err;
-    ctx.tail.push(Buffer.from(`\ntaskfleet: cannot start ${step.command[0]!}: ${cannotSpawn(err as NodeJS.ErrnoException, ctx.env)}\n`));
+    ctx.tail.push(Buffer.from(`\ntaskfleet: cannot start ${step.command[0]!}: ${tooLargeToSpawn(err as NodeJS.ErrnoException, ctx.env)}\n`));
     return { name: step.name, exitCode: 127, durationMs: Math.round(performance.now() - started), timedOut: false, aborted: false };
   }
   if (child.pid !== undefined) ctx.onStepGroup?.('started', child.pid);
