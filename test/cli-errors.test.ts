@@ -2,7 +2,7 @@
 // URL host:port with the password hidden), a non-zero exit, no stack trace, no dump of internals, and
 // within seconds (a command still running after HANG_MS is killed and counts as hung).
 // Cases run concurrently (vitest's maxConcurrency, 5 at a time): each is its own `taskfleet` process.
-import { mkdir, mkdtemp, rm, symlink, writeFile, cp } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile, cp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,6 +220,28 @@ describe.concurrent('taskfleet fails clearly', () => {
     const r = await run(['generate', '--out', join(dirs.regularFile, '..', 'never-made'), '--projects', '0', '--tasks', '10']);
     expectCleanFailure(r, ['Invalid generator options: tasks need at least one project: set projects ≥ 1.']);
     expect(r.code).toBe(2);
+  });
+  // `generate --out` replaces its directory's legacy files; one the generator did not write may be a real dump.
+  it('generate: refuses to overwrite legacy files it did not write (exit 2, files untouched), unless --force', async () => {
+    const dump = join(root, 'real-dump');
+    await mkdir(dump);
+    await cp(join(good, 'projects.jsonl'), join(dump, 'projects.jsonl'));
+    await cp(join(good, 'tasks.jsonl'), join(dump, 'tasks.jsonl'));
+    const before = await readFile(join(dump, 'tasks.jsonl'), 'utf8');
+    const r = await run(['generate', '--out', dump, '--projects', '1', '--tasks', '5', '--format', 'csv']);
+    expectCleanFailure(r, [`${join(dump, 'projects.jsonl')} (and tasks.jsonl) was not written by taskfleet generate`, 'pass --force']);
+    expect(r.code).toBe(2);
+    expect(await readFile(join(dump, 'tasks.jsonl'), 'utf8')).toBe(before);
+    expect(await readdir(dump)).toEqual(['projects.jsonl', 'tasks.jsonl']);
+    // A generated directory is regenerated without --force; a real dump with it.
+    const twice = join(root, 'generated-twice');
+    for (const seed of ['1', '2']) {
+      const again = await run(['generate', '--out', twice, '--projects', '1', '--tasks', '5', '--seed', seed]);
+      expect(again.code, again.stderr).toBe(0);
+    }
+    const forced = await run(['generate', '--out', dump, '--projects', '1', '--tasks', '5', '--format', 'csv', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect((await readdir(dump)).filter((f) => /^(projects|tasks)\./.test(f)).sort()).toEqual(['projects.csv', 'tasks.csv']);
   });
   // Found by the README probe: `run` promises one JSON line on stdout for scripts, and a usage error left it empty.
   it('run: a usage error still ends stdout with a JSON line (the error and exit code 2)', async () => {

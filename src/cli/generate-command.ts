@@ -23,14 +23,16 @@ export function registerGenerateCommand(program: Command): void {
     .option('--bad-ratio <r>', 'add this fraction of bad records per kind, of every class (see docs/legacy-format.md)', ratio, 0)
     .option('--no-dependency-file', 'do not write task_dependencies (edges only in tasks\' depends_on)')
     .option('--no-dependencies', 'no depends_on and no task_dependencies file: projects, phases and tasks only')
-    .action(async (flags: { out: string; projects: number; phasesPerProject: number; tasks: number; format: 'json' | 'jsonl' | 'csv'; seed: number; badRatio: number; dependencies: boolean; dependencyFile: boolean }) => {
+    .option('--force', 'overwrite legacy data files in --out that the generator did not write (a real dump)')
+    .action(async (flags: { out: string; projects: number; phasesPerProject: number; tasks: number; format: 'json' | 'jsonl' | 'csv'; seed: number; badRatio: number; dependencies: boolean; dependencyFile: boolean; force?: boolean }) => {
       const started = performance.now();
       try {
         await makeDirectory(flags.out);
       } catch (err) {
         throw new ConfigError(`Cannot create the output directory ${flags.out}: ${(err as NodeJS.ErrnoException).code === 'ENOTDIR' || (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'a file is in the way' : (err as Error).message}`, { cause: err });
       }
-      const { generateLegacyData } = await import('../generator/generate.js');
+      const [{ generateLegacyData }, { refuseToOverwriteLegacyData }] = await Promise.all([import('../generator/generate.js'), import('../generator/overwrite-guard.js')]);
+      if (!flags.force) await refuseToOverwriteLegacyData(flags.out);
       const summary = await generateLegacyData({
         out: flags.out, projects: flags.projects, phasesPerProject: flags.phasesPerProject, tasks: flags.tasks,
         format: flags.format, seed: flags.seed, badRatio: flags.badRatio,

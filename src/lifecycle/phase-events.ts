@@ -1,7 +1,8 @@
 // Every lifecycle phase leaves a row in ledger.phase_events: started, then passed, failed or refused
-// (a gate that was not met). `taskfleet status RUN` reads them back. Starting one is also an audit event
+// (a gate that was not met, or an input the operator must fix first: nothing was done). `taskfleet status RUN` reads them back. Starting one is also an audit event
 // (ops.audit_log, next to the operations server's): which OS user on which host started which phase.
 import { hostname, userInfo } from 'node:os';
+import { ConfigError } from '../config/errors.js';
 import type { Pool } from '../store/pool.js';
 
 export const PHASES = ['prepare', 'migrate', 'verify', 'optimize', 'decommission'] as const;
@@ -75,7 +76,11 @@ export async function refusePhase(db: Pool, phase: RecordedPhase, ids: { runId?:
   await finishPhase(db, id, 'refused', { error: reason });
 }
 
-/** Runs `body` as a recorded phase: passed when it returns { passed: true }, failed when it throws or returns false. */
+/**
+ * Runs `body` as a recorded phase: passed when it returns { passed: true }; refused when it throws a
+ * GateError or a ConfigError (exit 2: a usage error, such as an --archive that cannot be created, is not a
+ * phase that ran and failed); failed when it throws anything else or returns false.
+ */
 export async function recordPhase<T extends { passed: boolean; summary?: Record<string, unknown> }>(
   db: Pool, phase: RecordedPhase, ids: { runId?: string | null; preparationId?: number | null }, body: () => Promise<T>): Promise<T> {
   const id = await startPhase(db, phase, ids);
@@ -84,7 +89,7 @@ export async function recordPhase<T extends { passed: boolean; summary?: Record<
     await finishPhase(db, id, result.passed ? 'passed' : 'failed', { summary: result.summary ?? {} });
     return result;
   } catch (err) {
-    await finishPhase(db, id, err instanceof GateError ? 'refused' : 'failed', { error: (err as Error).message }).catch(() => undefined);
+    await finishPhase(db, id, err instanceof GateError || err instanceof ConfigError ? 'refused' : 'failed', { error: (err as Error).message }).catch(() => undefined);
     throw err;
   }
 }
