@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 for arg in "$@"; do
   if [[ "$arg" == "--help" || "$arg" == "-h" ]]; then
     echo "Usage: $(basename "$0") [--run-id ID] [--dry-run] [--force] [--new-data URL] [...]"
-    echo "Rolls back a run (default: the latest run that is not rolled back) with \`taskfleet rollback\`:"
+    echo "Rolls back a run (default: the latest run, refused if it is rolled back already) with \`taskfleet rollback\`:"
     echo
     break
   fi

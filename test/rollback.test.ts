@@ -190,6 +190,17 @@ describe('taskfleet rollback', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(await rowsOf('rb-b')).toEqual({ projects: 0, phases: 0, tasks: 0, task_dependencies: 0 });
     expect(await hashTree(y)).toEqual(yBefore);
+
+    // The same bare rollback once more (a script run twice): the latest run, rb-b, is rolled back
+    // already, so it refuses, rather than undo rb-c, the latest run still migrated, which nobody named.
+    const c = await fingerprintOf('rb-c');
+    const bare = await rollback();
+    expect(bare.code, bare.stderr).toBe(2);
+    expect(bare.stderr).toContain('The latest run, rb-b, was already rolled back on ');
+    expect(bare.stderr).toContain('To roll back an earlier run, name it with --run-id');
+    expect(await fingerprintOf('rb-c')).toBe(c);
+    expect((await runState('rb-c'))?.status).toBe('completed');
+    expect(await rollbackEvents('rb-c')).toEqual([]);
   }, 60_000);
 
   it('refuses when a row of the run was changed after it, naming the row; --force proceeds', async () => {
@@ -250,13 +261,13 @@ describe('taskfleet rollback', () => {
     expect(preview.stdout).toMatch(/A real rollback would proceed/);
   }, 60_000);
 
-  it('refuses to roll back a decommissioned run (the default run when none is named)', async () => {
+  it('refuses to roll back a decommissioned run', async () => {
     // Decommission's own gate is tested in decommission.test.ts; here it only has to let the run through.
     await db.pool.query(`INSERT INTO ledger.verifications (run_id, started_at, passed, checks) VALUES ('rb-a', now(), true, '[]')`);
     const decommission = await cli(['decommission', 'rb-a', '--archive', join(root, 'archive')]);
     expect(decommission.code, decommission.stderr).toBe(0);
     const fingerprint = await fingerprintOf('rb-a');
-    const refused = await rollback('--force');
+    const refused = await rollback('--run-id', 'rb-a', '--force');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/Run rb-a was decommissioned .* can no longer be rolled back/);
     expect(await fingerprintOf('rb-a')).toBe(fingerprint);

@@ -52,7 +52,7 @@ function formatResult(r: RollbackResult): string {
 export function registerRollbackCommand(program: Command): void {
   withConnectionOptions(program.command('rollback'))
     .description('Undo a run: delete exactly the rows it created (children first, one transaction), put back the edges of other runs its cycle check deleted, and restore its legacy data from the prepare\'s backup; refuses when other runs depend on its rows, when its rows changed since (unless --force), or after decommission')
-    .option('--run-id <id>', 'the run to roll back (default: the latest run that is not rolled back)')
+    .option('--run-id <id>', 'the run to roll back (default: the latest run; if that one is rolled back already, rollback refuses rather than reach for an earlier run)')
     .option('--dry-run', 'print what would be deleted and restored, and what would stop it; change nothing; exit 2 when a real rollback (with the same --force) would refuse')
     .option('--force', 'roll back even so: rows of the run changed after it completed are deleted too; a run still running is stopped (its producer stops, workers drop its queued jobs) and every row it wrote removed; legacy files the damaged backup cannot restore are left as they are')
     .option('--json', 'print the outcome as one JSON line')

@@ -101,7 +101,7 @@ export interface RollbackResult {
 }
 
 export interface RollbackOptions {
-  /** Default: the latest run that is not rolled back. */
+  /** Default: the latest run (refused if it is rolled back already). */
   runId?: string | null;
   dryRun: boolean;
   force: boolean;
@@ -437,14 +437,19 @@ async function completedXidOf(db: Db, runId: string): Promise<string | null> {
 /** A run whose rows are gone but whose legacy files were not restored yet (the rollback stopped there). */
 const unfinished = (run: Run): boolean => run.status === 'rolled_back' && run.rolledBackAt === null;
 
+/**
+ * The latest run. One already rolled back is refused, not passed over for the run before it: running the
+ * same rollback twice must not undo an earlier migration nobody named.
+ */
 async function defaultRun(db: Db): Promise<string> {
-  const { rows: [row] } = await db.query<{ id: string }>(
-    `SELECT id FROM ledger.runs WHERE status <> 'rolled_back' OR rolled_back_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`);
-  if (row) return row.id;
-  const { rowCount } = await db.query('SELECT 1 FROM ledger.runs LIMIT 1');
-  throw new GateError(rowCount
-    ? 'No run to roll back: every run in the ledger is rolled back already (see `taskfleet status`)'
-    : 'No run to roll back: the ledger holds no run yet (`taskfleet migrate` makes one)');
+  const { rows: [row] } = await db.query<{ id: string; status: string; rolled_back_at: Date | null }>(
+    'SELECT id, status, rolled_back_at FROM ledger.runs ORDER BY created_at DESC, id DESC LIMIT 1');
+  if (!row) throw new GateError('No run to roll back: the ledger holds no run yet (`taskfleet migrate` makes one)');
+  if (row.status === 'rolled_back' && row.rolled_back_at) {
+    throw new GateError(`The latest run, ${row.id}, was already rolled back on ${row.rolled_back_at.toISOString()}; nothing to do. `
+      + 'To roll back an earlier run, name it with --run-id (`taskfleet status` lists the runs)');
+  }
+  return row.id;
 }
 
 /** The gates that depend on the run alone. */
