@@ -21,7 +21,7 @@ import { closeInterruptedPhases, finishPhase, GateError, refusePhase, startPhase
 import { discoverLegacyFiles } from '../legacy/files.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
-import { queueProblem } from '../queue/errors.js';
+import { queueProblemLog } from '../queue/problem-log.js';
 import { MIGRATE_QUEUE, transportOf, WORKFLOWS_QUEUE } from '../queue/queue-names.js';
 import { loadWorkflowRunOptions } from '../producers/workflow-options.js';
 import { positiveInt, requireOptions, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
@@ -156,7 +156,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
   const { closeQueue, createQueue, ensureTransportReady, lostQueueConnection, queuesReady } = await import('../queue/index.js');
   await ensureTransportReady(transport);
   const db = createPool(settings.databaseUrl, 4);
-  const onError = (err: Error) => logger.warn({ err: err.message }, queueProblem(err));
+  const onError = queueProblemLog(logger);
   const queues = {
     chunks: createQueue<ChunkJobPayload>(MIGRATE_QUEUE, transport, { onError }),
     workflows: createQueue<WorkflowJobPayload>(WORKFLOWS_QUEUE, transport, { onError }),

@@ -9,7 +9,7 @@ import type { ChunkJobResult, JobContext } from '../jobs/context.js';
 import { PermanentJobError } from '../jobs/errors.js';
 import { chunkJobPayload, type ChunkJobPayload } from '../jobs/payload.js';
 import { CHUNK_HANDLERS } from '../jobs/registry.js';
-import { queueProblem } from '../queue/errors.js';
+import { queueProblemLog } from '../queue/problem-log.js';
 import { MIGRATE_QUEUE, transportOf, WORKER_QUEUES, WORKFLOWS_QUEUE, type WorkerQueue } from '../queue/queue-names.js';
 import { RunContextCache } from '../jobs/run-context.js';
 import { markChunkFailed } from '../ledger/chunks.js';
@@ -85,7 +85,7 @@ export async function startChunkWorker(settings: Settings, logger: Logger, opts:
       lockDuration: settings.lockDurationMs,
       stalledInterval: settings.stalledIntervalMs,
       maxStalledCount: 3,
-      onError: (err) => logger.warn({ err: err.message }, queueProblem(err)),
+      onError: queueProblemLog(logger),
     })]
     : [];
   const workflows: WorkflowWorker | null = queues.includes(WORKFLOWS_QUEUE) ? startWorkflowWorker(settings, { ...base, transport, metrics }) : null;

@@ -9,7 +9,7 @@ import { workflowJobPayload, type WorkflowJobPayload } from '../jobs/payload.js'
 import type { RunContextCache } from '../jobs/run-context.js';
 import { recordWorkflowFailure, runWorkflowJob, type WorkflowJobContext, type WorkflowJobInfo, type WorkflowJobResult } from '../jobs/run-workflow.js';
 import type { Logger } from '../logger.js';
-import { queueProblem } from '../queue/errors.js';
+import { queueProblemLog } from '../queue/problem-log.js';
 import { createWorker, type QueueTransport, type TransportWorker } from '../queue/index.js';
 import { WORKFLOWS_QUEUE } from '../queue/queue-names.js';
 import type { Pool } from '../store/pool.js';
@@ -120,7 +120,7 @@ export function startWorkflowWorker(settings: Settings, deps: WorkflowWorkerDeps
     lockDuration: settings.lockDurationMs,
     stalledInterval: settings.stalledIntervalMs,
     maxStalledCount: 3,
-    onError: (err) => logger.warn({ err: err.message }, queueProblem(err)),
+    onError: queueProblemLog(logger),
   });
   return {
     worker,
