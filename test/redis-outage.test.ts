@@ -2,40 +2,19 @@
 // cut). migrate ends at once, saying what happened and how to finish the run, with its phase recorded
 // failed — not hanging for good on a client that keeps reconnecting. Once Redis answers, `resume`
 // completes the run with exact counts. Real Redis and Postgres.
-import { createConnection, createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { connectionArgs, runCli, startCli } from './helpers/cli.js';
 import { waitFor } from './helpers/ledger.js';
 import { summaryOf } from './helpers/legacy-files.js';
 import { REDIS_URL } from './helpers/services.js';
 import { useGeneratedDumps } from './helpers/generated-dumps.js';
+import { startRedisProxy } from './helpers/redis-proxy.js';
 
 const dumps = useGeneratedDumps('redis-outage', { legacy: { projects: 20, phasesPerProject: 4, tasks: 20_000, format: 'jsonl', seed: 51 } });
 
-/** A TCP proxy to the test Redis that can be cut: every connection through it is destroyed. */
-async function startProxy(): Promise<{ url: string; cut: () => Promise<void> }> {
-  const target = new URL(REDIS_URL);
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = createConnection(Number(target.port || 6379), target.hostname);
-    for (const s of [client, upstream]) { sockets.add(s); s.on('error', () => undefined); s.on('close', () => sockets.delete(s)); }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const url = new URL(REDIS_URL);
-  url.host = `127.0.0.1:${port}`;
-  return {
-    url: url.toString(),
-    cut: async () => {
-      await new Promise<void>((resolve) => { server.close(() => resolve()); for (const s of sockets) s.destroy(); });
-    },
-  };
-}
-
 describe('Redis stops answering the producer mid-run', () => {
   it('migrate ends at once with what to do, and resume completes the run once Redis answers', async () => {
-    const proxy = await startProxy();
+    const proxy = await startRedisProxy();
     const worker = startCli(['worker', '--concurrency', '2', ...connectionArgs(dumps.db, dumps.prefix, REDIS_URL)], { timeoutMs: 240_000 });
     try {
       const migrate = startCli(['migrate', '--legacy-data', dumps.dir('legacy'), '--skip-prepare', '--run-id', 'outage', '--chunk-size', '200', '--no-progress',

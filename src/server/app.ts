@@ -154,7 +154,7 @@ export function createApp(deps: ServerDeps, opts: AppOptions): express.Express {
   // Bodies are read only once the sender is known (Bull Board parses its own).
   app.use('/api', requireJsonBody, express.json({ limit: BODY_LIMIT }));
   app.get('/', (_req, res) => res.redirect(303, BOARD_PATH));
-  app.use(BOARD_PATH, boardRouter(deps.queues));
+  app.use(BOARD_PATH, boardRouter(deps.queues, deps.transport));
   app.use('/api', progressRouter(deps));
   app.use('/api', auditRouter(opts.audit));
   app.use('/api', lifecycleRouter(deps));

@@ -5,9 +5,12 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { RequestHandler, Router } from 'express';
+import type { RequestHandler, Response, Router } from 'express';
 import { MIGRATE_QUEUE, WORKFLOWS_QUEUE } from '../queue/queue-names.js';
 import type { TransportQueue } from '../queue/index.js';
+import { lostQueueConnection } from '../queue/errors.js';
+import type { QueueTransport } from '../queue/transport.js';
+import { redactUrl } from '../redact-url.js';
 import type { Settings } from '../config/settings.js';
 import { createLogger } from '../logger.js';
 
@@ -33,11 +36,29 @@ function buildBoard(queues: ReadonlyMap<string, TransportQueue<unknown>>, readOn
   return serverAdapter.getRouter() as Router;
 }
 
+/**
+ * While the queues' store is away, Bull Board answers its API calls with a 500 carrying the client's
+ * message ("Stream isn't writeable…"): this response says 503 instead, and what it means for the board.
+ */
+function answerOutageWith503(res: Response, store: string): void {
+  const send = res.send.bind(res);
+  res.send = ((body?: unknown) => {
+    const error = typeof body === 'object' && body !== null ? body as { message?: unknown } : undefined;
+    if (res.statusCode === 500 && typeof error?.message === 'string' && lostQueueConnection(new Error(error.message))) {
+      res.status(503);
+      return send({ ...error, message: `The board cannot reach ${store} (${error.message}); it shows the queues again once it answers (see /readyz)` });
+    }
+    return send(body);
+  }) as Response['send'];
+}
+
 /** The board router, to mount at BOARD_PATH after authentication (res.locals.principal is set). */
-export function boardRouter(queues: ReadonlyMap<string, TransportQueue<unknown>>): RequestHandler {
+export function boardRouter(queues: ReadonlyMap<string, TransportQueue<unknown>>, transport: QueueTransport): RequestHandler {
   const readOnly = buildBoard(queues, true);
   const writable = buildBoard(queues, false);
+  const store = transport.kind === 'redis' ? `Redis at ${redactUrl(transport.url)}` : 'the queues\' Postgres';
   return (req, res, next) => {
+    answerOutageWith503(res, store);
     const role = res.locals.principal?.role;
     if (role === 'operator' || role === 'admin') {
       writable(req, res, next);
