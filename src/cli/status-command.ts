@@ -13,6 +13,7 @@ import { describeNoProducer, producerAttachedTo, runsWithProducer } from '../pro
 import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
 import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
+import { shownText } from '../shown-text.js';
 
 async function withDb<T>(flags: ConnectionFlags, fn: (db: Pool) => Promise<T>): Promise<T> {
   const settings = settingsFrom(flags);
@@ -91,7 +92,7 @@ export function registerStatusCommands(program: Command): void {
         for (const r of rejects) {
           process.stdout.write(flags.json
             ? `${JSON.stringify(r)}\n`
-            : `${r.kind}\t${r.legacyId ?? '-'}\t${r.ref}\t${r.field ?? '-'}\t${r.reason}\n`);
+            : `${[r.kind, r.legacyId ?? '-', r.ref, r.field ?? '-', r.reason].map(shownText).join('\t')}\n`);
         }
         if (!flags.json && rejects.length === 0) process.stderr.write('No rejects.\n');
         if (flags.limit > 0 && rejects.length === flags.limit) {

@@ -93,6 +93,12 @@ export function parseLegacyMapping(doc: unknown, source: string, base: LegacyMap
     }
     for (const field of Object.keys(file.values[kind] ?? {})) if (!known.has(field)) unknown('values', field, field);
     for (const field of Object.keys(file.defaults[kind] ?? {})) if (!known.has(field)) unknown('defaults', field, field);
+    for (const section of ['values', 'defaults'] as const) {
+      for (const field of Object.keys(file[section][kind] ?? {})) {
+        const why = AS_WRITTEN[kind]?.[field];
+        if (why) throw new ConfigError(`Mapping ${source}: ${section}.${kind}.${field}: ${why}, so a ${section === 'values' ? 'translation' : 'default'} of it would not reach them; change it in the export instead`);
+      }
+    }
     // A kind either file lists is kept, even empty: the stored mapping is part of a run's fingerprint,
     // so the shipped file must give the same mapping as before files were laid over it.
     if (kind in base.fields || file.fields[kind]) mapping.fields[kind] = overlay(base.fields[kind], file.fields[kind]);
@@ -102,6 +108,24 @@ export function parseLegacyMapping(doc: unknown, source: string, base: LegacyMap
   }
   return mapping;
 }
+
+function inKeyOrder<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const object = value as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(object).sort().map((key) => [key, inKeyOrder(object[key])])) as T;
+}
+
+/**
+ * Fields read as written, past the mapping's values and defaults: a task's dependency edges are taken from
+ * its id and depends_on before the record is normalized (src/legacy/declared-edges.ts), and a translation
+ * the edges did not see would tie them to ids no task has.
+ */
+const AS_WRITTEN: Partial<Record<LegacyKind, Record<string, string>>> = {
+  tasks: {
+    id: 'a task\'s dependency edges are read with the task id as written',
+    depends_on: 'dependency edges are read from depends_on as written',
+  },
+};
 
 /**
  * What the mapping makes of a record must itself be valid: two renames onto one field would drop one
@@ -141,9 +165,12 @@ function readMappingFile(file: string): unknown {
   }
 }
 
-/** What identifies a mapping: the SHA-256 of the JSON a run stores it as (prepare and migrate must agree on it). */
+/**
+ * What identifies a mapping for prepare's gate (prepare and migrate must agree on it): the SHA-256 of its
+ * JSON with keys in one order at every level, so that the order a file lists its entries in does not count.
+ */
 export function mappingSha256(mapping: LegacyMapping): string {
-  return createHash('sha256').update(JSON.stringify(mapping)).digest('hex');
+  return createHash('sha256').update(JSON.stringify(inKeyOrder(mapping))).digest('hex');
 }
 
 /** The default mapping, or `file` laid over it: a file lists only what differs from the defaults. */

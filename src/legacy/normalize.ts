@@ -44,6 +44,8 @@ const NUL_MESSAGE = 'contains a NUL character, which Postgres text cannot store'
 const SURROGATE_MESSAGE = 'contains an unpaired UTF-16 surrogate (a character cut in half), which is not valid Unicode';
 const NUMBER_RANGE_MESSAGE = 'holds a number beyond the range of a double (JSON readers make it Infinity), which jsonb cannot store';
 const isBlank = (v: unknown) => v === undefined || v === null;
+/** Of two legacy fields giving one field, one holding this gives way to the other (JSON's "" is no value in most fields, and at most empty text). */
+const givesWay = (v: unknown) => v === undefined || v === null || v === '';
 
 /** Why a text cannot be stored as it is, or null. */
 function textProblem(s: string): string | null {
@@ -203,6 +205,8 @@ export function parseList(v: unknown): string[] | null {
   if (!items) return null;
   const out: string[] = [];
   for (const item of items) {
+    // A null item is an empty one (`[null]` is what a SQL json_agg over an outer join gives for none).
+    if (item === null) continue;
     // An integer beyond 2^53 is kept (as read): the task is rejected for it (stringList), and its edges
     // are counted and rejected with it, like every edge a parseable task declares.
     if (typeof item !== 'string' && !(typeof item === 'number' && Number.isInteger(item))) return null;
@@ -296,9 +300,9 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
       if (known.has(name)) {
         if (from && name in fields) {
           // Two legacy fields giving one field (a renamed one and one already of that name): keeping
-          // either would silently drop the other. One with no value gives way to the other.
-          if (raw[legacyName] != null && fields[name] != null) conflict ??= [from[name]!, legacyName, `the ${kind} field ${name}`];
-          if (raw[legacyName] == null) continue;
+          // either would silently drop the other. One with no value (or empty text) gives way to the other.
+          if (!givesWay(raw[legacyName]) && !givesWay(fields[name])) conflict ??= [from[name]!, legacyName, `the ${kind} field ${name}`];
+          if (givesWay(raw[legacyName])) continue;
         }
         fields[name] = raw[legacyName];
         if (from) from[name] = legacyName;
@@ -306,8 +310,8 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
         // Two legacy fields onto one name in legacy_extra (a moved one and one of that name): as above.
         const extraName = movedTo.get(legacyName) ?? legacyName;
         if (extra && Object.hasOwn(extra, extraName)) {
-          if (raw[legacyName] == null) continue;
-          if (extra[extraName] != null) conflict ??= [movedFrom!.get(extraName)!, legacyName, `${EXTRA_PREFIX}${extraName}`];
+          if (givesWay(raw[legacyName])) continue;
+          if (!givesWay(extra[extraName])) conflict ??= [movedFrom!.get(extraName)!, legacyName, `${EXTRA_PREFIX}${extraName}`];
         }
         (movedFrom ??= new Map()).set(extraName, legacyName);
         setOwn((extra ??= {}), extraName, raw[legacyName]);
@@ -412,7 +416,7 @@ export function rawFieldValue(raw: Record<string, unknown>, names: readonly stri
   let value: unknown;
   for (const name of names) {
     const v = raw[name];
-    if (v !== undefined && v !== null) return v;
+    if (!givesWay(v)) return v;
     value ??= v;
   }
   return value;

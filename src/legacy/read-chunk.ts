@@ -120,6 +120,16 @@ function parseJsonRecord(text: string, line: number): RawRecord {
   return { line, fields: value as Record<string, unknown>, error: null };
 }
 
+/** The error csv-parse gives for `text`, if any. */
+function csvError(text: string): unknown {
+  try {
+    parseCsv(text, { relax_column_count: true, relax_quotes: false });
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}
+
 function parseCsvRecords(texts: readonly (string | RawRecord)[], spans: readonly RecordSpan[], loc: ChunkLocation, nullText?: readonly string[]): RawRecord[] {
   const header = loc.header;
   const nulls = nullText && nullText.length > 0 ? new Set(nullText) : null;
@@ -130,7 +140,9 @@ function parseCsvRecords(texts: readonly (string | RawRecord)[], spans: readonly
     let rows: string[][];
     try {
       rows = parseCsv(text, { relax_column_count: true, relax_quotes: false });
-    } catch (err) {
+    } catch (thrown) {
+      // csv-parse counts a CRLF inside quotes as two lines: the same text with LF line ends locates it.
+      const err = text.includes('\r\n') ? csvError(text.replaceAll('\r\n', '\n')) ?? thrown : thrown;
       // csv-parse counts lines from the record's first; the file's line numbers are what a person opens.
       const message = (err as Error).message.replace(/\bat line (\d+)/g, (_m, n: string) => `at line ${line + Number(n) - 1}`);
       // A quote never closed makes the rest of the file one record: say so, or the lines after it seem lost.

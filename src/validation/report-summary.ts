@@ -2,6 +2,7 @@
 // `taskfleet prepare`): counts per kind and per class, the first findings with file:line, the backup,
 // and the verdict with what to do next.
 import { LEGACY_KINDS } from '../legacy/kinds.js';
+import { shownText } from '../shown-text.js';
 import type { Finding } from './findings.js';
 import type { ValidationSummary } from './validate-legacy-data.js';
 
@@ -26,7 +27,7 @@ const byCount = (counts: Partial<Record<string, number>>): string =>
 function findingLine(f: Finding): string {
   const id = f.legacyId ? ` ${f.legacyId}` : '';
   const field = f.field ? ` [${f.field}]` : '';
-  return `  ${f.ref}  ${f.kind}${id}${field}: ${f.reason}`;
+  return shownText(`  ${f.ref}  ${f.kind}${id}${field}: ${f.reason}`);
 }
 
 export function formatValidationSummary(v: ValidationSummary, ctx: SummaryContext): string {

@@ -16,7 +16,7 @@ import { DependencyChecker } from './dependency-checks.js';
 import { checkEntityRecord, EntityRegistry, type EntityRegistries } from './entity-checks.js';
 import type { ErrorClass, ErrorFinding, Finding, WarningClass } from './findings.js';
 import { streamLegacyRecords } from './record-stream.js';
-import { createRecordWarnings, emptyFileWarning, ignoredFileWarning, sharedLinesWarning, WarningCollector } from './warnings.js';
+import { createDependencyRowWarnings, createRecordWarnings, emptyFileWarning, ignoredFileWarning, sharedLinesWarning, WarningCollector } from './warnings.js';
 
 export interface KindCounts {
   /** Legacy records (task_dependencies: every depends_on entry of a readable task, plus every row). */
@@ -154,8 +154,12 @@ export async function validateLegacyData(dir: string, mapping: LegacyMapping, op
     let readable = true;
     try {
       const onShared = (shared: SharedLines) => sharedLinesWarning('task_dependencies', rowsFile.fileName, shared, warnings);
+      const rowWarnings = createDependencyRowWarnings(rowsFile.fileName, mapping, warnings);
       for await (const batch of streamLegacyRecords(rowsFile, mapping, undefined, onShared)) {
-        for (const record of batch) dependencies.addRowRecord(record);
+        for (const record of batch) {
+          dependencies.addRowRecord(record);
+          if (record.fields) rowWarnings(record.line, record.fields);
+        }
         rows += batch.length;
         await flush();
       }

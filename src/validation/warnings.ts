@@ -2,7 +2,8 @@
 // file:line. Rules that would flood the report (one line per record of a whole file) are aggregated:
 // after `individual` findings per file, rule and field, the rest become one finding with a count and
 // the first line. The rules (see WARNING_RULES):
-// - unknown_field: a field the mapping does not know; kept unchanged in legacy_extra (aggregated per field)
+// - unknown_field: a field the mapping does not know; kept unchanged in legacy_extra (aggregated per field),
+//   or, in task_dependencies (no legacy_extra), not migrated
 // - default_applied: status/priority/type missing, the mapping's default is used (aggregated per field)
 // - id_trimmed: an id with surrounding spaces; stored trimmed
 // - ends_before_start: a phase whose ends_on is before its starts_on
@@ -147,6 +148,28 @@ export class WarningCollector {
 }
 
 type EntityKind = 'projects' | 'phases' | 'tasks';
+
+/**
+ * The warning of task_dependencies rows: a field other than the edge's two ids is not migrated (an edge
+ * row has no legacy_extra), so a column such as a link type or a date would otherwise vanish unsaid.
+ */
+export function createDependencyRowWarnings(file: string, mapping: LegacyMapping, warnings: WarningCollector): (line: number, raw: Record<string, unknown>) => void {
+  const taskSources = sourceNames(mapping, 'task_dependencies', 'task_id');
+  const dependsOnSources = sourceNames(mapping, 'task_dependencies', 'depends_on_id');
+  const edgeFields = new Set([...taskSources, ...dependsOnSources]);
+  const dropped = new Map<string, { counter: WarningCounter; text: () => WarningText }>();
+  return (line, raw) => {
+    for (const field in raw) {
+      if (edgeFields.has(field)) continue;
+      let rule = dropped.get(field);
+      if (!rule) {
+        const text = `field "${field}" is not migrated: a dependency edge keeps only its two task ids (it has no legacy_extra)`;
+        dropped.set(field, (rule = { counter: warnings.counter('task_dependencies', file, 'unknown_field', field), text: () => ({ reason: text, summary: text }) }));
+      }
+      rule.counter.hit(line, `${String(rawFieldValue(raw, taskSources))}->${String(rawFieldValue(raw, dependsOnSources))}`, rule.text);
+    }
+  };
+}
 
 export type RecordWarnings<K extends EntityKind> = (line: number, raw: Record<string, unknown>, values: KindValues[K], duplicateKeys?: readonly string[]) => void;
 

@@ -1,6 +1,6 @@
 // createNormalizer with the default mapping (config/legacy-mapping.yaml) and with custom mappings.
 import { describe, expect, it } from 'vitest';
-import { loadLegacyMapping, parseLegacyMapping } from '../../src/config/legacy-mapping.js';
+import { loadLegacyMapping, mappingSha256, parseLegacyMapping } from '../../src/config/legacy-mapping.js';
 import { declaredEdges } from '../../src/legacy/declared-edges.js';
 import { createNormalizer, legacyFieldName, MAX_INDEXED_BYTES, MAX_NESTING, parseList, sourceNames, type Normalized } from '../../src/legacy/normalize.js';
 import type { RawRecord } from '../../src/legacy/read-chunk.js';
@@ -394,6 +394,11 @@ describe('normalize: values JavaScript or Postgres cannot take as they are', () 
     expect(both.reason).toMatch(/^title and summary both give the tasks field title/);
     expect(ok(custom({ id: 't1', project_id: 'p1', title: null, summary: 'S' })).title).toBe('S');
     expect(ok(custom({ id: 't1', project_id: 'p1', summary: 'S', title: null })).title).toBe('S');
+    // JSON's empty string gives way too (found by the exports probe: a Jira export with an empty title
+    // column and the real one in summary was rejected as ambiguous).
+    expect(ok(custom({ id: 't1', project_id: 'p1', title: '', summary: 'S' })).title).toBe('S');
+    expect(ok(custom({ id: 't1', project_id: 'p1', summary: 'S', title: '' })).title).toBe('S');
+    expect(rejected(custom({ id: 't1', project_id: 'p1', summary: '', title: '' })).reason).toBe('summary is required (it is empty)');
   });
 
   it('a field moved aside (legacy_extra.NAME) gives no field and is kept under its new name: a Jira key as the id', () => {
@@ -405,6 +410,7 @@ describe('normalize: values JavaScript or Postgres cannot take as they are', () 
     // One of the two with no value gives way to the other, in either order (a CSV's empty id column).
     expect(ok(jira({ key: 'A-1', project_id: 'p1', summary: 'S', jira_id: '5', id: null })).extra).toEqual({ jira_id: '5' });
     expect(ok(jira({ key: 'A-1', project_id: 'p1', summary: 'S', id: '7', jira_id: null })).extra).toEqual({ jira_id: '7' });
+    expect(ok(jira({ key: 'A-1', project_id: 'p1', summary: 'S', jira_id: '', id: '8' })).extra).toEqual({ jira_id: '8' });
     // A field that merely looks like a move is an ordinary extra field.
     expect(ok(jira({ key: 'A-1', project_id: 'p1', summary: 'S', 'legacy_extra.foo': 'x', foo: 'y' })).extra).toEqual({ 'legacy_extra.foo': 'x', foo: 'y' });
     // A moved field is no unknown field in a reject's hint.
@@ -421,7 +427,8 @@ describe('a renamed field and a field of the target\'s own name: one source, rea
   const record = (fields: Record<string, unknown>): RawRecord => ({ line: 2, fields, error: null });
 
   it('the one with a value gives the field, in normalize and in the declared edges (CSV: both columns, one empty)', () => {
-    for (const fields of [{ blocked_by: null, depends_on: 'T-2' }, { depends_on: 'T-2', blocked_by: null }, { blocked_by: 'T-2' }, { depends_on: 'T-2' }]) {
+    for (const fields of [{ blocked_by: null, depends_on: 'T-2' }, { depends_on: 'T-2', blocked_by: null }, { blocked_by: 'T-2' }, { depends_on: 'T-2' },
+      { blocked_by: '', depends_on: 'T-2' }, { depends_on: ['T-2'], blocked_by: '' }, { depends_on: ['T-2', null] }, { blocked_by: [null, 'T-2'] }]) {
       const raw = { id: 'T-1', project_id: 'P-1', title: 'x', ...fields };
       expect(ok(createNormalizer('tasks', m)(raw)).dependsOn, JSON.stringify(fields)).toEqual(['T-2']);
       expect(declaredEdges([record(raw)], m), JSON.stringify(fields)).toEqual([['T-1', 'T-2', 2, 0]]);
@@ -452,6 +459,24 @@ describe('parseLegacyMapping: what the mapping makes of a record must be valid',
     expect(() => parseLegacyMapping({ values: { tasks: { priority: { 5: 'urgent' } } } }, 'm.yaml'))
       .toThrow(/^Mapping m\.yaml: values\.tasks\.priority: "5" becomes "urgent", which is not valid: it must be one of low, medium, high, critical$/);
     expect(() => parseLegacyMapping({ defaults: { tasks: { estimate_hours: 'lots' } } }, 'm.yaml')).toThrow(/defaults\.tasks\.estimate_hours/);
+  });
+
+  // Found by the exports probe: accepted, then ignored by the edges (prepare even said the default was used).
+  it('refuses a translation or default of a task\'s id or depends_on, which its dependency edges would not see', () => {
+    expect(() => parseLegacyMapping({ values: { tasks: { depends_on: { 'OLD-1': 'T1' } } } }, 'm.yaml'))
+      .toThrow('Mapping m.yaml: values.tasks.depends_on: dependency edges are read from depends_on as written, so a translation of it would not reach them; change it in the export instead');
+    expect(() => parseLegacyMapping({ defaults: { tasks: { depends_on: 'T1' } } }, 'm.yaml')).toThrow(/^Mapping m\.yaml: defaults\.tasks\.depends_on: .* so a default of it would not reach them/);
+    expect(() => parseLegacyMapping({ values: { tasks: { id: { a: 'b' } } } }, 'm.yaml')).toThrow(/^Mapping m\.yaml: values\.tasks\.id: a task's dependency edges are read with the task id as written/);
+    expect(() => parseLegacyMapping({ values: { task_dependencies: { task_id: { a: 'b' } } } }, 'm.yaml')).not.toThrow();
+  });
+
+  // Found by the exports probe: two lines of a mapping file swapped made migrate refuse the passed prepare.
+  it('gives the same mapping and gate hash whatever order the file lists its entries in', () => {
+    const a = parseLegacyMapping({ fields: { tasks: { summary: 'title', key: 'id' }, projects: { uid: 'id' } }, values: { tasks: { status: { Open: 'todo', Done: 'done' } } }, defaults: { tasks: { type: 'bug', priority: 'low' } } }, 'a', loadLegacyMapping());
+    const b = parseLegacyMapping({ defaults: { tasks: { priority: 'low', type: 'bug' } }, values: { tasks: { status: { Done: 'done', Open: 'todo' } } }, fields: { projects: { uid: 'id' }, tasks: { key: 'id', summary: 'title' } } }, 'b', loadLegacyMapping());
+    expect(b).toEqual(a);
+    expect(mappingSha256(b)).toBe(mappingSha256(a));
+    expect(mappingSha256(parseLegacyMapping({ fields: { tasks: { summary: 'title' } } }, 'c', loadLegacyMapping()))).not.toBe(mappingSha256(a));
   });
 
   it('accepts the shipped mapping and valid custom values', () => {

@@ -215,6 +215,10 @@ describe('parseChunk: CSV', () => {
     const records = await parseAll('csv', 'id,name\n1,a\n2,"b\nc"x\n3,d\n');
     expect(records.map((r) => r.line)).toEqual([2, 3, 5]);
     expect(records[1]!.error).toMatch(/^not a valid CSV record: .*at line 4\b/);
+    // The same with CRLF line ends (Excel): csv-parse counted each CRLF inside the quotes as two lines.
+    const crlf = await parseAll('csv', 'id,name\r\n1,a\r\n2,"b\r\nc"x\r\n3,d\r\n');
+    expect(crlf.map((r) => r.line)).toEqual([2, 3, 5]);
+    expect(crlf[1]!.error).toMatch(/^not a valid CSV record: .*at line 4\b/);
   });
 
   it('reads the mapping\'s nullText (MySQL\'s \\N) as no value, in CSV only', async () => {

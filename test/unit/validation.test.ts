@@ -263,6 +263,22 @@ describe('validateLegacyData on hand-made directories', () => {
     expect(summary.perKind.tasks.warnings).toBe(30 + 15 + 30 + 30 + 30); // colour, status, priority, type, no phase
   });
 
+  // Found by the exports probe: a Jira link export's "Link Type" and "Created" columns vanished unsaid.
+  it('warns of task_dependencies columns that are not migrated (an edge has no legacy_extra), per column with a count', async () => {
+    const mapping = parseLegacyMapping({ fields: { task_dependencies: { Source: 'task_id', Destination: 'depends_on_id' } } }, 'm', MAPPING);
+    const { errors, warnings, summary } = await validateDir('dependency-columns', {
+      'projects.jsonl': jsonl([{ id: 'P1', name: 'p' }]),
+      'phases.jsonl': '',
+      'tasks.jsonl': jsonl([{ id: 'T1', project_id: 'P1', title: 'a' }, { id: 'T2', project_id: 'P1', title: 'b' }, { id: 'T3', project_id: 'P1', title: 'c' }]),
+      'task_dependencies.csv': 'Source,Destination,Link Type,Created\nT2,T1,blocks,2021-01-01\nT3,T1,relates to,2021-01-02\n',
+    }, mapping);
+    expect(errors).toEqual([]);
+    expect(summary.perKind.task_dependencies).toMatchObject({ records: 2, valid: 2 });
+    const dropped = warnings.filter((w) => w.kind === 'task_dependencies' && w.class === 'unknown_field');
+    expect(dropped.map((w) => [w.field, w.ref, w.legacyId, w.count ?? 1])).toEqual([['Link Type', 'task_dependencies.csv:2', 'T2->T1', 2], ['Created', 'task_dependencies.csv:2', 'T2->T1', 2]]);
+    expect(dropped[0]!.reason).toMatch(/field "Link Type" is not migrated: a dependency edge keeps only its two task ids \(it has no legacy_extra\)/);
+  });
+
   it('warns of what other exporters write that migrates changed: \\N as text, tags in another list syntax, timestamps without an offset', async () => {
     const files = {
       'projects.csv': 'id,name,owner,created_at\nP1,p,\\N,2024-01-05 10:00:00\nP2,q,ann,2024-01-05T10:00:00+05:30\n',
