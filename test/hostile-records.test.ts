@@ -1,7 +1,7 @@
 // Records a real export can hold that Postgres or JavaScript cannot take as they are: a NUL in an id,
 // a dependency or a field name; ids beyond 2^53 (JSON readers round them: two records would merge, a
 // child would find the wrong parent); year 0000; a value naming an Object.prototype member; a number
-// beyond a double; a "__proto__" field. Each used to fail its whole chunk (the run failed after every
+// beyond a double; a "__proto__" field; a decimal with more digits than a double holds (it lands exactly). Each used to fail its whole chunk (the run failed after every
 // retry) or to be changed silently. Now each bad one is rejected alone, naming its field; prepare
 // predicts the same rejects; the good ones migrate; verify passes.
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ const FILES = {
     '{"id":"T-6","project_id":"P-1","title":"a __proto__ field is kept","__proto__":{"flag":true},"depends_on":["T-1"]}',
     '{"id":"T-7","project_id":"P-1","title":"a dependency id beyond 2^53","depends_on":[9007199254740993]}',
     '{"id":"T-8","project_id":"P-1","title":"year zero","due_on":"0000-12-31"}',
+    '{"id":"T-9","project_id":"P-1","title":"more digits than a double holds","estimate_hours":123456789.123456789,"legacy_rate":0.1234567890123456789}',
   ],
 };
 
@@ -60,7 +61,7 @@ describe('hostile legacy records', () => {
     expect(summary.kinds).toEqual([
       { kind: 'projects', legacy: 4, migrated: 1, rejected: 3 },
       { kind: 'phases', legacy: 2, migrated: 1, rejected: 1 },
-      { kind: 'tasks', legacy: 8, migrated: 2, rejected: 6 },
+      { kind: 'tasks', legacy: 9, migrated: 3, rejected: 6 },
       { kind: 'task_dependencies', legacy: 3, migrated: 1, rejected: 2 },
     ]);
 
@@ -74,8 +75,12 @@ describe('hostile legacy records', () => {
     expect(findings.map((f) => f.ref)).toEqual(EXPECTED_REJECTS.map(([ref]) => ref));
 
     const { rows: tasks } = await dump.db.pool.query<{ legacy_id: string; legacy_extra: unknown }>('SELECT legacy_id, legacy_extra FROM tms.tasks ORDER BY legacy_id');
-    expect(tasks.map((t) => t.legacy_id)).toEqual(['T-1', 'T-6']);
+    expect(tasks.map((t) => t.legacy_id)).toEqual(['T-1', 'T-6', 'T-9']);
     expect(JSON.stringify(tasks[1]!.legacy_extra)).toBe('{"__proto__":{"flag":true}}');
+    // A decimal with more digits than a double holds lands exactly (JSON.parse alone gave 123456789.12345679);
+    // in legacy_extra it is still a JSON number, as read (docs/legacy-format.md).
+    const { rows: [t9] } = await dump.db.pool.query<{ hours: string; extra: unknown }>(`SELECT estimate_hours::text AS hours, legacy_extra AS extra FROM tms.tasks WHERE legacy_id = 'T-9'`);
+    expect(t9).toEqual({ hours: '123456789.123456789', extra: { legacy_rate: 0.12345678901234568 } });
 
     const verified = await dump.verify(summary.runId);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);

@@ -77,7 +77,7 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
     for (const record of records) {
       const ref = `${file.fileName}:${record.line}`;
       if (record.error !== null) { reject(ref, record.line, null, null, record.error); continue; }
-      const result = normalize(record.fields);
+      const result = normalize(record.fields, record.exactNumbers);
       if (!result.ok) { reject(ref, record.line, result.legacyId, result.field, result.reason); continue; }
       edges.push({ ...result.value, ref, line: record.line, order: declarationOrder(false, record.line, 0) });
     }

@@ -51,7 +51,7 @@ export async function migrateEntityChunk(ctx: JobContext, payload: ChunkJobPaylo
   const candidates: Candidate<EntityKind>[] = [];
   for (const record of records) {
     if (record.error !== null) { reject(record.line, null, null, record.error); continue; }
-    const result = normalize(record.fields);
+    const result = normalize(record.fields, record.exactNumbers);
     if (!result.ok) { reject(record.line, result.legacyId, result.field, result.reason); continue; }
     candidates.push({ line: record.line, id: ownId(result.value.legacyId), values: result.value });
   }

@@ -2,8 +2,9 @@
 // the first value would vanish without a word. Prepare looks for them (a warning; the workers do not
 // pay for the scan): this finds the top-level member names of one record's text that occur twice.
 
+import { jsonStringEnd } from './json-string-end.js';
+
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 
 /**
  * The top-level names that occur more than once in `text`, a JSON object already parsed into an object
@@ -17,14 +18,8 @@ export function duplicateTopLevelKeys(text: string, keyCount: number): string[] 
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       const start = i;
-      // The closing quote: the next one not escaped (an odd run of backslashes before it escapes it).
-      for (;;) {
-        i = text.indexOf('"', i + 1);
-        if (i < 0) { i = text.length; break; }
-        let slashes = 0;
-        while (text.charCodeAt(i - 1 - slashes) === BACKSLASH) slashes++;
-        if (slashes % 2 === 0) break;
-      }
+      const end = jsonStringEnd(text, start);
+      i = end < 0 ? text.length : end;
       if (depth === 1 && expectName) names.push(text.slice(start, i + 1));
       expectName = false;
     } else if (c === 0x7b || c === 0x5b) {

@@ -260,7 +260,8 @@ export const KNOWN_FIELDS: Record<LegacyKind, ReadonlySet<string>> = {
  */
 export const EXTRA_PREFIX = 'legacy_extra.';
 
-export type Normalizer<K extends LegacyKind> = (raw: Record<string, unknown>) => Normalized<KindValues[K]>;
+/** `exact`: the exact text of decimals JSON.parse changed (RawRecord.exactNumbers), read in their place. */
+export type Normalizer<K extends LegacyKind> = (raw: Record<string, unknown>, exact?: ReadonlyMap<string, string>) => Normalized<KindValues[K]>;
 
 export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyMapping): Normalizer<K> {
   const renames: Record<string, string> = mapping.fields[kind] ?? {};
@@ -287,7 +288,7 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
   const hasMoves = movedTo.size > 0;
 
   // Hot path (every legacy record): plain loops, no intermediate arrays.
-  return (raw) => {
+  return (raw, exact) => {
     const fields: Record<string, unknown> = {};
     let extra: Record<string, unknown> | null = null;
     /** Two legacy fields giving one target: [the first, the second, what they give]. */
@@ -304,7 +305,7 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
           if (!givesWay(raw[legacyName]) && !givesWay(fields[name])) conflict ??= [from[name]!, legacyName, `the ${kind} field ${name}`];
           if (givesWay(raw[legacyName])) continue;
         }
-        fields[name] = raw[legacyName];
+        fields[name] = exact?.get(legacyName) ?? raw[legacyName];
         if (from) from[name] = legacyName;
       } else if (hasMoves && (movedTo.has(legacyName) || movedNames.has(legacyName))) {
         // Two legacy fields onto one name in legacy_extra (a moved one and one of that name): as above.

@@ -9,6 +9,7 @@ import { LegacyDataError } from './errors.js';
 import type { LegacyFormat } from './kinds.js';
 import { setOwn } from './normalize.js';
 import { RecordSplitter, type RecordSpan } from './record-splitter.js';
+import { inexactTopLevelDecimals } from './exact-numbers.js';
 
 export interface ChunkLocation {
   path: string;
@@ -33,7 +34,11 @@ export interface RecordReading {
 
 /** A parsed legacy record: its fields as found in the file, or why it could not be parsed. */
 export type RawRecord =
-  | { line: number; fields: Record<string, unknown>; error: null; duplicateKeys?: string[] }
+  | {
+    line: number; fields: Record<string, unknown>; error: null; duplicateKeys?: string[];
+    /** JSON: the exact text of top-level decimals a double changes (see exact-numbers.ts); normalize reads these. */
+    exactNumbers?: ReadonlyMap<string, string>;
+  }
   | { line: number; fields: null; error: string };
 
 export async function readChunkBytes(loc: ChunkLocation): Promise<Buffer> {
@@ -117,7 +122,8 @@ function parseJsonRecord(text: string, line: number): RawRecord {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { line, fields: null, error: 'record is not a JSON object' };
   }
-  return { line, fields: value as Record<string, unknown>, error: null };
+  const exactNumbers = inexactTopLevelDecimals(text);
+  return exactNumbers ? { line, fields: value as Record<string, unknown>, error: null, exactNumbers } : { line, fields: value as Record<string, unknown>, error: null };
 }
 
 /** The error csv-parse gives for `text`, if any. */

@@ -79,7 +79,7 @@ export class DependencyChecker {
       return;
     }
     this.normalizeRow ??= createNormalizer('task_dependencies', this.mapping);
-    const result = this.normalizeRow(record.fields);
+    const result = this.normalizeRow(record.fields, record.exactNumbers);
     if (!result.ok) {
       this.reject(ref, record.line, result.legacyId, result.field, classOfInvalidField(result.reason), result.reason);
       return;

@@ -8,7 +8,7 @@
 // Memory: per kind, the ids seen are interned, with one integer column for the winning line and one
 // for the parent; the ids of rejected records are kept only for the "rejected parent" wording.
 import type { RawRecord } from '../legacy/read-chunk.js';
-import type { KindValues, Normalized } from '../legacy/normalize.js';
+import type { KindValues, Normalizer } from '../legacy/normalize.js';
 import { IdInterner, IntColumn } from './compact-arrays.js';
 import { classOfInvalidField, classOfUnreadableRecord, recordRef, type ErrorClass, type ErrorFinding } from './findings.js';
 
@@ -50,7 +50,7 @@ export type EntityOutcome<K extends EntityKind> =
 export function checkEntityRecord<K extends EntityKind>(
   kind: K,
   record: RawRecord,
-  normalize: (raw: Record<string, unknown>) => Normalized<KindValues[K]>,
+  normalize: Normalizer<K>,
   registries: EntityRegistries,
 ): EntityOutcome<K> {
   const own = registries[kind]!;
@@ -60,7 +60,7 @@ export function checkEntityRecord<K extends EntityKind>(
     return { migrated: false, error: { severity: 'error', kind, class: cls, ref: recordRef(file, record.line), file, line: record.line, legacyId, field, reason } };
   };
   if (record.error !== null) return reject(null, null, classOfUnreadableRecord(record.error), record.error);
-  const result = normalize(record.fields);
+  const result = normalize(record.fields, record.exactNumbers);
   if (!result.ok) return reject(result.legacyId, result.field, classOfInvalidField(result.reason), result.reason);
   const values = result.value;
   const legacyId = values.legacyId;

@@ -34,7 +34,7 @@ export async function collectTaskTypes(tasksFile: LegacyFile, mapping: LegacyMap
     for await (const batch of streamLegacyRecords(tasksFile, mapping)) {
       for (const record of batch) {
         if (record.fields === null) continue;
-        const task = normalize(record.fields);
+        const task = normalize(record.fields, record.exactNumbers);
         if (!task.ok) continue;
         const use = types.get(task.value.type);
         if (use) use.tasks++;

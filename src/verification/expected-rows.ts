@@ -107,7 +107,7 @@ function entityLines(file: LegacyFile, kind: EntityKind, mapping: LegacyMapping,
         row = unbuildableRow(kind, null, record.line);
         problem = storableText(record.error);
       } else {
-        const result = normalize(record.fields);
+        const result = normalize(record.fields, record.exactNumbers);
         if (!result.ok) {
           // Shown as the workers store it in the rejects (a NUL cannot be stored).
           row = unbuildableRow(kind, storableText(result.legacyId), record.line);
@@ -160,7 +160,7 @@ function dependencyLines(file: LegacyFile, mapping: LegacyMapping): (records: Ra
     const ref = `${file.fileName}:${record.line}`;
     const order = declarationOrder(false, record.line, 0);
     if (record.error !== null) return [ref, record.line, null, null, null, order, storableText(record.error)];
-    const result = normalize(record.fields);
+    const result = normalize(record.fields, record.exactNumbers);
     if (!result.ok) return [ref, record.line, storableText(result.legacyId), null, null, order, storableText(result.reason)];
     const { taskLegacyId, dependsOnLegacyId } = result.value;
     return [ref, record.line, `${taskLegacyId}->${dependsOnLegacyId}`, newId('tasks', taskLegacyId), newId('tasks', dependsOnLegacyId), order, null];
