@@ -4,7 +4,7 @@
 // whose jobs are failed by a worker connected to another database.
 // The warning comes after 15 s of standstill: the cases run concurrently, each on its own database
 // and queue prefix, so the file waits once.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -13,6 +13,20 @@ import { generateLegacyData } from '../src/generator/generate.js';
 import { connectionArgs, runCli, startCli, type RunningCli } from './helpers/cli.js';
 import { waitFor } from './helpers/ledger.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
+
+/** The command lines of a process's children (from /proc). */
+function childCommandLines(parent: number): string[] {
+  const lines: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(parent)) lines.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return lines;
+}
 
 describe.concurrent('migrate with no worker taking its jobs', () => {
   const work = mkdtempSync(join(tmpdir(), 'tf-no-worker-'));
@@ -108,12 +122,19 @@ describe.concurrent('migrate with no worker taking its jobs', () => {
     databases.push(db);
     prefixes.push(prefix);
     const logs = join(work, 'run-logs');
-    const run = startCli(['run', '--phase', 'migrate', '--skip-prepare', '--workers', '0', '--legacy-data', dir, '--new-data', db.url,
+    // With a password (trust authentication takes any): run's phase commands must not show it on their
+    // command lines, which any local user can read (found by the secrets probe).
+    const withPassword = new URL(db.url);
+    withPassword.password = 'cmdline-secret';
+    const run = startCli(['run', '--phase', 'migrate', '--skip-prepare', '--workers', '0', '--legacy-data', dir, '--new-data', withPassword.toString(),
       '--redis', REDIS_URL, '--prefix', prefix, '--logs-dir', logs, '--id-mapping', join(work, 'run-ids.json'), '--no-progress'], { timeoutMs: 120_000 });
     started.push(run);
     const consoleWarning = () => run.output().stderr.split('\n').find((l) => l.startsWith(`  ! migrate warn: ${WARNING}`));
     await waitFor(() => Promise.resolve(consoleWarning() !== undefined), 'the warning on run\'s console', 60_000);
     expect(consoleWarning()).toMatch(/from queue migrate for \d+ s \(1 waiting, none active\): no worker is connected to it; /);
+    const children = childCommandLines(run.child.pid!);
+    expect(children.some((c) => c.includes(' migrate ')), children.join('\n')).toBe(true);
+    for (const c of children) expect(c).not.toContain('cmdline-secret');
 
     const worker = startCli(['worker', ...connectionArgs(db, prefix, REDIS_URL)], { timeoutMs: 120_000 });
     started.push(worker);

@@ -35,6 +35,9 @@ describe('taskfleet run and signals', () => {
     expect(lifecycle?.phases.map((p) => [p.phase, p.outcome])).toEqual([['prepare', 'passed'], ['migrate', 'failed']]);
     expect(lifecycle?.phases[1]?.error).toMatch(/^interrupted: run \S+ is left where it stopped .* Finish it with: taskfleet resume \S+$/);
     expect(result.stderr).toContain('Stopped by SIGTERM: verify, optimize, decommission not run');
+    // The run it left (to resume or roll back), for scripts: named though migrate printed no summary.
+    const { rows: [planned] } = await dumps.db.pool.query<{ id: string }>('SELECT id FROM ledger.runs');
+    expect(lifecycle?.runId).toBe(planned!.id);
 
     const { rows: events } = await dumps.db.pool.query<{ phase: string; outcome: string }>('SELECT phase, outcome FROM ledger.phase_events ORDER BY id');
     expect(events).toEqual([{ phase: 'prepare', outcome: 'passed' }, { phase: 'migrate', outcome: 'failed' }]);

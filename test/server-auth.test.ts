@@ -512,6 +512,8 @@ describe('the pure pieces', () => {
 
   it('rejects a users file with a message naming the entry', async () => {
     expect(() => parseUsersFile('users: []', 'u.yaml')).toThrow(/u.yaml: users must list at least one user/);
+    // A syntax error names the line, never its text (the secret on it).
+    expect(() => parseUsersFile('jwtSecret: "JwtSecretValue-0123456789abcdef\nusers: []\n', 'u.yaml')).toThrow(/^u\.yaml:3 is not valid YAML: Missing closing "quote$/);
     expect(() => parseUsersFile('users:\n  - username: a\n    role: root\n    passwordHash: x', 'u.yaml')).toThrow(/u.yaml: users.0.role/);
     expect(() => parseUsersFile('users:\n  - username: a\n    role: admin\n    passwordHash: plain-text', 'u.yaml')).toThrow(/users.0.passwordHash \(user a\) must look like scrypt/);
     const good = await usersYaml();

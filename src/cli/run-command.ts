@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadLegacyMapping } from '../config/legacy-mapping.js';
 import { ConfigError } from '../config/errors.js';
+import { settingsEnvironment } from '../config/settings.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded/postgres.js';
 import { PHASES, type Phase } from '../lifecycle/phase-events.js';
 import { runLifecycle } from '../lifecycle/run-lifecycle.js';
@@ -94,10 +95,6 @@ export function registerRunCommand(program: Command): void {
       }
       try {
         const settings = settingsFrom({ ...flags, newData: embedded ? embedded.url : newData }, { concurrency: flags.concurrency, chunkSize: flags.chunkSize });
-        const passthrough = [
-          ...(flags.redis ? ['--redis', flags.redis] : []), ...(flags.queueBackend ? ['--queue-backend', flags.queueBackend] : []),
-          ...(flags.prefix ? ['--prefix', flags.prefix] : []), ...(flags.config ? ['--config', flags.config] : []),
-        ];
         const result = await runLifecycle({
           phases: flags.phase, dryRun: flags.dryRun ?? false, legacyDir: flags.legacyData, databaseUrl: settings.databaseUrl,
           backupDir: flags.backup, idMappingFile: flags.idMapping, verificationReport: flags.verificationReport, validationReport: flags.validationReport,
@@ -105,7 +102,7 @@ export function registerRunCommand(program: Command): void {
           runId: flags.runId, mappingFile: flags.mapping, templatesDir: flags.templatesDir, daggerConfig: flags.daggerConfig, mapping: loadLegacyMapping(flags.mapping), maxRejects: flags.maxRejects,
           noCache: !flags.cache, thresholds: flags.thresholds, maxSamples: flags.maxSamples,
           skipPrepare: flags.skipPrepare ?? false, workers: flags.workers, concurrency: settings.concurrency, chunkSize: settings.chunkSize,
-          chunkMaxBytes: settings.chunkMaxBytes, logLevel: settings.logLevel, connectionArgs: passthrough,
+          chunkMaxBytes: settings.chunkMaxBytes, logLevel: settings.logLevel, settingsEnv: settingsEnvironment(settings),
           progress: !flags.progress ? 'none' : process.stderr.isTTY ? 'bars' : 'lines',
           say: (line) => process.stderr.write(`${line}\n`),
         });

@@ -9,6 +9,7 @@ import { LEGACY_KINDS, type LegacyKind } from '../legacy/kinds.js';
 import { EXTRA_PREFIX, fieldValueProblem, KNOWN_FIELDS } from '../legacy/normalize.js';
 import { ConfigError } from './errors.js';
 import { PACKAGE_ROOT } from './package-root.js';
+import { describeYamlError } from './yaml-error.js';
 
 const perKind = <T extends z.ZodType>(inner: T) =>
   z.object({ projects: inner, phases: inner, tasks: inner, task_dependencies: inner }).partial().strict();
@@ -161,7 +162,7 @@ function readMappingFile(file: string): unknown {
   try {
     return parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`Mapping file ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(`Mapping file ${describeYamlError(file, err)}`, { cause: err });
   }
 }
 

@@ -5,6 +5,7 @@ import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { redisUrlProblem } from '../queue/redis-url.js';
+import { describeYamlError } from './yaml-error.js';
 
 const settingsSchema = z.object({
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
@@ -111,8 +112,7 @@ function readConfigFile(file: string): Map<string, { value: unknown; line: numbe
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
   const syntax = doc.errors[0];
   if (syntax) {
-    const at = syntax.linePos?.[0];
-    throw new ConfigError(`Config file ${file}${at ? `:${at.line}` : ''} is not valid YAML: ${syntax.message}`, { cause: syntax });
+    throw new ConfigError(`Config file ${describeYamlError(file, syntax)}`, { cause: syntax });
   }
   const settings = new Map<string, { value: unknown; line: number }>();
   // Empty, or only `---` or `~`: no settings.
@@ -172,6 +172,17 @@ export function loadSettings(
     throw new ConfigError(`Invalid setting ${key}${source ? ` (${source})` : ''}: ${message}`);
   }
   return Object.freeze(parsed.data);
+}
+
+/**
+ * Every setting as the environment variable that feeds it: a child process given these resolves the same
+ * settings as this one (the environment wins over any config file), and no URL, with its password, has to
+ * go on its command line, where any local user could read it (ps, /proc/PID/cmdline).
+ */
+export function settingsEnvironment(settings: Settings): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, key] of Object.entries(ENV_NAMES)) env[name] = String(settings[key]);
+  return env;
 }
 
 /** The environment child processes (local workers) inherit: PATH and the like, plus the settings they get explicitly. */

@@ -57,8 +57,8 @@ export interface LifecycleOptions {
   chunkSize: number;
   chunkMaxBytes: number;
   logLevel: string;
-  /** Connection flags handed to every phase command as they are (--redis, --prefix, --queue-backend, --config). */
-  connectionArgs: readonly string[];
+  /** Every setting of `run`, as environment variables for its phase commands (settingsEnvironment): no URL on their command lines. */
+  settingsEnv: Readonly<Record<string, string>>;
   progress: 'bars' | 'lines' | 'none';
   say: (line: string) => void;
 }
@@ -109,8 +109,8 @@ async function runPhaseCommand(args: readonly string[], opts: LifecycleOptions, 
   onEvent?: (event: Record<string, unknown>) => void, warn: (line: string) => void = opts.say): Promise<PhaseCommandResult> {
   // Phase commands log to files, not the console: at info or finer, like the lifecycle's own records.
   const level = opts.logLevel === 'debug' || opts.logLevel === 'trace' ? opts.logLevel : 'info';
-  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, BIN, ...args, '--new-data', opts.databaseUrl, '--log-level', level, ...opts.connectionArgs], {
-    env: inheritedEnvironment(), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, BIN, ...args, '--log-level', level], {
+    env: { ...inheritedEnvironment(), ...opts.settingsEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   relay.track(child);
   let result: Record<string, unknown> | null = null;
@@ -291,16 +291,22 @@ async function realPhases(opts: LifecycleOptions, records: LifecycleRecords): Pr
       extra = { counts: r, rejects: typeof r.errors === 'number' ? r.errors : undefined };
     } else if (phase === 'migrate') {
       const display = await createProgressDisplay(opts.progress, opts.runId ?? 'run');
+      let plannedRunId: string | null = null;
       outcome = await runPhaseCommand(['migrate', '--legacy-data', opts.legacyDir, '--workers', String(opts.workers), '--concurrency', String(opts.concurrency),
         '--chunk-size', String(opts.chunkSize),
         ...(opts.runId ? ['--run-id', opts.runId] : []), ...(opts.mappingFile ? ['--mapping', opts.mappingFile] : []),
         ...(opts.maxRejects !== undefined ? ['--max-rejects', String(opts.maxRejects)] : []), ...(opts.skipPrepare ? ['--skip-prepare'] : []),
         ...(opts.templatesDir ? ['--templates-dir', opts.templatesDir] : []), ...(opts.daggerConfig ? ['--dagger-config', opts.daggerConfig] : []),
         ...(opts.noCache ? ['--no-cache'] : []), '--json'],
-      opts, records.migrationStream, (event) => { if (event.event === 'progress') display.update(event.stages as StageProgress[]); }, (line) => display.log(line));
+      opts, records.migrationStream, (event) => {
+        if (typeof event.runId === 'string') plannedRunId = event.runId;
+        if (event.event === 'progress') display.update(event.stages as StageProgress[]);
+      }, (line) => display.log(line));
       display.stop();
       const r = outcome.result ?? {};
-      if (typeof r.runId === 'string') { runId = r.runId; records.setRun(runId); }
+      // An interrupted migrate prints no summary: its progress lines named the run it planned (to resume or roll back).
+      const migrated = typeof r.runId === 'string' ? r.runId : plannedRunId;
+      if (migrated !== null) { runId = migrated; records.setRun(runId); }
       const kinds = Array.isArray(r.kinds) ? r.kinds as { migrated: number }[] : [];
       const seconds = (Date.now() - started.getTime()) / 1000;
       extra = { counts: { kinds: r.kinds, status: r.status }, rejects: typeof r.rejected === 'number' ? r.rejected : undefined, throughput: Math.round(kinds.reduce((n, k) => n + k.migrated, 0) / Math.max(seconds, 0.001)) };

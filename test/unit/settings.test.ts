@@ -141,6 +141,11 @@ describe('loadSettings: errors name the setting', () => {
     }
     const twice = yaml('twice.yaml', 'chunkSize: 100\nchunkSize: 200\n');
     expect(configError(() => loadSettings({}, { env: {}, configFile: twice }))).toMatch(/is not valid YAML: Map keys must be unique/);
+    // Found by the secrets probe: the parser's code frame printed the line, and so the password on it.
+    const unclosed = yaml('unclosed.yaml', 'prefix: p\ndatabaseUrl: "postgres://u:s3cr3t-Probe@127.0.0.1/db\n');
+    const message = configError(() => loadSettings({}, { env: {}, configFile: unclosed }));
+    expect(message).toMatch(/^Config file .*unclosed\.yaml:3 is not valid YAML: Missing closing "quote$/);
+    expect(message).not.toContain('s3cr3t');
   });
 
   it('a bad config file value names the file and the setting', () => {

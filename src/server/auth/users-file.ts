@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../config/errors.js';
 import type { Role } from '../server-deps.js';
 import { parsePasswordHash, type ScryptHash } from './passwords.js';
+import { describeYamlError } from '../../config/yaml-error.js';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const satisfies readonly Role[];
 
@@ -36,7 +37,7 @@ export function parseUsersFile(text: string, source: string): UsersFile {
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(describeYamlError(source, err), { cause: err });
   }
   const parsed = usersFileSchema.safeParse(raw);
   if (!parsed.success) {
