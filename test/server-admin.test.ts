@@ -50,6 +50,18 @@ describe('phases in the audit log', () => {
     const { rows: events } = await db.pool.query<{ id: string }>(`SELECT id::text FROM ledger.phase_events WHERE phase = 'migrate' AND run_id = $1`, [RUN]);
     expect(events.map((e) => Number(e.id))).toEqual([rows[0]!.details.phaseEventId]);
   });
+
+  // Found by the secrets probe: every phase's audit row said success, refused and failed ones too.
+  it('its audit row takes the phase\'s outcome: passed is success, refused is denied', async () => {
+    const { rows: [migrated] } = await db.pool.query<{ outcome: string; details: { phaseOutcome?: string } }>(
+      `SELECT outcome, details FROM ops.audit_log WHERE action = 'phase.migrate'`);
+    expect([migrated!.outcome, migrated!.details.phaseOutcome]).toEqual(['success', 'passed']);
+    const refused = await runFleet(db.pool, ['decommission', RUN, '--archive', join(root, 'never'), ...connectionArgs(db, prefix)]);
+    expect(refused.code, refused.stderr).toBe(2);
+    const { rows } = await db.pool.query<{ outcome: string; details: { phaseOutcome?: string } }>(
+      `SELECT outcome, details FROM ops.audit_log WHERE action = 'phase.decommission' ORDER BY id`);
+    expect(rows.map((r) => [r.outcome, r.details.phaseOutcome])).toEqual([['denied', 'refused']]);
+  });
 });
 
 afterAll(async () => {
@@ -121,8 +133,8 @@ describe('POST /api/runs/:id/rollback', () => {
     const refused = await auditRows(db.pool, `action = 'run.decommission' AND username = 'ada'`, []);
     expect(refused[0]).toMatchObject({ outcome: 'failure', status: 409 });
     expect(String(refused[0]!.details!.error)).toMatch(/was rolled back/);
-    const { rows } = await db.pool.query<{ outcome: string }>(`SELECT outcome FROM ledger.phase_events WHERE run_id = $1 AND phase = 'decommission'`, [RUN]);
-    expect(rows.map((r) => r.outcome)).toEqual(['refused']);
+    const { rows } = await db.pool.query<{ outcome: string }>(`SELECT outcome FROM ledger.phase_events WHERE run_id = $1 AND phase = 'decommission' ORDER BY id`, [RUN]);
+    expect(rows.map((r) => r.outcome)).toEqual(['refused', 'refused']); // the first, from the command line (above)
   });
 });
 

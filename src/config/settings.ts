@@ -8,7 +8,10 @@ import { redisUrlProblem } from '../queue/redis-url.js';
 import { describeYamlError } from './yaml-error.js';
 
 const settingsSchema = z.object({
-  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').superRefine((url, ctx) => {
+    // pg would say only "Invalid URL", at first use, as a failure (exit 1) rather than a setting to fix.
+    if (!URL.canParse(url)) ctx.addIssue({ code: 'custom', message: 'is not a valid URL: check the host, the port (a number from 1 to 65535) and that the user and password are percent-encoded' });
+  }),
   // One Redis, or a Redis Cluster's nodes (redis://h1:p1,h2:p2): src/queue/redis-url.ts reads both.
   redisUrl: z.string().superRefine((url, ctx) => {
     const problem = redisUrlProblem(url);

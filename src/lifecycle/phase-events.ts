@@ -1,6 +1,7 @@
 // Every lifecycle phase leaves a row in ledger.phase_events: started, then passed, failed or refused
-// (a gate that was not met, or an input the operator must fix first: nothing was done). `taskfleet status RUN` reads them back. Starting one is also an audit event
-// (ops.audit_log, next to the operations server's): which OS user on which host started which phase.
+// (a gate that was not met, or an input the operator must fix first: nothing was done); `taskfleet
+// status RUN` reads them back. Starting one is also an audit event (ops.audit_log, next to the operations
+// server's): which OS user on which host started which phase; its outcome follows the phase's.
 import { hostname, userInfo } from 'node:os';
 import { ConfigError } from '../config/errors.js';
 import type { Pool } from '../store/pool.js';
@@ -49,12 +50,21 @@ export async function startPhase(db: Pool, phase: RecordedPhase, ids: { runId?: 
   return Number(row!.id);
 }
 
+/** A phase's outcome in the audit log's words. */
+const AUDIT_OUTCOME: Record<PhaseOutcome, 'success' | 'failure' | 'denied'> = { passed: 'success', failed: 'failure', refused: 'denied' };
+
 export async function finishPhase(db: Pool, eventId: number, outcome: PhaseOutcome,
   details: { summary?: Record<string, unknown>; error?: string | null; runId?: string | null; preparationId?: number | null } = {}): Promise<void> {
+  // Its audit row (written at the start) takes the phase's outcome too, in the same statement.
   await db.query(
-    `UPDATE ledger.phase_events SET finished_at = now(), outcome = $2, summary = $3, error = $4,
-       run_id = COALESCE($5, run_id), preparation_id = COALESCE($6, preparation_id) WHERE id = $1`,
-    [eventId, outcome, details.summary ? JSON.stringify(details.summary) : null, details.error ?? null, details.runId ?? null, details.preparationId ?? null]);
+    `WITH event AS (
+       UPDATE ledger.phase_events SET finished_at = now(), outcome = $2, summary = $3, error = $4,
+         run_id = COALESCE($5, run_id), preparation_id = COALESCE($6, preparation_id) WHERE id = $1
+       RETURNING id, phase)
+     UPDATE ops.audit_log a SET outcome = $7, details = a.details || jsonb_build_object('phaseOutcome', $2::text)
+       FROM event WHERE a.action = 'phase.' || event.phase AND a.details->>'phaseEventId' = event.id::text`,
+    [eventId, outcome, details.summary ? JSON.stringify(details.summary) : null, details.error ?? null, details.runId ?? null, details.preparationId ?? null,
+      AUDIT_OUTCOME[outcome]]);
 }
 
 /**
@@ -63,11 +73,16 @@ export async function finishPhase(db: Pool, eventId: number, outcome: PhaseOutco
  * alive, its own finish overwrites this (by event id).
  */
 export async function closeInterruptedPhases(db: Pool, runId: string): Promise<number> {
-  const { rowCount } = await db.query(
-    `UPDATE ledger.phase_events SET finished_at = now(), outcome = 'failed',
-       error = 'interrupted: its producer stopped before the run ended (a later migrate or resume took the run over)'
-     WHERE run_id = $1 AND phase = 'migrate' AND outcome = 'running'`, [runId]);
-  return rowCount ?? 0;
+  const { rows } = await db.query<{ n: number }>(
+    `WITH events AS (
+       UPDATE ledger.phase_events SET finished_at = now(), outcome = 'failed',
+         error = 'interrupted: its producer stopped before the run ended (a later migrate or resume took the run over)'
+       WHERE run_id = $1 AND phase = 'migrate' AND outcome = 'running' RETURNING id),
+     audit AS (
+       UPDATE ops.audit_log a SET outcome = 'failure', details = a.details || jsonb_build_object('phaseOutcome', 'failed')
+       FROM events WHERE a.action = 'phase.migrate' AND a.details->>'phaseEventId' = events.id::text)
+     SELECT count(*)::int AS n FROM events`, [runId]);
+  return rows[0]?.n ?? 0;
 }
 
 /** Records a refused phase (its gate was not met) in one row. */

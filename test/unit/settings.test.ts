@@ -105,6 +105,9 @@ describe('loadSettings: errors name the setting', () => {
 
   it.each([
     [{ DATABASE_URL: 'mysql://h/db' }, 'databaseUrl (DATABASE_URL)', 'must be a postgres:// URL'],
+    // Found by the secrets probe: pg said only "Invalid URL", exit 1.
+    [{ DATABASE_URL: 'postgres://u:pw@127.0.0.1:99999/db' }, 'databaseUrl (DATABASE_URL)', 'is not a valid URL: check the host, the port (a number from 1 to 65535)'],
+    [{ DATABASE_URL: 'postgres://u:pw@127.0.0.1:5432x/db' }, 'databaseUrl (DATABASE_URL)', 'is not a valid URL'],
     [{ REDIS_URL: 'http://h' }, 'redisUrl (REDIS_URL)', 'must be a redis:// URL'],
     [{ TASKFLEET_QUEUE_BACKEND: 'kafka' }, 'queueBackend (TASKFLEET_QUEUE_BACKEND)', ''],
     [{ TASKFLEET_PREFIX: 'has space' }, 'prefix (TASKFLEET_PREFIX)', 'may only hold letters'],
