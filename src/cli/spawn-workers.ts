@@ -17,8 +17,10 @@ export function spawnWorkers(count: number, settings: Settings): SpawnedWorkers 
   const processes = Array.from({ length: count }, () =>
     spawn(process.execPath, [...WORKER_NODE_FLAGS, join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'worker'], {
       env: { ...inheritedEnvironment(), ...settingsEnvironment(settings) },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      // The channel tells a worker when this process is gone, however it went (worker-command.ts).
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     }));
+  for (const child of processes) child.channel?.unref();
   return {
     processes,
     async stop() {

@@ -40,15 +40,25 @@ export function registerWorkerCommand(program: Command): void {
       const { startChunkWorker } = await import('../workers/chunk-worker.js');
       const worker = await startChunkWorker(settings, logger, { healthPort: flags.healthPort ?? (settings.healthPort || null), queues: flags.queues });
       await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          logger.info({ signal }, `Received ${signal}: finishing active jobs, taking no new ones`);
+        let stopping = false;
+        const stop = (signal: string, why: string) => {
+          if (stopping) return;
+          stopping = true;
+          logger.info({ signal }, `${why}: finishing active jobs, taking no new ones`);
           worker.close().then(resolve, (err: unknown) => {
             logger.error({ err: (err as Error).message }, 'Worker did not close cleanly');
             resolve();
           });
         };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM', 'Received SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT', 'Received SIGINT'));
+        // A worker `migrate --workers N` started holds a channel to it (spawn-workers.ts): when that
+        // migrate is gone, however it went (a second Ctrl-C, SIGKILL), the worker drains and stops
+        // instead of living on unattended. The channel alone must not keep the process alive.
+        if (process.channel) {
+          process.channel.unref();
+          process.once('disconnect', () => stop('disconnect', 'The migrate that started this worker is gone'));
+        }
       });
     });
 }
