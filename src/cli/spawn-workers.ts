@@ -16,7 +16,8 @@ export interface SpawnedWorkers {
 export function spawnWorkers(count: number, settings: Settings): SpawnedWorkers {
   const processes = Array.from({ length: count }, () =>
     spawn(process.execPath, [...WORKER_NODE_FLAGS, join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'worker'], {
-      env: { ...inheritedEnvironment(), ...settingsEnvironment(settings) },
+      // This process's settings, whole (no config file read again); no health port: N workers cannot share one.
+      env: { ...inheritedEnvironment(), ...settingsEnvironment(settings), TASKFLEET_HEALTH_PORT: '0' },
       // The channel tells a worker when this process is gone, however it went (worker-command.ts).
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     }));

@@ -31,6 +31,17 @@ export function registerWorkerCommand(program: Command): void {
     .option('--lock-duration <ms>', 'job lock time; a worker silent this long is presumed dead and its job is retried (default 30000)', positiveInt)
     .option('--stalled-interval <ms>', 'how often to look for stalled jobs (default 30000)', positiveInt)
     .action(async (flags: WorkerFlags) => {
+      // A worker `migrate --workers N` started holds a channel to it (spawn-workers.ts): when that migrate
+      // is gone, however it went (SIGKILL, a second Ctrl-C), the worker drains and stops instead of living
+      // on unattended. Listened for from the start: a migrate gone while this worker starts up counts too.
+      // The channel alone must not keep the process alive.
+      const supervised = process.channel !== undefined && process.channel !== null;
+      let onParentGone: (() => void) | null = null;
+      let parentGone = false;
+      if (supervised) {
+        process.channel!.unref();
+        process.once('disconnect', () => { parentGone = true; onParentGone?.(); });
+      }
       const settings = settingsFrom(flags, {
         concurrency: flags.concurrency, workflowConcurrency: flags.workflowConcurrency, healthPort: flags.healthPort, lockDurationMs: flags.lockDuration, stalledIntervalMs: flags.stalledInterval,
       });
@@ -52,13 +63,8 @@ export function registerWorkerCommand(program: Command): void {
         };
         process.once('SIGTERM', () => stop('SIGTERM', 'Received SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT', 'Received SIGINT'));
-        // A worker `migrate --workers N` started holds a channel to it (spawn-workers.ts): when that
-        // migrate is gone, however it went (a second Ctrl-C, SIGKILL), the worker drains and stops
-        // instead of living on unattended. The channel alone must not keep the process alive.
-        if (process.channel) {
-          process.channel.unref();
-          process.once('disconnect', () => stop('disconnect', 'The migrate that started this worker is gone'));
-        }
+        onParentGone = () => stop('disconnect', 'The migrate that started this worker is gone');
+        if (parentGone) onParentGone();
       });
     });
 }

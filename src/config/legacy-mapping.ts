@@ -160,7 +160,7 @@ function readMappingFile(file: string): unknown {
     throw new ConfigError(`Cannot read mapping file ${file}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    return parseYaml(text);
+    return parseYaml(text, { logLevel: 'error' }); // no warnings on stderr: they quote the line
   } catch (err) {
     throw new ConfigError(`Mapping file ${describeYamlError(file, err)}`, { cause: err });
   }

@@ -10,7 +10,8 @@ import { describeYamlError } from './yaml-error.js';
 const settingsSchema = z.object({
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').superRefine((url, ctx) => {
     // pg would say only "Invalid URL", at first use, as a failure (exit 1) rather than a setting to fix.
-    if (!URL.canParse(url)) ctx.addIssue({ code: 'custom', message: 'is not a valid URL: check the host, the port (a number from 1 to 65535) and that the user and password are percent-encoded' });
+    // Credentials with no host (a Unix socket: postgres://u:pw@/db?host=/run/postgresql) parse as pg parses them.
+    if (!URL.canParse(url.replace(/@\//, '@localhost/'))) ctx.addIssue({ code: 'custom', message: 'is not a valid URL: check the host, the port (a number from 1 to 65535) and that the user and password are percent-encoded' });
   }),
   // One Redis, or a Redis Cluster's nodes (redis://h1:p1,h2:p2): src/queue/redis-url.ts reads both.
   redisUrl: z.string().superRefine((url, ctx) => {
@@ -183,7 +184,9 @@ export function loadSettings(
  * go on its command line, where any local user could read it (ps, /proc/PID/cmdline).
  */
 export function settingsEnvironment(settings: Settings): Record<string, string> {
-  const env: Record<string, string> = {};
+  // No config file to read again: these are its settings already, and one named only in this process's
+  // environment may not be the one it used (--config).
+  const env: Record<string, string> = { TASKFLEET_CONFIG: '' };
   for (const [name, key] of Object.entries(ENV_NAMES)) env[name] = String(settings[key]);
   return env;
 }

@@ -1,17 +1,17 @@
-// JSON.parse reads every number as a double, so a decimal with more than 15 significant digits comes back
+// JSON.parse reads every number as a double, so a number with more than 15 significant digits comes back
 // changed (123456789.123456789 reads as 123456789.12345679), and a field such as estimate_hours would land
 // rounded without a word. For the rare record whose text may hold such a number, this finds the exact
-// text of each top-level decimal that a double changes, to be read in its place (as a numeric string is).
-// Integers are left to the id checks (an integer id beyond 2^53 is a reject), nested values to legacy_extra.
+// text of each top-level number that a double changes; normalize reads it in place of the double in its
+// numeric fields only (an id beyond 2^53 stays a reject; nested values go to legacy_extra as read).
 import { canonicalDecimal } from './canonical-values.js';
 import { jsonStringEnd } from './json-string-end.js';
 
-/** A record that holds no run of 16 digits (a dot among them) holds no number a double changes (about 1 µs a record). */
-const MAY_HOLD_LONG_NUMBER = /\d[\d.]{15}/;
+/** A record that holds no member value of 16 digits (a dot among them) holds no number a double changes (about 1 µs a record). */
+const MAY_HOLD_LONG_NUMBER = /:\s*-?\d[\d.]{15}/;
 const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const QUOTE = 0x22;
 
-/** The exact text of each top-level decimal of `text` (a JSON object) that JSON.parse changes; null if none. */
+/** The exact text of each top-level number of `text` (a JSON object) that JSON.parse changes; null if none. */
 export function inexactTopLevelDecimals(text: string): Map<string, string> | null {
   if (!MAY_HOLD_LONG_NUMBER.test(text)) return null;
   let found: Map<string, string> | null = null;
@@ -24,13 +24,16 @@ export function inexactTopLevelDecimals(text: string): Map<string, string> | nul
     if (c === QUOTE) {
       const start = i;
       i = jsonStringEnd(text, start);
-      if (i < 0) return found;
+      if (i < 0) break;
       if (depth === 1 && expectName) name = JSON.parse(text.slice(start, i + 1)) as string;
+      else if (depth === 1 && expectValue && name !== null) found?.delete(name);
       expectName = false;
       expectValue = false;
     } else if (c === 0x3a && depth === 1) { // ':'
       expectValue = name !== null;
     } else if (expectValue && (c === 0x2d || (c >= 0x30 && c <= 0x39))) { // '-' or a digit
+      // A later member of the same name wins, as in JSON.parse.
+      if (name !== null) found?.delete(name);
       NUMBER.lastIndex = i;
       const token = NUMBER.exec(text)?.[0];
       if (token) {
@@ -39,6 +42,7 @@ export function inexactTopLevelDecimals(text: string): Map<string, string> | nul
       }
       expectValue = false;
     } else if (c === 0x7b || c === 0x5b) { // '{' '['
+      if (depth === 1 && expectValue && name !== null) found?.delete(name);
       depth++;
       expectName = depth === 1 && c === 0x7b;
       expectValue = false;
@@ -49,15 +53,15 @@ export function inexactTopLevelDecimals(text: string): Map<string, string> | nul
       expectValue = false;
       name = null;
     } else if (c > 0x20 && expectValue) {
+      if (name !== null) found?.delete(name);
       expectValue = false; // true, false, null
     }
   }
-  return found;
+  return found !== null && found.size > 0 ? found : null;
 }
 
-/** A decimal (a point or an exponent) whose double is finite and not the same number. */
+/** A number whose double is finite and not the same number. */
 function changedByDouble(token: string): boolean {
-  if (!/[.eE]/.test(token)) return false;
   const read = Number(token);
   if (!Number.isFinite(read)) return false; // beyond a double: its own reject
   return valueOf(token) !== valueOf(String(read));

@@ -45,7 +45,7 @@ const SURROGATE_MESSAGE = 'contains an unpaired UTF-16 surrogate (a character cu
 const NUMBER_RANGE_MESSAGE = 'holds a number beyond the range of a double (JSON readers make it Infinity), which jsonb cannot store';
 const isBlank = (v: unknown) => v === undefined || v === null;
 /** Of two legacy fields giving one field, one holding this gives way to the other (JSON's "" is no value in most fields, and at most empty text). */
-const givesWay = (v: unknown) => v === undefined || v === null || v === '';
+export const givesWay = (v: unknown) => v === undefined || v === null || v === '';
 
 /** Why a text cannot be stored as it is, or null. */
 function textProblem(s: string): string | null {
@@ -278,6 +278,8 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
 
   const names = checks.map(([name]) => name);
   const fns = checks.map(([, check]) => check);
+  // The numeric fields, which read a number's exact text where JSON.parse changed it (exact-numbers.ts).
+  const exactFields = new Set(checks.filter(([, check]) => check === integer || check === nonNegativeNumber).map(([name]) => name));
   const defaultOf = new Map(defaults);
   const hasRenames = renameOf.size > 0;
   // Fields moved aside (legacy name -> its name in legacy_extra), and those names: only a move, or a field
@@ -305,7 +307,7 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
           if (!givesWay(raw[legacyName]) && !givesWay(fields[name])) conflict ??= [from[name]!, legacyName, `the ${kind} field ${name}`];
           if (givesWay(raw[legacyName])) continue;
         }
-        fields[name] = exact?.get(legacyName) ?? raw[legacyName];
+        fields[name] = exact !== undefined && exactFields.has(name) ? exact.get(legacyName) ?? raw[legacyName] : raw[legacyName];
         if (from) from[name] = legacyName;
       } else if (hasMoves && (movedTo.has(legacyName) || movedNames.has(legacyName))) {
         // Two legacy fields onto one name in legacy_extra (a moved one and one of that name): as above.

@@ -23,7 +23,7 @@
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import type { LegacyKind } from '../legacy/kinds.js';
 import type { SharedLines } from '../legacy/record-splitter.js';
-import { EXTRA_PREFIX, legacyFieldName, rawFieldValue, sourceNames, type KindValues } from '../legacy/normalize.js';
+import { EXTRA_PREFIX, givesWay, legacyFieldName, rawFieldValue, sourceNames, type KindValues } from '../legacy/normalize.js';
 import { recordRef, type Finding, type FindingKind, type WarningClass } from './findings.js';
 
 /** How many individual findings a rule gives per file and field before the rest are aggregated. */
@@ -160,7 +160,7 @@ export function createDependencyRowWarnings(file: string, mapping: LegacyMapping
   const dropped = new Map<string, { counter: WarningCounter; text: () => WarningText }>();
   return (line, raw) => {
     for (const field in raw) {
-      if (edgeFields.has(field)) continue;
+      if (edgeFields.has(field) || givesWay(raw[field])) continue;
       let rule = dropped.get(field);
       if (!rule) {
         const text = `field "${field}" is not migrated: a dependency edge keeps only its two task ids (it has no legacy_extra)`;

@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
 import { DEFAULT_MAPPING_FILE, loadLegacyMapping, parseLegacyMapping } from '../../src/config/legacy-mapping.js';
-import { DEFAULT_SETTINGS, loadSettings } from '../../src/config/settings.js';
+import { DEFAULT_SETTINGS, loadSettings, settingsEnvironment } from '../../src/config/settings.js';
 import { redactUrl as withoutPassword } from '../../src/redact-url.js';
 import { tempDir, type TempDir } from './support.js';
 
@@ -97,6 +97,17 @@ describe('loadSettings: errors name the setting', () => {
 
   it.each([['0'], ['1.5'], ['100001'], ['-3']])('TASKFLEET_CHUNK_SIZE=%s is out of range: names chunkSize (TASKFLEET_CHUNK_SIZE)', (value) => {
     expect(configError(() => loadSettings({}, { env: { TASKFLEET_CHUNK_SIZE: value } }))).toMatch(/^Invalid setting chunkSize \(TASKFLEET_CHUNK_SIZE\): /);
+  });
+
+  it('a Unix-socket database URL with credentials and no host is valid, as pg reads it', () => {
+    expect(loadSettings({}, { env: { DATABASE_URL: 'postgres://u:pw@/db?host=/var/run/postgresql' } }).databaseUrl).toBe('postgres://u:pw@/db?host=/var/run/postgresql');
+  });
+
+  it('settingsEnvironment gives a child process the same settings, whatever config file its environment names', () => {
+    const settings = loadSettings({ chunkSize: 77, redisUrl: 'redis://127.0.0.1:6379/3' }, { env: {} });
+    const env = { ...settingsEnvironment(settings) };
+    expect(env.TASKFLEET_CONFIG).toBe('');
+    expect(loadSettings({}, { env: { ...env, TASKFLEET_CONFIG: env.TASKFLEET_CONFIG } })).toEqual(settings);
   });
 
   it('a whitespace-only number is refused', () => {

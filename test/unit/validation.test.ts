@@ -270,10 +270,11 @@ describe('validateLegacyData on hand-made directories', () => {
       'projects.jsonl': jsonl([{ id: 'P1', name: 'p' }]),
       'phases.jsonl': '',
       'tasks.jsonl': jsonl([{ id: 'T1', project_id: 'P1', title: 'a' }, { id: 'T2', project_id: 'P1', title: 'b' }, { id: 'T3', project_id: 'P1', title: 'c' }]),
-      'task_dependencies.csv': 'Source,Destination,Link Type,Created\nT2,T1,blocks,2021-01-01\nT3,T1,relates to,2021-01-02\n',
+      // The third row's empty cells drop nothing: no warning for them.
+      'task_dependencies.csv': 'Source,Destination,Link Type,Created\nT2,T1,blocks,2021-01-01\nT3,T1,relates to,2021-01-02\nT3,T2,,\n',
     }, mapping);
     expect(errors).toEqual([]);
-    expect(summary.perKind.task_dependencies).toMatchObject({ records: 2, valid: 2 });
+    expect(summary.perKind.task_dependencies).toMatchObject({ records: 3, valid: 3 });
     const dropped = warnings.filter((w) => w.kind === 'task_dependencies' && w.class === 'unknown_field');
     expect(dropped.map((w) => [w.field, w.ref, w.legacyId, w.count ?? 1])).toEqual([['Link Type', 'task_dependencies.csv:2', 'T2->T1', 2], ['Created', 'task_dependencies.csv:2', 'T2->T1', 2]]);
     expect(dropped[0]!.reason).toMatch(/field "Link Type" is not migrated: a dependency edge keeps only its two task ids \(it has no legacy_extra\)/);

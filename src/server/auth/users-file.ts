@@ -35,7 +35,7 @@ export interface UsersFile {
 export function parseUsersFile(text: string, source: string): UsersFile {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseYaml(text, { logLevel: 'error' }); // no warnings on stderr: they quote the line (a secret)
   } catch (err) {
     throw new ConfigError(describeYamlError(source, err), { cause: err });
   }
