@@ -1,6 +1,8 @@
-// Bull Board while the queues' Redis is away: its API answered 500 with the Redis client's own words
-// ("Stream isn't writeable and enableOfflineQueue options is false"). It now answers 503, saying the board
-// cannot reach Redis (password masked) and that it shows the queues again once Redis answers.
+// The operations server while the queues' Redis is away. Bull Board's API answered 500 with the Redis
+// client's own words ("Stream isn't writeable and enableOfflineQueue options is false"); it now answers 503,
+// saying the board cannot reach Redis (password masked) and that it shows the queues again once Redis
+// answers. And `taskfleet server` given SIGTERM then stopped for good (its queue clients kept reconnecting);
+// it now exits.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
@@ -9,8 +11,9 @@ import { loadSettings } from '../src/config/settings.js';
 import { closeQueue, createQueue, type TransportQueue } from '../src/queue/index.js';
 import { transportOf, WORKER_QUEUES } from '../src/queue/queue-names.js';
 import { BOARD_PATH, boardRouter } from '../src/server/board.js';
+import { startCli } from './helpers/cli.js';
 import { startRedisProxy } from './helpers/redis-proxy.js';
-import { deleteQueueKeys, uniquePrefix } from './helpers/services.js';
+import { createTestDatabase, deleteQueueKeys, uniquePrefix } from './helpers/services.js';
 
 const prefix = uniquePrefix('board_outage');
 let proxy: Awaited<ReturnType<typeof startRedisProxy>>;
@@ -58,4 +61,26 @@ describe('Bull Board during a Redis outage', () => {
     expect(body.message).toMatch(/^The board cannot reach Redis at redis:\/\/:\*+@127\.0\.0\.1:\d+\/?\d* \(.+\); it shows the queues again once it answers \(see \/readyz\)$/);
     expect(body.message).not.toContain('board-secret');
   });
+
+  it('taskfleet server given SIGTERM exits though its Redis is gone', async () => {
+    const db = await createTestDatabase('board_outage_server');
+    const serverPrefix = uniquePrefix('board_outage_server');
+    const cut = await startRedisProxy();
+    try {
+      const server = startCli(['server', '--no-auth', '--port', '0', '--new-data', db.url, '--redis', cut.url, '--prefix', serverPrefix], { timeoutMs: 90_000 });
+      const deadline = Date.now() + 60_000;
+      while (!server.output().stdout.includes('taskfleet server: http://') && server.child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(server.output().stdout, server.output().stderr).toContain('taskfleet server: http://');
+      await cut.cut();
+      await new Promise((r) => setTimeout(r, 500));
+      const signalled = Date.now();
+      server.child.kill('SIGTERM');
+      const result = await server.result;
+      expect(result.signal, 'still running at the test\'s timeout: killed').toBeNull();
+      expect(Date.now() - signalled).toBeLessThan(30_000);
+    } finally {
+      await db.drop().catch(() => undefined);
+      await deleteQueueKeys(serverPrefix);
+    }
+  }, 120_000);
 });

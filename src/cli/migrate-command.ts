@@ -27,6 +27,7 @@ import { loadWorkflowRunOptions } from '../producers/workflow-options.js';
 import { positiveInt, requireOptions, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
 import { createProgressDisplay } from './progress-display.js';
 import { spawnWorkers, type SpawnedWorkers } from './spawn-workers.js';
+import { exitWhenDone } from './exit-when-done.js';
 
 interface FollowFlags extends ConnectionFlags {
   workers: number;
@@ -255,11 +256,3 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
   }
 }
 
-/**
- * A command that is done exits, even when a queue client goes on reconnecting to a Redis that is gone
- * (BullMQ's close() leaves it so): one second to flush the output, then the process ends with the exit
- * code set. The timer keeps nothing alive: a process with nothing left to do has ended before.
- */
-function exitWhenDone(): void {
-  setTimeout(() => process.exit(), 1000).unref();
-}

@@ -5,6 +5,7 @@ import { ConfigError } from '../config/errors.js';
 import { createLogger } from '../logger.js';
 import { parseDuration } from '../server/auth/durations.js';
 import { positiveInt, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
+import { exitWhenDone } from './exit-when-done.js';
 
 /** The environment variables the server reads (handed in by src/cli.ts: nothing below reads process.env). */
 export interface ServerEnv {
@@ -86,6 +87,8 @@ export async function runServer(flags: ServerFlags, env: ServerEnv, out: { alias
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  // With the queues' Redis gone, their clients would keep reconnecting, and the process with them.
+  exitWhenDone();
 }
 
 export function registerServerCommand(program: Command, env: ServerEnv): void {

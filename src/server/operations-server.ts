@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../config/errors.js';
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
-import { createQueue, ensureTransportReady, type TransportQueue } from '../queue/index.js';
+import { closeQueue, createQueue, ensureTransportReady, type TransportQueue } from '../queue/index.js';
 import { transportOf, WORKER_QUEUES } from '../queue/queue-names.js';
 import { prepareDatabase } from '../store/database.js';
 import { createPool, type Pool } from '../store/pool.js';
@@ -92,7 +92,8 @@ export async function startOperationsServer(opts: OperationsServerOptions): Prom
   let db: Pool | null = null;
   const queues = new Map<string, TransportQueue<unknown>>();
   const release = async () => {
-    await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
+    // At most a few seconds each: with Redis gone, close() waits for a reconnect that may never come.
+    await Promise.all([...queues.values()].map((q) => closeQueue(q)));
     await db?.end().catch(() => undefined);
   };
   let deps: ServerDeps;
