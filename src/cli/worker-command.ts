@@ -35,11 +35,10 @@ export function registerWorkerCommand(program: Command): void {
       // is gone, however it went (SIGKILL, a second Ctrl-C), the worker drains and stops instead of living
       // on unattended. Listened for from the start: a migrate gone while this worker starts up counts too.
       // The channel alone must not keep the process alive.
-      const supervised = process.channel !== undefined && process.channel !== null;
       let onParentGone: (() => void) | null = null;
       let parentGone = false;
-      if (supervised) {
-        process.channel!.unref();
+      if (process.channel) {
+        process.channel.unref();
         process.once('disconnect', () => { parentGone = true; onParentGone?.(); });
       }
       const settings = settingsFrom(flags, {

@@ -92,10 +92,9 @@ export function parseLegacyMapping(doc: unknown, source: string, base: LegacyMap
         if (kind === 'task_dependencies') throw new ConfigError(`Mapping ${source}: fields.${kind}.${legacy}: dependency edges have no legacy_extra to move a field into`);
       } else if (!known.has(target)) unknown('fields', target, legacy);
     }
-    for (const field of Object.keys(file.values[kind] ?? {})) if (!known.has(field)) unknown('values', field, field);
-    for (const field of Object.keys(file.defaults[kind] ?? {})) if (!known.has(field)) unknown('defaults', field, field);
     for (const section of ['values', 'defaults'] as const) {
       for (const field of Object.keys(file[section][kind] ?? {})) {
+        if (!known.has(field)) unknown(section, field, field);
         const why = AS_WRITTEN[kind]?.[field];
         if (why) throw new ConfigError(`Mapping ${source}: ${section}.${kind}.${field}: ${why}, so a ${section === 'values' ? 'translation' : 'default'} of it would not reach them; change it in the export instead`);
       }

@@ -26,14 +26,13 @@ export function inexactTopLevelDecimals(text: string): Map<string, string> | nul
       i = jsonStringEnd(text, start);
       if (i < 0) break;
       if (depth === 1 && expectName) name = JSON.parse(text.slice(start, i + 1)) as string;
-      else if (depth === 1 && expectValue && name !== null) found?.delete(name);
       expectName = false;
       expectValue = false;
     } else if (c === 0x3a && depth === 1) { // ':'
+      // A member's value starts: it replaces an earlier one of the same name, as in JSON.parse.
+      if (name !== null) found?.delete(name);
       expectValue = name !== null;
     } else if (expectValue && (c === 0x2d || (c >= 0x30 && c <= 0x39))) { // '-' or a digit
-      // A later member of the same name wins, as in JSON.parse.
-      if (name !== null) found?.delete(name);
       NUMBER.lastIndex = i;
       const token = NUMBER.exec(text)?.[0];
       if (token) {
@@ -42,7 +41,6 @@ export function inexactTopLevelDecimals(text: string): Map<string, string> | nul
       }
       expectValue = false;
     } else if (c === 0x7b || c === 0x5b) { // '{' '['
-      if (depth === 1 && expectValue && name !== null) found?.delete(name);
       depth++;
       expectName = depth === 1 && c === 0x7b;
       expectValue = false;
@@ -53,7 +51,6 @@ export function inexactTopLevelDecimals(text: string): Map<string, string> | nul
       expectValue = false;
       name = null;
     } else if (c > 0x20 && expectValue) {
-      if (name !== null) found?.delete(name);
       expectValue = false; // true, false, null
     }
   }

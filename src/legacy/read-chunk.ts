@@ -126,10 +126,13 @@ function parseJsonRecord(text: string, line: number): RawRecord {
   return exactNumbers ? { line, fields: value as Record<string, unknown>, error: null, exactNumbers } : { line, fields: value as Record<string, unknown>, error: null };
 }
 
+/** One record's text as csv-parse reads it (a row of another length is its own reject, not a parse error). */
+const CSV_RECORD = { relax_column_count: true, relax_quotes: false } as const;
+
 /** The error csv-parse gives for `text`, if any. */
 function csvError(text: string): unknown {
   try {
-    parseCsv(text, { relax_column_count: true, relax_quotes: false });
+    parseCsv(text, CSV_RECORD);
     return undefined;
   } catch (err) {
     return err;
@@ -145,7 +148,7 @@ function parseCsvRecords(texts: readonly (string | RawRecord)[], spans: readonly
     if (typeof text !== 'string') return text;
     let rows: string[][];
     try {
-      rows = parseCsv(text, { relax_column_count: true, relax_quotes: false });
+      rows = parseCsv(text, CSV_RECORD);
     } catch (thrown) {
       // csv-parse counts a CRLF inside quotes as two lines: the same text with LF line ends locates it.
       const err = text.includes('\r\n') ? csvError(text.replaceAll('\r\n', '\n')) ?? thrown : thrown;

@@ -149,6 +149,19 @@ export class WarningCollector {
 
 type EntityKind = 'projects' | 'phases' | 'tasks';
 
+/** A rule per field, made when the field is first met: its counter, and its text as reason and summary. */
+function rulePerField(counterOf: (field: string) => WarningCounter, textOf: (field: string) => string): (field: string) => { counter: WarningCounter; text: () => WarningText } {
+  const rules = new Map<string, { counter: WarningCounter; text: () => WarningText }>();
+  return (field) => {
+    let rule = rules.get(field);
+    if (!rule) {
+      const text = textOf(field);
+      rules.set(field, (rule = { counter: counterOf(field), text: () => ({ reason: text, summary: text }) }));
+    }
+    return rule;
+  };
+}
+
 /**
  * The warning of task_dependencies rows: a field other than the edge's two ids is not migrated (an edge
  * row has no legacy_extra), so a column such as a link type or a date would otherwise vanish unsaid.
@@ -157,15 +170,12 @@ export function createDependencyRowWarnings(file: string, mapping: LegacyMapping
   const taskSources = sourceNames(mapping, 'task_dependencies', 'task_id');
   const dependsOnSources = sourceNames(mapping, 'task_dependencies', 'depends_on_id');
   const edgeFields = new Set([...taskSources, ...dependsOnSources]);
-  const dropped = new Map<string, { counter: WarningCounter; text: () => WarningText }>();
+  const dropped = rulePerField((field) => warnings.counter('task_dependencies', file, 'unknown_field', field),
+    (field) => `field "${field}" is not migrated: a dependency edge keeps only its two task ids (it has no legacy_extra)`);
   return (line, raw) => {
     for (const field in raw) {
       if (edgeFields.has(field) || givesWay(raw[field])) continue;
-      let rule = dropped.get(field);
-      if (!rule) {
-        const text = `field "${field}" is not migrated: a dependency edge keeps only its two task ids (it has no legacy_extra)`;
-        dropped.set(field, (rule = { counter: warnings.counter('task_dependencies', file, 'unknown_field', field), text: () => ({ reason: text, summary: text }) }));
-      }
+      const rule = dropped(field);
       rule.counter.hit(line, `${String(rawFieldValue(raw, taskSources))}->${String(rawFieldValue(raw, dependsOnSources))}`, rule.text);
     }
   };
@@ -185,17 +195,9 @@ export function createRecordWarnings<K extends EntityKind>(kind: K, file: string
     const text = `${legacyName} is missing; the mapping's default "${value}" is used`;
     return { sources: sourceNames(mapping, kind, field), counter: counter('default_applied', legacyName), text: () => ({ reason: text, summary: text }) };
   });
-  const unknownFields = new Map<string, { counter: WarningCounter; text: () => WarningText }>();
   // Fields the mapping moved aside into legacy_extra are in the mapping: no "unknown field" for them.
   const movedAside = new Set(Object.values<string>(mapping.fields[kind] ?? {}).filter((t) => t.startsWith(EXTRA_PREFIX)).map((t) => t.slice(EXTRA_PREFIX.length)));
-  const unknownField = (field: string) => {
-    let rule = unknownFields.get(field);
-    if (!rule) {
-      const text = `field "${field}" is not in the mapping; it is kept unchanged in legacy_extra`;
-      unknownFields.set(field, (rule = { counter: counter('unknown_field', field), text: () => ({ reason: text, summary: text }) }));
-    }
-    return rule;
-  };
+  const unknownField = rulePerField((field) => counter('unknown_field', field), (field) => `field "${field}" is not in the mapping; it is kept unchanged in legacy_extra`);
   const [idName, createdName, updatedName, startsName, endsName, phaseName] =
     ['id', 'created_at', 'updated_at', 'starts_on', 'ends_on', 'phase_id'].map(name) as [string, string, string, string, string, string];
   const idSources = sourceNames(mapping, kind, 'id');
