@@ -29,7 +29,7 @@ const FILES = {
     '{"id":"T-6","project_id":"P-1","title":"a __proto__ field is kept","__proto__":{"flag":true},"depends_on":["T-1"]}',
     '{"id":"T-7","project_id":"P-1","title":"a dependency id beyond 2^53","depends_on":[9007199254740993]}',
     '{"id":"T-8","project_id":"P-1","title":"year zero","due_on":"0000-12-31"}',
-    '{"id":"T-9","project_id":"P-1","title":"more digits than a double holds","estimate_hours":123456789.123456789,"legacy_rate":0.1234567890123456789}',
+    '{"id":"T-9","project_id":"P-1","title":"more digits than a double holds","estimate_hours":123456789.123456789,"legacy_rate":0.1234567890123456789,"jira":{"ids":[1234567890123456789]}}',
   ],
 };
 
@@ -77,10 +77,10 @@ describe('hostile legacy records', () => {
     const { rows: tasks } = await dump.db.pool.query<{ legacy_id: string; legacy_extra: unknown }>('SELECT legacy_id, legacy_extra FROM tms.tasks ORDER BY legacy_id');
     expect(tasks.map((t) => t.legacy_id)).toEqual(['T-1', 'T-6', 'T-9']);
     expect(JSON.stringify(tasks[1]!.legacy_extra)).toBe('{"__proto__":{"flag":true}}');
-    // A decimal with more digits than a double holds lands exactly (JSON.parse alone gave 123456789.12345679);
-    // in legacy_extra it is still a JSON number, as read (docs/legacy-format.md).
-    const { rows: [t9] } = await dump.db.pool.query<{ hours: string; extra: unknown }>(`SELECT estimate_hours::text AS hours, legacy_extra AS extra FROM tms.tasks WHERE legacy_id = 'T-9'`);
-    expect(t9).toEqual({ hours: '123456789.123456789', extra: { legacy_rate: 0.12345678901234568 } });
+    // A number with more digits than a double holds lands exactly (JSON.parse alone gave 123456789.12345679),
+    // in legacy_extra too, nested or not, still a JSON number (docs/legacy-format.md).
+    const { rows: [t9] } = await dump.db.pool.query<{ hours: string; extra: string }>(`SELECT estimate_hours::text AS hours, legacy_extra::text AS extra FROM tms.tasks WHERE legacy_id = 'T-9'`);
+    expect(t9).toEqual({ hours: '123456789.123456789', extra: '{"jira": {"ids": [1234567890123456789]}, "legacy_rate": 0.1234567890123456789}' });
 
     const verified = await dump.verify(summary.runId);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);

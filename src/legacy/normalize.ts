@@ -3,6 +3,7 @@
 // A bad record yields the first failing field and a reason; nothing is coerced silently.
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import { canonicalDecimal, canonicalTimestamp, hasSubMicrosecondDigits, utcMillis } from './canonical-values.js';
+import { ExactDecimal, type ExactValue } from './exact-numbers.js';
 import type { LegacyKind } from './kinds.js';
 
 export interface ProjectValues {
@@ -74,6 +75,8 @@ function extraProblem(value: unknown): string | null {
       if (p) return p;
     } else if (typeof item === 'number') {
       if (!Number.isFinite(item)) return NUMBER_RANGE_MESSAGE;
+    } else if (item instanceof ExactDecimal) {
+      if (item.canonical === null) return `holds a number with an exponent beyond ±1000 (${item.text.length > 40 ? `${item.text.slice(0, 40)}…` : item.text}), which is not stored`;
     } else if (item !== null && typeof item === 'object') {
       if (depth > MAX_NESTING) return NESTING_MESSAGE;
       if (Array.isArray(item)) {
@@ -260,8 +263,11 @@ export const KNOWN_FIELDS: Record<LegacyKind, ReadonlySet<string>> = {
  */
 export const EXTRA_PREFIX = 'legacy_extra.';
 
-/** `exact`: the exact text of decimals JSON.parse changed (RawRecord.exactNumbers), read in their place. */
-export type Normalizer<K extends LegacyKind> = (raw: Record<string, unknown>, exact?: ReadonlyMap<string, string>) => Normalized<KindValues[K]>;
+/**
+ * `exact`: the members whose numbers JSON.parse changed, re-read as written (RawRecord.exactNumbers): read
+ * in their place in numeric fields and in legacy_extra.
+ */
+export type Normalizer<K extends LegacyKind> = (raw: Record<string, unknown>, exact?: ReadonlyMap<string, ExactValue>) => Normalized<KindValues[K]>;
 
 export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyMapping): Normalizer<K> {
   const renames: Record<string, string> = mapping.fields[kind] ?? {};
@@ -307,7 +313,8 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
           if (!givesWay(raw[legacyName]) && !givesWay(fields[name])) conflict ??= [from[name]!, legacyName, `the ${kind} field ${name}`];
           if (givesWay(raw[legacyName])) continue;
         }
-        fields[name] = exact !== undefined && exactFields.has(name) ? exact.get(legacyName) ?? raw[legacyName] : raw[legacyName];
+        const exactValue = exact !== undefined && exactFields.has(name) ? exact.get(legacyName) : undefined;
+        fields[name] = exactValue instanceof ExactDecimal ? exactValue.text : raw[legacyName];
         if (from) from[name] = legacyName;
       } else if (hasMoves && (movedTo.has(legacyName) || movedNames.has(legacyName))) {
         // Two legacy fields onto one name in legacy_extra (a moved one and one of that name): as above.
@@ -317,8 +324,8 @@ export function createNormalizer<K extends LegacyKind>(kind: K, mapping: LegacyM
           if (!givesWay(extra[extraName])) conflict ??= [movedFrom!.get(extraName)!, legacyName, `${EXTRA_PREFIX}${extraName}`];
         }
         (movedFrom ??= new Map()).set(extraName, legacyName);
-        setOwn((extra ??= {}), extraName, raw[legacyName]);
-      } else setOwn((extra ??= {}), legacyName, raw[legacyName]);
+        setOwn((extra ??= {}), extraName, exact?.get(legacyName) ?? raw[legacyName]);
+      } else setOwn((extra ??= {}), legacyName, exact?.get(legacyName) ?? raw[legacyName]);
     }
     for (const [field, table] of translations) {
       const value = fields[field];

@@ -9,7 +9,7 @@ import { LegacyDataError } from './errors.js';
 import type { LegacyFormat } from './kinds.js';
 import { setOwn } from './normalize.js';
 import { RecordSplitter, type RecordSpan } from './record-splitter.js';
-import { inexactTopLevelDecimals } from './exact-numbers.js';
+import { exactMembers, type ExactValue } from './exact-numbers.js';
 
 export interface ChunkLocation {
   path: string;
@@ -36,8 +36,8 @@ export interface RecordReading {
 export type RawRecord =
   | {
     line: number; fields: Record<string, unknown>; error: null; duplicateKeys?: string[];
-    /** JSON: the exact text of top-level decimals a double changes (see exact-numbers.ts); normalize reads these. */
-    exactNumbers?: ReadonlyMap<string, string>;
+    /** JSON: the members holding a number a double changes, re-read as written (exact-numbers.ts); normalize reads these. */
+    exactNumbers?: ReadonlyMap<string, ExactValue>;
   }
   | { line: number; fields: null; error: string };
 
@@ -122,7 +122,7 @@ function parseJsonRecord(text: string, line: number): RawRecord {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { line, fields: null, error: 'record is not a JSON object' };
   }
-  const exactNumbers = inexactTopLevelDecimals(text);
+  const exactNumbers = exactMembers(text);
   return exactNumbers ? { line, fields: value as Record<string, unknown>, error: null, exactNumbers } : { line, fields: value as Record<string, unknown>, error: null };
 }
 

@@ -2,6 +2,8 @@
 // so that a chunk read back with COPY TO equals, byte for byte, what was sent with COPY FROM: the
 // per-chunk verification is a string comparison.
 
+import { ExactDecimal } from '../legacy/exact-numbers.js';
+
 export type CopyValue = string | number | boolean | null | readonly string[] | Record<string, unknown>;
 
 // COPY TO escapes backslash and these control characters; COPY FROM accepts the same escapes.
@@ -64,6 +66,8 @@ export function jsonbText(value: unknown): string {
   if (typeof value === 'string') return jsonbString(value);
   if (typeof value === 'number') return jsonbNumber(value);
   if (typeof value === 'boolean') return value ? 'true' : 'false';
+  // A number as written where a double would change it (normalize refuses one without a canonical text).
+  if (value instanceof ExactDecimal) return value.canonical ?? value.text;
   if (Array.isArray(value)) return `[${value.map(jsonbText).join(', ')}]`;
   const obj = value as Record<string, unknown>;
   return `{${Object.keys(obj).sort(compareKeys).map((k) => `${jsonbString(k)}: ${jsonbText(obj[k])}`).join(', ')}}`;
