@@ -10,6 +10,7 @@ import * as operations from './migrations/005_operations.js';
 import * as workflowTemplates from './migrations/006_workflow_templates.js';
 import * as cycleDeletedEdges from './migrations/007_cycle_deleted_edges.js';
 import * as preparationMapping from './migrations/008_preparation_mapping.js';
+import * as runWorkflowSummary from './migrations/009_run_workflow_summary.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -22,6 +23,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '006_workflow_templates': workflowTemplates,
   '007_cycle_deleted_edges': cycleDeletedEdges,
   '008_preparation_mapping': preparationMapping,
+  '009_run_workflow_summary': runWorkflowSummary,
 };
 
 /** The migrations up to `last` (all by default): a test can build an older schema and upgrade it. */

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLegacyData } from '../src/generator/generate.js';
-import { connectionArgs } from './helpers/cli.js';
+import { progressReport } from '../src/ledger/progress-report.js';
+import { findRun } from '../src/ledger/runs.js';
+import { connectionArgs, runCli } from './helpers/cli.js';
 import { runFleet, summaryOf } from './helpers/legacy-files.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
 import { attemptsByStatus, describeResult, FIXTURES, TEST_DAGGER_CONFIG, workflowsOf, type WorkflowsSummary } from './helpers/workflows.js';
@@ -109,5 +111,18 @@ describe('workflow result cache across migration runs', () => {
     expect(d).toMatchObject({ onMigrate, succeeded: onMigrate, failed: 0, cached: 0 });
     expect(await attemptsByStatus(db.pool, 'wf-d')).toEqual({ succeeded: onMigrate });
     expect(await succeededRows()).toBe(executedBefore + onMigrate);
+  });
+
+  // Found by the workflows probe: B, C and D took A's workflows over (last_run_id), and A's status then
+  // read "0/0 on-migrate done: 0 succeeded" — a past run's report rewritten by a later run.
+  it('run A still reports its own workflows after B, C and D took them over', async () => {
+    expect(onMigrate, 'run A did not complete').toBeGreaterThan(0);
+    const status = await runCli(['status', 'wf-a', '--json', ...connectionArgs(db, prefix, REDIS_URL)]);
+    expect(status.code, status.stderr).toBe(0);
+    const { workflows } = JSON.parse(status.stdout) as { workflows: WorkflowsSummary };
+    expect(workflows).toMatchObject({ workflows: TASKS, created: TASKS, onMigrate, succeeded: onMigrate, failed: 0, cached: 0 });
+    // The progress API's report (the server's /api/runs/RUN and its event stream) too.
+    const progress = await progressReport(db.pool, (await findRun(db.pool, 'wf-a'))!);
+    expect(progress.stages.find((s) => s.stage === 'workflows')).toMatchObject({ total: onMigrate, done: onMigrate, failed: 0 });
   });
 });

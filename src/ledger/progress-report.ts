@@ -10,7 +10,7 @@ import { runProgress } from './progress.js';
 import type { Run, RunStatus } from './runs.js';
 import { runOverRejectLimit, type RejectLimitBreach } from './reject-limit.js';
 import { runSummary, type KindSummary } from './summary.js';
-import { workflowStageCounts } from './workflow-runs.js';
+import { reportedWorkflowCounts } from './workflow-runs.js';
 
 /** The rate of an unfinished stage is measured over this recent window of the ledger. */
 export const RATE_WINDOW_SECONDS = 60;
@@ -151,7 +151,7 @@ export async function progressReport(db: Pool, run: Run, windowSeconds = RATE_WI
     stageTimings(db, run.id, windowSeconds),
     runSummary(db, run.id),
     phaseEvents(db, run.id),
-    withWorkflows ? workflowStageCounts(db, run.id) : Promise.resolve(null),
+    withWorkflows ? reportedWorkflowCounts(db, run.id) : Promise.resolve(null),
     producerAttachedTo(db, run),
   ]);
   let stageStart = run.startedAt ? run.startedAt.getTime() / 1000 : null;

@@ -2,7 +2,7 @@
 // (on-migrate workflows of the run, and how many have a final result) when the run has workflows.
 import type { Pool, PoolClient } from '../store/pool.js';
 import { stageProgress, type StageProgress } from './chunks.js';
-import { workflowStageCounts, type WorkflowStageCounts } from './workflow-runs.js';
+import { reportedWorkflowCounts, type WorkflowStageCounts } from './workflow-runs.js';
 
 export function workflowsStageProgress(counts: WorkflowStageCounts): StageProgress {
   return {
@@ -15,5 +15,5 @@ export function workflowsStageProgress(counts: WorkflowStageCounts): StageProgre
 export async function runProgress(db: Pool | PoolClient, runId: string, withWorkflows: boolean): Promise<StageProgress[]> {
   const stages = await stageProgress(db, runId);
   if (!withWorkflows) return stages;
-  return [...stages, workflowsStageProgress(await workflowStageCounts(db, runId))];
+  return [...stages, workflowsStageProgress(await reportedWorkflowCounts(db, runId))];
 }

@@ -6,6 +6,7 @@ import type { Pool, PoolClient } from '../store/pool.js';
 import { advisoryKey } from '../store/session-lock.js';
 import type { DaggerConfig } from '../workflows/dagger-config.js';
 import type { TemplateSetJson } from '../workflows/templates.js';
+import type { WorkflowRunSummary } from './workflow-runs.js';
 
 export type RunStatus = 'planning' | 'running' | 'completed' | 'failed' | 'rolled_back';
 
@@ -109,7 +110,10 @@ export async function insertRun(db: Db, run: { id: string; legacyDir: string; fi
   );
 }
 
-export async function updateRun(db: Db, id: string, change: { status?: RunStatus; stage?: RunStage | null; error?: string | null; started?: boolean; finished?: boolean }): Promise<void> {
+/** `workflowSummary`: the run's workflow counts as it completes (workflow-runs.ts); a run running again drops them. */
+export async function updateRun(db: Db, id: string, change: {
+  status?: RunStatus; stage?: RunStage | null; error?: string | null; started?: boolean; finished?: boolean; workflowSummary?: WorkflowRunSummary;
+}): Promise<void> {
   await db.query(
     `UPDATE ledger.runs SET
        status = COALESCE($2, status),
@@ -118,11 +122,12 @@ export async function updateRun(db: Db, id: string, change: { status?: RunStatus
        started_at = CASE WHEN $7::boolean THEN COALESCE(started_at, now()) ELSE started_at END,
        finished_at = CASE WHEN $8::boolean THEN now() WHEN $2 = 'running' THEN NULL ELSE finished_at END,
        -- the next transaction id at completion: a row of this run whose xmin is newer changed after the run
-       completed_xid = CASE WHEN $2 = 'completed' THEN pg_snapshot_xmax(pg_current_snapshot()) ELSE completed_xid END
+       completed_xid = CASE WHEN $2 = 'completed' THEN pg_snapshot_xmax(pg_current_snapshot()) ELSE completed_xid END,
+       workflow_summary = CASE WHEN $9::jsonb IS NOT NULL THEN $9::jsonb WHEN $2 = 'running' THEN NULL ELSE workflow_summary END
      -- a rollback has the last word: a producer still driving the run cannot mark it running or completed again
      WHERE id = $1 AND status <> 'rolled_back'`,
     [id, change.status ?? null, change.stage !== undefined, change.stage ?? null, change.error !== undefined, change.error ?? null,
-      change.started ?? false, change.finished ?? false],
+      change.started ?? false, change.finished ?? false, change.workflowSummary ? JSON.stringify(change.workflowSummary) : null],
   );
   // A new status or stage is progress too: followers (the progress stream) hear of the end at once.
   if (change.status !== undefined || change.stage !== undefined) await notifyProgress(db, id);

@@ -2,6 +2,8 @@
 // workflows are the tms.workflows rows it last migrated (last_run_id); one is done for the run once a
 // final tms.workflow_runs row of that run exists (succeeded, failed or cached). Every attempt is a
 // row: 'running' while it executes, 'abandoned' when its worker died or the engine failed transiently.
+// A later run over the same tasks takes their last_run_id over, so a run records its counts as it
+// completes (ledger.runs.workflow_summary): its report reads those from then on.
 import type { Pool, PoolClient } from '../store/pool.js';
 
 type Db = Pool | PoolClient;
@@ -79,8 +81,27 @@ export interface WorkflowRunSummary extends WorkflowStageCounts {
   abandoned: number;
 }
 
-/** What the migrate summary reports on the run's workflows. */
+/** The counts the run recorded as it completed (null: it has not completed, or completed before they were recorded). */
+async function recordedSummary(db: Db, runId: string): Promise<WorkflowRunSummary | null> {
+  const { rows: [row] } = await db.query<{ summary: WorkflowRunSummary | null }>('SELECT workflow_summary AS summary FROM ledger.runs WHERE id = $1', [runId]);
+  return row?.summary ?? null;
+}
+
+/** The workflows stage's counts for a report: as recorded at completion, else as they stand (workflowStageCounts). */
+export async function reportedWorkflowCounts(db: Db, runId: string): Promise<WorkflowStageCounts> {
+  const recorded = await recordedSummary(db, runId);
+  if (!recorded) return workflowStageCounts(db, runId);
+  const { total, done, succeeded, failed, cached } = recorded;
+  return { total, done, succeeded, failed, cached };
+}
+
+/** What the migrate summary and status report on the run's workflows: as recorded at completion, else as they stand. */
 export async function workflowRunSummary(db: Db, runId: string): Promise<WorkflowRunSummary> {
+  return (await recordedSummary(db, runId)) ?? liveWorkflowRunSummary(db, runId);
+}
+
+/** The run's workflow counts as they stand: what a run records as it completes. */
+export async function liveWorkflowRunSummary(db: Db, runId: string): Promise<WorkflowRunSummary> {
   const { rows: [rows] } = await db.query<{ workflows: number; created: number }>(
     `SELECT count(*)::int AS workflows, count(*) FILTER (WHERE run_id = $1)::int AS created FROM tms.workflows WHERE last_run_id = $1`, [runId]);
   const { rows: [attempts] } = await db.query<{ abandoned: number }>(

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { listChunks, nextPendingChunks, settledChunkNumbers, stageProgress, type Chunk, type StageProgress } from '../ledger/chunks.js';
 import { runProgress, workflowsStageProgress } from '../ledger/progress.js';
 import { updateRun } from '../ledger/runs.js';
+import { liveWorkflowRunSummary } from '../ledger/workflow-runs.js';
 import { RUN_STAGES, type RunStage } from '../legacy/kinds.js';
 import type { Logger } from '../logger.js';
 import { chunkJobId, type ChunkJobPayload, type WorkflowJobPayload } from '../jobs/payload.js';
@@ -77,7 +78,9 @@ export async function driveRun(db: Pool, queues: RunQueues, run: DrivenRun, logg
     }
     await survive(async () => {
       await stopIfRolledBack(db, runId);
-      await updateRun(db, runId, { status: 'completed', stage: null, finished: true });
+      // Its report keeps these once a later run over the same tasks takes their workflows over.
+      const workflowSummary = run.withWorkflows ? await liveWorkflowRunSummary(db, runId) : undefined;
+      await updateRun(db, runId, { status: 'completed', stage: null, finished: true, workflowSummary });
     });
     opts.onProgress?.(await runProgress(db, runId, run.withWorkflows));
     return { status: 'completed' };
