@@ -196,6 +196,19 @@ describe('phases alone, and their gates', () => {
     expect((await db.pool.query('SELECT count(*)::int AS n FROM tms.tasks')).rows[0]).toEqual({ n: 0 });
   }, 120_000);
 
+  // Found by the workflows probe: prepare checked one templates directory, migrate ran with another that
+  // served no task type of the data; the run failed at its first task chunk, and since a run keeps its
+  // templates, the resume its message advised failed alike.
+  it('migrate with other workflow templates than the passed prepare checked is refused', async () => {
+    const templates = join(work, 'gates', 'templates-bug-only');
+    mkdirSync(templates, { recursive: true });
+    writeFileSync(join(templates, 'bug.yaml'), 'version: "1"\nrun: manual\nsteps:\n  - name: triage\n    image: node:20-bookworm-slim\n    command: [node, -e, "0"]\n');
+    const r = await runScript([...base(), '--phase', 'migrate', '--templates-dir', templates]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/The passed prepare of .* checked other workflow templates than this migrate runs with .*run `taskfleet prepare` again with the --templates-dir and --dagger-config you migrate with/);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM tms.projects')).rows[0]).toEqual({ n: 0 });
+  }, 120_000);
+
   it('prepare, then migrate, then verify, each alone', async () => {
     for (const phase of ['prepare', 'migrate', 'verify']) {
       const r = await runScript([...base(), '--phase', phase, '--workers', '2']);

@@ -17,7 +17,7 @@ afterAll(async () => { await db?.drop(); });
 
 describe('phaseEvents', () => {
   it('lists the run\'s own phases and its prepare, not a sibling run\'s', async () => {
-    const preparationId = await insertPreparation(db.pool, { legacyDir: '/data', manifest: { version: 1, files: [], sha256: 'a'.repeat(64) }, mappingSha256: 'b'.repeat(64), backupDir: null, reportPath: null });
+    const preparationId = await insertPreparation(db.pool, { legacyDir: '/data', manifest: { version: 1, files: [], sha256: 'a'.repeat(64) }, mappingSha256: 'b'.repeat(64), templatesSha256: null, backupDir: null, reportPath: null });
     const options = { mapping: { fields: {}, values: {}, defaults: {}, timezone: 'UTC' as const, maxRecordBytes: 1024 }, chunkSize: 1, chunkMaxBytes: 1024, maxRejects: null };
     await insertRun(db.pool, { id: 'first', legacyDir: '/data', fingerprint: 'f1', options, preparationId });
     await insertRun(db.pool, { id: 'second', legacyDir: '/data', fingerprint: 'f2', options, preparationId });

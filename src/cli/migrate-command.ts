@@ -24,6 +24,7 @@ import { createPool, type Pool } from '../store/pool.js';
 import { queueProblemLog } from '../queue/problem-log.js';
 import { MIGRATE_QUEUE, transportOf, WORKFLOWS_QUEUE } from '../queue/queue-names.js';
 import { loadWorkflowRunOptions } from '../producers/workflow-options.js';
+import { NO_TEMPLATE_FOR_TYPE, templateSetFromJson, templatesSha256 } from '../workflows/templates.js';
 import { positiveInt, requireOptions, settingsFrom, withConnectionOptions, type ConnectionFlags } from './common-options.js';
 import { createProgressDisplay } from './progress-display.js';
 import { spawnWorkers, type SpawnedWorkers } from './spawn-workers.js';
@@ -73,7 +74,9 @@ export function registerMigrateCommands(program: Command): void {
       const workflows = loadWorkflowRunOptions({ templatesDir: flags.templatesDir, daggerConfig: flags.daggerConfig, noCache: !flags.cache });
       process.exitCode = await withRunServices(settings, flags, async ({ db, logger, claim }) => {
         await discoverLegacyFiles(flags.legacyData);
-        const gate = await checkMigrateGate(db, flags.legacyData, { skipPrepare: flags.skipPrepare ?? false, mappingSha256: mappingSha256(mapping) }).catch(async (err: unknown) => {
+        const gate = await checkMigrateGate(db, flags.legacyData, {
+          skipPrepare: flags.skipPrepare ?? false, mappingSha256: mappingSha256(mapping), templatesSha256: templatesSha256(templateSetFromJson(workflows.templates).templates),
+        }).catch(async (err: unknown) => {
           if (err instanceof GateError) await refusePhase(db, 'migrate', {}, err.message);
           throw err;
         });
@@ -141,6 +144,11 @@ function nextStepAfterFailure(runId: string, error: string | null): string {
   if (error?.includes('changed since the run was planned')) {
     return `The run reads the files as they were when it was planned. Put them back as they were, then: taskfleet resume ${runId}\n`
       + 'or, to migrate the files as they are now: taskfleet prepare --legacy-data DIR on them, then migrate again (without this --run-id): that plans a new run, which adopts the rows this one wrote';
+  }
+  if (error?.includes(NO_TEMPLATE_FOR_TYPE)) {
+    // The run keeps the templates it was planned with: a template added now would not reach it.
+    return `The run keeps the workflow templates it started with, so resuming it cannot use a new one. Roll it back (taskfleet rollback --run-id ${runId}), `
+      + 'add the template, run `taskfleet prepare` with that --templates-dir (it checks every task type of the data), then migrate again';
   }
   return `Fix the cause, then: taskfleet resume ${runId}`;
 }

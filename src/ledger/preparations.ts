@@ -45,11 +45,13 @@ const FINDINGS_BATCH = 1000;
 /** Opens a preparation (not passed until completePreparation says so); findings can be attached to it at once. */
 export async function insertPreparation(db: Db, input: {
   legacyDir: string; manifest: Manifest; mappingSha256: string; backupDir: string | null; reportPath: string | null;
+  /** The workflow templates checked (templatesSha256); null when none were. */
+  templatesSha256: string | null;
 }): Promise<number> {
   const { rows: [row] } = await db.query<{ id: string }>(
-    `INSERT INTO ledger.preparations (legacy_dir, manifest_sha256, manifest, passed, backup_dir, report_path, mapping_sha256)
-     VALUES ($1, $2, $3, false, $4, $5, $6) RETURNING id`,
-    [input.legacyDir, input.manifest.sha256, JSON.stringify(input.manifest), input.backupDir, input.reportPath, input.mappingSha256]);
+    `INSERT INTO ledger.preparations (legacy_dir, manifest_sha256, manifest, passed, backup_dir, report_path, mapping_sha256, templates_sha256)
+     VALUES ($1, $2, $3, false, $4, $5, $6, $7) RETURNING id`,
+    [input.legacyDir, input.manifest.sha256, JSON.stringify(input.manifest), input.backupDir, input.reportPath, input.mappingSha256, input.templatesSha256]);
   return Number(row!.id);
 }
 

@@ -21,22 +21,29 @@ export async function assertNotRetired(legacyDir: string): Promise<void> {
 
 /**
  * `mappingSha256`: the mapping migrate runs with. A prepare's findings (what verify checks the rejects
- * against) are what its mapping makes of the data, so it must be the same (preparations from before the
- * mapping was recorded have none, and pass).
+ * against) are what its mapping makes of the data, so it must be the same. `templatesSha256`: the
+ * workflow templates migrate runs with; the prepare must have checked those against the data's task
+ * types, since a run keeps its templates (a type they do not serve fails the run for good). Preparations
+ * from before either was recorded have none, and pass.
  */
-export async function checkMigrateGate(db: Pool, legacyDir: string, opts: { skipPrepare: boolean; mappingSha256: string }): Promise<MigrateGate> {
+export async function checkMigrateGate(db: Pool, legacyDir: string, opts: { skipPrepare: boolean; mappingSha256: string; templatesSha256: string }): Promise<MigrateGate> {
   await assertNotRetired(legacyDir);
   if (opts.skipPrepare) return { preparationId: null, manifest: null };
   const manifest = await buildManifest(legacyDir);
   const { rows: [passed] } = await db.query<{ id: string }>(
     `SELECT id FROM ledger.preparations WHERE manifest_sha256 = $1 AND passed AND (mapping_sha256 = $2 OR mapping_sha256 IS NULL)
-     ORDER BY id DESC LIMIT 1`, [manifest.sha256, opts.mappingSha256]);
+       AND (templates_sha256 = $3 OR templates_sha256 IS NULL)
+     ORDER BY id DESC LIMIT 1`, [manifest.sha256, opts.mappingSha256, opts.templatesSha256]);
   if (passed) return { preparationId: Number(passed.id), manifest };
   const dir = resolve(legacyDir);
-  const { rows: [otherMapping] } = await db.query<{ id: string }>(
-    'SELECT id FROM ledger.preparations WHERE manifest_sha256 = $1 AND passed ORDER BY id DESC LIMIT 1', [manifest.sha256]);
-  if (otherMapping) {
+  const { rows: [other] } = await db.query<{ sameMapping: boolean }>(
+    `SELECT mapping_sha256 IS NOT DISTINCT FROM $2 OR mapping_sha256 IS NULL AS "sameMapping"
+       FROM ledger.preparations WHERE manifest_sha256 = $1 AND passed ORDER BY id DESC LIMIT 1`, [manifest.sha256, opts.mappingSha256]);
+  if (other && !other.sameMapping) {
     throw new GateError(`The passed prepare of ${dir} ran with another mapping than this migrate (--mapping, or config/legacy-mapping.yaml changed since): what it predicts would not be what this run does; run \`taskfleet prepare\` again with the mapping you migrate with`);
+  }
+  if (other) {
+    throw new GateError(`The passed prepare of ${dir} checked other workflow templates than this migrate runs with (--templates-dir, a template edited since, or --dagger-config's defaultTimeoutSeconds): a task type they do not serve would fail the run for good, since a run keeps its templates; run \`taskfleet prepare\` again with the --templates-dir and --dagger-config you migrate with`);
   }
   const { rows: [failed] } = await db.query<{ id: string; report_path: string | null }>(
     'SELECT id, report_path FROM ledger.preparations WHERE manifest_sha256 = $1 ORDER BY id DESC LIMIT 1', [manifest.sha256]);

@@ -20,7 +20,7 @@ import { formatValidationSummary, summaryPathFor } from '../validation/report-su
 import { validateLegacyData, type ValidationSummary } from '../validation/validate-legacy-data.js';
 import { checkWorkflowTemplates, collectTaskTypes, formatTemplateCheck, type TemplateCheckResult } from '../validation/template-checks.js';
 import type { DaggerConfig } from '../workflows/dagger-config.js';
-import { readTemplateFiles } from '../workflows/templates.js';
+import { readTemplateFiles, templatesSha256 } from '../workflows/templates.js';
 import { backupDirFor, backupLegacyData, type BackupResult } from './backup.js';
 import { buildManifest, describeMismatches, type Manifest } from './manifest.js';
 import { recordPhase } from './phase-events.js';
@@ -95,7 +95,11 @@ export async function runPrepare(db: Pool, input: PrepareInput): Promise<Prepare
   if (unhashed.length > 0) {
     throw new LegacyDataError(`${unhashed.join(', ')} in ${legacyDir} ${unhashed.length === 1 ? 'is not a regular file' : 'are not regular files'} (a symbolic link?): prepare cannot back it up; put the file itself in the directory`);
   }
-  const preparationId = await insertPreparation(db, { legacyDir, manifest, mappingSha256: mappingSha256(input.mapping), backupDir: backupDirFor(backupRoot, manifest), reportPath });
+  // Templates that did not all parse fail the prepare: none is recorded as checked.
+  const checkedTemplates = templateFiles && templateFiles.errors.length === 0 ? templatesSha256(templateFiles.templates) : null;
+  const preparationId = await insertPreparation(db, {
+    legacyDir, manifest, mappingSha256: mappingSha256(input.mapping), templatesSha256: checkedTemplates, backupDir: backupDirFor(backupRoot, manifest), reportPath,
+  });
 
   return recordPhase(db, 'prepare', { runId: input.runId ?? null, preparationId }, async () => {
     const writer = await ValidationReportWriter.open(reportPath);

@@ -2,6 +2,7 @@
 // `default.yaml` serving every type without its own. Each file is validated with zod; an error names
 // the file and the field (`steps[1].command`, with the step's name). The loaded set is stored with a
 // run (templateSetToJson) so every worker renders a task's workflow from the very same templates.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -9,6 +10,7 @@ import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
 import { PACKAGE_ROOT } from '../config/package-root.js';
 import { DEFAULT_STEP_TIMEOUT_SECONDS } from './dagger-config.js';
+import { canonicalJson } from './render.js';
 import type { WorkflowStep, WorkflowTemplate } from './types.js';
 
 export const DEFAULT_TEMPLATES_DIR = join(PACKAGE_ROOT, 'config', 'templates');
@@ -122,13 +124,16 @@ export function howToServe(type: string): string {
   return type === DEFAULT_TEMPLATE ? `add ${DEFAULT_TEMPLATE}.yaml` : `add ${type}.yaml, or ${DEFAULT_TEMPLATE}.yaml for every type without its own`;
 }
 
+/** How the error of a task type without a template begins (a run failed on it is not resumable: see migrate). */
+export const NO_TEMPLATE_FOR_TYPE = 'No workflow template for task type';
+
 function makeSet(dir: string, templates: Map<string, WorkflowTemplate>): TemplateSet {
   return {
     dir,
     templates,
     templateFor(type) {
       const found = (type !== null && type !== '' ? templates.get(type) : undefined) ?? templates.get(DEFAULT_TEMPLATE);
-      if (!found) throw new ConfigError(`No workflow template for task type "${type || DEFAULT_TEMPLATE}" in ${dir}: ${howToServe(type || DEFAULT_TEMPLATE)}`);
+      if (!found) throw new ConfigError(`${NO_TEMPLATE_FOR_TYPE} "${type || DEFAULT_TEMPLATE}" in ${dir}: ${howToServe(type || DEFAULT_TEMPLATE)}`);
       return found;
     },
   };
@@ -198,6 +203,15 @@ export type TemplateSetJson = z.infer<typeof storedSetSchema>;
 export function templateSetToJson(set: TemplateSet): TemplateSetJson {
   const templates = [...set.templates.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { dir: set.dir, templates: templates.map((t) => ({ name: t.name, version: t.version, run: t.run, steps: t.steps.map((s) => ({ ...s, command: [...s.command], env: { ...s.env } })) })) };
+}
+
+/**
+ * The SHA-256 of templates as a run uses them (where they were read from aside): a prepare records the
+ * templates it checked, and migrate starts only from a prepare that checked the ones it runs with.
+ */
+export function templatesSha256(templates: ReadonlyMap<string, WorkflowTemplate>): string {
+  const { templates: stored } = templateSetToJson(makeSet('', new Map(templates)));
+  return createHash('sha256').update(canonicalJson(stored)).digest('hex');
 }
 
 export function templateSetFromJson(value: unknown): TemplateSet {

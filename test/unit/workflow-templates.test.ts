@@ -9,7 +9,7 @@ import { checkWorkflowTemplates, collectTaskTypes, formatTemplateCheck } from '.
 import { DEFAULT_DAGGER_CONFIG_FILE, isImageAllowed, loadDaggerConfig, parseDaggerConfig } from '../../src/workflows/dagger-config.js';
 import { canonicalJson, definitionHash, renderWorkflow, type TaskForWorkflow } from '../../src/workflows/render.js';
 import {
-  DEFAULT_TEMPLATES_DIR, loadTemplates, readTemplateFiles, TemplateError, templateSetFromJson, templateSetToJson,
+  DEFAULT_TEMPLATES_DIR, loadTemplates, readTemplateFiles, TemplateError, templateSetFromJson, templateSetToJson, templatesSha256,
 } from '../../src/workflows/templates.js';
 import { TASK_FILE_PATH, type WorkflowDefinition } from '../../src/workflows/types.js';
 import { tempDir, type TempDir } from './support.js';
@@ -312,5 +312,21 @@ describe('prepare\'s template checks', () => {
     expect(result.findings[1]!.reason).toBe(`Workflow template ${join(dir, 'bug.yaml')}: steps[1].image: image "alpine:3" (step "notify") is not allowed by allowedImages in dagger.yaml: add it there, or use an allowed image`);
     expect(result.findings[2]).toMatchObject({ kind: 'tasks', file: 'tasks.jsonl', line: 2, legacyId: 'T2' });
     expect(result.findings[2]!.reason).toBe(`2 task(s) of type "epic" have no workflow template in ${dir}: add epic.yaml, or default.yaml for every type without its own`);
+  });
+});
+
+// Migrate's gate compares the templates a prepare checked (as read from their files) with those the run
+// stores (read back from the run's JSON): the same templates give one hash, wherever they lie.
+describe('templatesSha256', () => {
+  it('is the same for the files prepare reads and the set a run stores, and changes with any template', () => {
+    const a = templatesDir({ 'default.yaml': GOOD, 'bug.yaml': GOOD.replace('lint', 'triage') });
+    const copy = templatesDir({ 'bug.yaml': GOOD.replace('lint', 'triage'), 'default.yaml': GOOD });
+    const read = templatesSha256(readTemplateFiles(a).templates);
+    expect(templatesSha256(templateSetFromJson(templateSetToJson(loadTemplates(a))).templates)).toBe(read);
+    expect(templatesSha256(readTemplateFiles(copy).templates)).toBe(read);
+    expect(templatesSha256(readTemplateFiles(templatesDir({ 'default.yaml': GOOD })).templates)).not.toBe(read);
+    expect(templatesSha256(readTemplateFiles(templatesDir({ 'default.yaml': GOOD, 'bug.yaml': GOOD.replace('strict', 'lax') })).templates)).not.toBe(read);
+    // The default timeout dagger.yaml gives a step without its own is part of what runs.
+    expect(templatesSha256(readTemplateFiles(a, { defaultTimeoutSeconds: 7 }).templates)).not.toBe(read);
   });
 });
