@@ -56,5 +56,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.TASKFLEET_HEALTH_PORT || '9464') + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form, no shell: SIGTERM reaches node (through tini), and a worker finishes its active jobs before
 # it exits. The flag is the one bin/taskfleet.js's shebang passes (bigger young generation, faster GC).
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=64", "bin/taskfleet.js"]
+# The absolute path: the migrate Job and compose service run in a working directory of their own (/data/work).
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=64", "/app/bin/taskfleet.js"]
 CMD ["worker", "--health-port", "9464"]

@@ -130,7 +130,9 @@ describe('Dockerfile', () => {
     }
     // The same node flags the CLI gives the workers it starts itself.
     expect(entry!.slice(node + 1, -1)).toEqual(WORKER_NODE_FLAGS);
-    expect(entry!.at(-1)).toBe('bin/taskfleet.js');
+    // By its absolute path in the app's directory: the migrate Job and the compose migrate service run
+    // in a working directory of their own, where a relative path found no script (scale-out probe).
+    expect(entry!.at(-1)).toBe(`${only('WORKDIR').args}/bin/taskfleet.js`);
   });
 
   it('one image for every role: the default is a worker serving health on the port the HEALTHCHECK asks', () => {
