@@ -4,6 +4,7 @@
 // planning the directory right now (its lock held) refuses the other at once. A run whose producer died
 // is shown as such (status, the API's report, /metrics).
 // Real CLI, Postgres and Redis.
+import { symlink } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { progressReport } from '../src/ledger/progress-report.js';
 import { findRun } from '../src/ledger/runs.js';
@@ -64,6 +65,14 @@ describe('one run of a legacy directory at a time', () => {
     expect(refused.stderr).toContain('if its producer died, finish it first with taskfleet resume dir-a');
     expect(refused.stderr).not.toMatch(/\n\s+at /);
     expect(await statusOf('dir-b')).toBeUndefined();
+    // The same directory through a symbolic link is the same directory (found by the scale-out probe:
+    // the link's run went ahead next to dir-a).
+    const link = `${legacyDir}-link`;
+    await symlink(legacyDir, link);
+    const viaLink = await cli('migrate', '--legacy-data', link, '--run-id', 'dir-c', '--skip-prepare', '--no-progress');
+    expect(viaLink.code).toBe(2);
+    expect(viaLink.stderr).toContain(`Run dir-a of the same legacy data (${legacyDir}) is still running (started `);
+    expect(await statusOf('dir-c')).toBeUndefined();
 
     const resumed = await cli('resume', 'dir-a', '--workers', '1', '--no-progress');
     expect(resumed.code, resumed.stderr).toBe(0);

@@ -12,7 +12,7 @@ import { claimRows, type ClaimSpec } from '../store/claim-rows.js';
 import type { CopyValue } from '../store/copy-text.js';
 import { idMemo } from '../store/new-ids.js';
 import { lookupById } from '../store/lookup-by-id.js';
-import { inTransaction } from '../store/pool.js';
+import { inTransaction, type PoolClient } from '../store/pool.js';
 import { nothingToDo, plannedChunk, readChunkRecords, SKIPPED } from './chunk-records.js';
 import type { ChunkJobResult, JobContext } from './context.js';
 import { PermanentJobError } from './errors.js';
@@ -91,6 +91,7 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
     const { rows: tasks } = await client.query<{ id: string; legacy_line: number }>(
       lookupById('tms.tasks', 't.id::text AS id, t.legacy_line'), [taskIds]);
     const taskLine = new Map(tasks.map((t) => [t.id, t.legacy_line]));
+    const rejectedTaskLines = fromTasksFile ? await rejectedTaskLinesOf(client, runId, file.fileName, edges, (e) => taskLine.get(taskId(e.taskLegacyId))) : null;
 
     const candidates: (Edge & { taskId: string; dependsOnId: string })[] = [];
     const seen = new Map<string, string>();
@@ -101,10 +102,11 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
       const to = taskId(edge.dependsOnLegacyId);
       const fail = (field: string, reason: string) => reject(edge.ref, edge.line, legacyId, field, reason);
       if (edge.rejectedBecause) { fail(edge.rejectedBecause.field, edge.rejectedBecause.reason); continue; }
-      // A task record was migrated only if its row carries this very line (else it was rejected,
-      // possibly as the later of two records with one id).
+      // A task record was migrated if its row carries this very line; else this run rejected it (possibly
+      // as the later of two records with one id), unless a run of another dump sharing its ids took the
+      // row over since (runs of two directories may run at once).
       const line = taskLine.get(from);
-      if (fromTasksFile && line !== edge.line) {
+      if (fromTasksFile && line !== edge.line && (line === undefined || rejectedTaskLines!.has(edge.line))) {
         fail('depends_on', `task ${edge.taskLegacyId} at ${file.fileName}:${edge.line} was rejected, so its dependencies are too`);
         continue;
       }
@@ -151,4 +153,16 @@ export async function migrateDependencyChunk(ctx: JobContext, payload: ChunkJobP
     await notifyProgress(client, runId);
     return { skipped: false, migrated: outcome.migrated, rejected: outcome.rejected };
   });
+}
+
+/**
+ * Of the task lines whose row does not carry them (`rowLine` differs), the ones this run rejected. Rare:
+ * a rejected task, a duplicate id, or a concurrent run of another dump over the same ids.
+ */
+async function rejectedTaskLinesOf(client: PoolClient, runId: string, fileName: string, edges: readonly Edge[], rowLine: (e: Edge) => number | undefined): Promise<Set<number>> {
+  const refs = [...new Set(edges.filter((e) => rowLine(e) !== undefined && rowLine(e) !== e.line).map((e) => `${fileName}:${e.line}`))];
+  if (refs.length === 0) return new Set();
+  const { rows } = await client.query<{ line: number }>(
+    `SELECT line FROM ledger.rejects WHERE run_id = $1 AND kind = 'tasks' AND ref = ANY($2::text[])`, [runId, refs]);
+  return new Set(rows.map((r) => r.line));
 }

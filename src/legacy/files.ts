@@ -1,9 +1,17 @@
 // Finds the legacy files of a data directory and checks that each one can be read.
 import { constants } from 'node:fs';
-import { access, readdir, stat } from 'node:fs/promises';
+import { access, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LegacyDataError } from './errors.js';
 import { LEGACY_FORMATS, LEGACY_KINDS, REQUIRED_KINDS, type LegacyFormat, type LegacyKind } from './kinds.js';
+
+/**
+ * How the ledger names a legacy directory: its real path, so the same directory reached through a
+ * symbolic link is the same directory (one run of it at a time). As given, resolved, if it cannot be read.
+ */
+export async function legacyDirectoryPath(dir: string): Promise<string> {
+  return realpath(resolve(dir)).catch(() => resolve(dir));
+}
 
 export interface LegacyFile {
   kind: LegacyKind;

@@ -12,6 +12,7 @@ import { inheritedEnvironment } from '../config/settings.js';
 import type { StageProgress } from '../ledger/chunks.js';
 import { createProgressDisplay } from '../cli/progress-display.js';
 import { WORKER_NODE_FLAGS } from '../cli/spawn-workers.js';
+import { legacyDirectoryPath } from '../legacy/files.js';
 import { createPool } from '../store/pool.js';
 import { prepareDatabase } from '../store/database.js';
 import { runDryRun, type DryRunForecast } from './dry-run.js';
@@ -160,7 +161,7 @@ async function latestRunOf(databaseUrl: string, legacyDir: string): Promise<stri
   const db = createPool(databaseUrl, 1);
   try {
     const { rows: [row] } = await db.query<{ id: string }>(
-      `SELECT id FROM ledger.runs WHERE legacy_dir = $1 AND status <> 'rolled_back' ORDER BY created_at DESC LIMIT 1`, [resolve(legacyDir)]);
+      `SELECT id FROM ledger.runs WHERE legacy_dir = $1 AND status <> 'rolled_back' ORDER BY created_at DESC LIMIT 1`, [await legacyDirectoryPath(legacyDir)]);
     return row?.id ?? null;
   } finally {
     await db.end();

@@ -2,14 +2,13 @@
 // every file into chunk rows, stage by stage. Planning streams each file once; memory stays flat.
 // The same data planned twice gives the same run id, so re-running a migration is a no-op.
 import { createHash } from 'node:crypto';
-import { resolve } from 'node:path';
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import { insertChunks, type ChunkPlan } from '../ledger/chunks.js';
 import { findRun, insertRun, insertRunFile, RUN_ID_PATTERN, updateRun, type Run, type WorkflowRunOptions } from '../ledger/runs.js';
 import { scanLegacyFile } from '../legacy/chunk-scanner.js';
 import { ConfigError } from '../config/errors.js';
 import { LegacyDataError } from '../legacy/errors.js';
-import { discoverLegacyFiles, type LegacyFile } from '../legacy/files.js';
+import { discoverLegacyFiles, legacyDirectoryPath, type LegacyFile } from '../legacy/files.js';
 import { sampleLegacyId } from '../legacy/legacy-id-sample.js';
 import { whilePlanningAlone } from './one-run-per-directory.js';
 import type { Stage } from '../legacy/kinds.js';
@@ -49,7 +48,7 @@ function fingerprintOf(dir: string, files: readonly LegacyFile[], input: PlanInp
 }
 
 export async function planRun(db: Pool, input: PlanInput, logger: Logger): Promise<PlanResult> {
-  const legacyDir = resolve(input.legacyDir);
+  const legacyDir = await legacyDirectoryPath(input.legacyDir);
   const files = await discoverLegacyFiles(legacyDir);
   const fingerprint = fingerprintOf(legacyDir, files, input);
   const runId = input.runId ?? `run-${fingerprint.slice(0, 12)}`;
