@@ -16,7 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLegacyData } from '../src/generator/generate.js';
 import { loadWorkflow } from '../src/store/workflow-definitions.js';
-import { connectionArgs } from './helpers/cli.js';
+import { connectionArgs, runCli } from './helpers/cli.js';
 import { writeCounters } from './helpers/ledger.js';
 import { firstOf, runFleet, summaryOf } from './helpers/legacy-files.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
@@ -192,6 +192,26 @@ describe('workflows of 10k migrated tasks (local runner, 2 workers)', () => {
     } finally {
       await queue.close();
     }
+  });
+
+  // Found by the workflows probe: no command listed a run's failed workflows (Bull Board keeps a tail only).
+  it('taskfleet workflows RUN lists the failed ones (by default) with exit code and reason, the rest on request', async () => {
+    expect(runId, 'the migration above did not complete').toBeDefined();
+    const failed = await runCli(['workflows', runId!, '--limit', '100000', ...connectionArgs(db, prefix, REDIS_URL)]);
+    expect(failed.code, failed.stderr).toBe(0);
+    const { rows: [count] } = await db.pool.query<{ chores: number; features: number; chore: string }>(
+      `SELECT count(*) FILTER (WHERE type = 'chore')::int AS chores, count(*) FILTER (WHERE type = 'feature')::int AS features,
+              min(legacy_id) FILTER (WHERE type = 'chore') AS chore FROM tms.tasks`);
+    const lines = failed.stdout.trim().split('\n');
+    expect(lines).toHaveLength(count!.chores);
+    expect(lines).toContain(`${count!.chore}\tchore\tfailed\t1\tstep refuse exited 1; last output: chores are refused: ${count!.chore}`);
+    const page = await runCli(['workflows', runId!, '--status', 'succeeded', '--limit', '2', '--json', ...connectionArgs(db, prefix, REDIS_URL)]);
+    expect(page.code, page.stderr).toBe(0);
+    const shown = page.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: string; template: string; exitCode: number | null });
+    expect(shown).toEqual([expect.objectContaining({ status: 'succeeded', template: 'feature', exitCode: 0 }), expect.objectContaining({ status: 'succeeded' })]);
+    expect(page.stderr).toContain(`… ${count!.features - 2} more (of ${count!.features}): --offset 2 lists the next ones`);
+    const wrong = await runCli(['workflows', runId!, '--status', 'done', ...connectionArgs(db, prefix, REDIS_URL)]);
+    expect([wrong.code, wrong.stderr.trim()]).toEqual([2, 'taskfleet: --status must be one of succeeded, failed, cached, all']);
   });
 
   it('the same migrate command again writes nothing (workflows and their runs included)', async () => {

@@ -1,4 +1,4 @@
-// `taskfleet status [RUN]` and `taskfleet rejects RUN`: read the ledger.
+// `taskfleet status [RUN]`, `taskfleet rejects RUN` and `taskfleet workflows RUN`: read the ledger.
 import type { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { stageProgress } from '../ledger/chunks.js';
@@ -6,7 +6,8 @@ import { countRejects, listRejects } from '../ledger/rejects.js';
 import { findRun, listRuns, type Run } from '../ledger/runs.js';
 import { describeBreach, runOverRejectLimit } from '../ledger/reject-limit.js';
 import { formatSummaryLines, runSummary } from '../ledger/summary.js';
-import { workflowRunSummary } from '../ledger/workflow-runs.js';
+import { countWorkflowResults, listWorkflowResults, type FinalWorkflowStatus } from '../ledger/workflow-results.js';
+import { FINAL_STATUSES, workflowRunSummary } from '../ledger/workflow-runs.js';
 import { LEGACY_KINDS, type LegacyKind } from '../legacy/kinds.js';
 import { phaseEvents } from '../lifecycle/phase-events.js';
 import { describeNoProducer, producerAttachedTo, runsWithProducer } from '../producers/producer-presence.js';
@@ -97,9 +98,40 @@ export function registerStatusCommands(program: Command): void {
         if (!flags.json && rejects.length === 0) process.stderr.write('No rejects.\n');
         if (flags.limit > 0 && rejects.length === flags.limit) {
           const total = await countRejects(db, runId, flags.kind as LegacyKind | undefined);
-          const rest = total - flags.offset - rejects.length;
-          if (rest > 0) process.stderr.write(`… ${rest} more (of ${total}): --offset ${flags.offset + rejects.length} lists the next ones\n`);
+          moreLine(total, flags.offset, rejects.length);
         }
       });
     });
+
+  const statuses = [...FINAL_STATUSES, 'all'];
+  withConnectionOptions(program.command('workflows'))
+    .description("List a run's task workflows by how they ended (the failed ones by default): legacy task id, template, status, exit code, error")
+    .argument('<run>', 'the run id')
+    .option('--status <status>', `only workflows that ended so (${statuses.join(', ')})`, 'failed')
+    .option('--limit <n>', 'at most this many', positiveInt, 1000)
+    .option('--offset <n>', 'skip this many first', positiveInt, 0)
+    .option('--json', 'print JSON lines (with the tail of each output, the attempt and the runner)')
+    .action(async (runId: string, flags: ConnectionFlags & { status: string; limit: number; offset: number; json?: boolean }) => {
+      if (!statuses.includes(flags.status)) throw new ConfigError(`--status must be one of ${statuses.join(', ')}`);
+      const status = flags.status === 'all' ? null : flags.status as FinalWorkflowStatus;
+      await withDb(flags, async (db) => {
+        const run = await findRun(db, runId);
+        if (!run) throw new ConfigError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
+        if (!run.options.workflows) throw new ConfigError(`Run ${runId} created no workflows`);
+        const results = await listWorkflowResults(db, runId, { status, limit: flags.limit, offset: flags.offset });
+        for (const r of results) {
+          process.stdout.write(flags.json
+            ? `${JSON.stringify(r)}\n`
+            : `${[r.legacyId, r.template, r.status, r.exitCode === null ? '-' : String(r.exitCode), r.error ?? '-'].map(shownText).join('\t')}\n`);
+        }
+        if (!flags.json && results.length === 0) process.stderr.write(`No ${status ?? ''} workflow results.\n`.replace('  ', ' '));
+        if (flags.limit > 0 && results.length === flags.limit) moreLine(await countWorkflowResults(db, runId, status), flags.offset, results.length);
+      });
+    });
+}
+
+/** After a full page: how many more there are, and the flag that lists them. */
+function moreLine(total: number, offset: number, shown: number): void {
+  const rest = total - offset - shown;
+  if (rest > 0) process.stderr.write(`… ${rest} more (of ${total}): --offset ${offset + shown} lists the next ones\n`);
 }
