@@ -2,7 +2,8 @@
 // startOperationsServer, plus the `taskfleet server` and `taskfleet users hash-password` CLI paths:
 // nothing but the probes answers without a token; expired, forged and garbage tokens are refused;
 // refresh tokens rotate, and a reused one revokes its whole login; viewers change nothing (Bull Board's
-// write endpoints and the lifecycle API answer 403), operators can pause and resume; every login and
+// write endpoints and the lifecycle API answer 403), operators and admins can retry, pause, resume and
+// clean finished jobs on the board and nothing else there (no add, edit, empty, …); every login and
 // every mutating request leaves an audit row; logins are rate limited; bad input gets a clear 4xx and
 // the server keeps answering.
 import { spawn } from 'node:child_process';
@@ -17,11 +18,14 @@ import { loadSettings } from '../src/config/settings.js';
 import { createLogger } from '../src/logger.js';
 import { parsePasswordHash, verifyPassword } from '../src/server/auth/passwords.js';
 import { actionOf } from '../src/server/audit.js';
+import { classifyBoardWrite, mayWrite } from '../src/server/board-writes.js';
 import { resolveAuthSettings } from '../src/server/auth/auth-settings.js';
 import { parseDuration } from '../src/server/auth/durations.js';
 import { safeNext } from '../src/server/auth/login-page.js';
 import { parseUsersFile } from '../src/server/auth/users-file.js';
 import { startOperationsServer } from '../src/server/operations-server.js';
+import { createWorker } from '../src/queue/index.js';
+import { waitFor } from './helpers/ledger.js';
 import { BIN, startCli } from './helpers/cli.js';
 import { auditRows, startTestServer, TEST_SECRET, usersYaml, writeUsersFile, type TestServer } from './helpers/server.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
@@ -286,6 +290,75 @@ describe('roles', () => {
     ]);
     for (const r of rows) expect(r).toMatchObject({ role: 'operator', method: 'PUT', ip: expect.stringMatching(/127\.0\.0\.1/) as unknown });
   });
+
+  it('operators and admins make no board write but retry, pause, resume and clean (of finished jobs)', async () => {
+    const workflows = srv.server.deps.queues.get('workflows')!;
+    // One completed and two failed jobs, from a real worker on this file's prefix, then nothing runs them.
+    await workflows.add('ok-1', {}, { jobId: 'ok-1' });
+    await workflows.add('fail-1', {}, { jobId: 'fail-1', attempts: 1 });
+    await workflows.add('fail-2', {}, { jobId: 'fail-2', attempts: 1 });
+    const worker = createWorker<unknown>('workflows', (job) => (job.name.startsWith('fail') ? Promise.reject(new Error('broken on purpose')) : Promise.resolve()), srv.server.deps.transport, { concurrency: 1 });
+    try {
+      await waitFor(async () => { const c = await workflows.getJobCounts('completed', 'failed'); return c.completed === 1 && c.failed === 2; }, 'the jobs to finish', 10_000);
+    } finally {
+      await worker.close();
+    }
+    await workflows.add('waiting-1', {}, { jobId: 'waiting-1' });
+    const before = await workflows.getJobCounts();
+
+    for (const user of ['otto', 'ada']) {
+      const { accessToken: token } = await srv.login(user);
+      for (const [method, path, body] of [
+        ['POST', '/board/api/queues/workflows/add', { name: 'injected', data: { runId: 'x', taskId: 'y' } }],
+        ['PUT', '/board/api/queues/workflows/empty', undefined],
+        ['PUT', '/board/api/queues/workflows/EMPTY/', undefined],
+        ['PUT', '/board/api/queues/workflows/obliterate', undefined],
+        ['PATCH', '/board/api/queues/workflows/waiting-1/update-data', { data: { runId: 'changed' } }],
+        ['PUT', '/board/api/queues/workflows/promote', undefined],
+        ['PUT', '/board/api/queues/workflows/waiting-1/promote', undefined],
+        ['PATCH', '/board/api/queues/workflows/waiting-1/delay', { delay: 1000 }],
+        ['PATCH', '/board/api/queues/workflows/waiting-1/priority', { priority: 1 }],
+        ['PUT', '/board/api/queues/workflows/concurrency', { concurrency: 1 }],
+        ['PUT', '/board/api/queues/workflows/rate-limit', { max: 1, duration: 1000 }],
+        ['PUT', '/board/api/queues/workflows/job-schedulers/s/remove', undefined],
+        ['PUT', '/board/api/queues/workflows/waiting-1/remove-unprocessed-children', undefined],
+        ['POST', '/board/api/metrics/history/purge', {}],
+        ['DELETE', '/board/api/queues/workflows', undefined],
+        // Clean removes finished jobs only: a waiting one is a chunk its run still waits for.
+        ['PUT', '/board/api/queues/workflows/clean/waiting', undefined],
+        ['PUT', '/board/api/queues/workflows/clean/delayed', undefined],
+        ['PUT', '/board/api/queues/workflows/waiting-1/clean', undefined],
+      ] as const) {
+        const r = await srv.api(method, path, { token, body });
+        expect(r.status, `${user}: ${method} ${path}`).toBe(403);
+        expect(r.body.error, `${user}: ${method} ${path}`).toMatch(/forbidden/);
+      }
+      expect(await workflows.getJobCounts()).toEqual(before);
+      expect((await workflows.getJob('waiting-1'))!.data).toEqual({});
+    }
+    const added = await auditRows(db.pool, `username = 'otto' AND action = 'queue.add'`, []);
+    expect(added[0]).toMatchObject({ outcome: 'denied', status: 403, details: { queue: 'workflows' } });
+
+    const { accessToken: token } = await srv.login('otto');
+    expect((await srv.api('PUT', '/board/api/queues/workflows/fail-1/retry', { token })).status).toBe(204);
+    expect(await workflows.getJobState('fail-1')).toBe('waiting');
+    expect((await srv.api('PUT', '/board/api/queues/workflows/ok-1/clean', { token })).status).toBe(204);
+    expect(await workflows.getJob('ok-1')).toBeUndefined();
+    // (Bull Board cleans with a 5 s grace: the failed job just made stays; the 200 is what counts here.)
+    expect((await srv.api('PUT', '/board/api/queues/workflows/clean/failed', { token })).status).toBe(200);
+    expect((await srv.api('PUT', '/board/api/queues/pause', { token })).status).toBe(200);
+    expect((await srv.api('PUT', '/board/api/queues/resume', { token })).status).toBe(200);
+    const retried = await auditRows(db.pool, `username = 'otto' AND action = 'job.retry'`, []);
+    expect(retried[0]).toMatchObject({ outcome: 'success', details: { queue: 'workflows', jobId: 'fail-1' } });
+    await workflows.obliterate({ force: true });
+  });
+
+  it('names the role with the right article when refusing', async () => {
+    const { accessToken: token } = await srv.login('otto');
+    const r = await srv.api('POST', '/api/runs/any-run/rollback', { token, body: {} });
+    expect(r.status).toBe(403);
+    expect(r.body.error).toBe('forbidden: this needs the admin role; otto is an operator');
+  });
 });
 
 describe('the audit log', () => {
@@ -498,6 +571,21 @@ describe('the pure pieces', () => {
     expect(actionOf('POST', '/api/runs/r1/rollback')).toBe('run.rollback');
     expect(actionOf('POST', '/api/runs/r1/decommission')).toBe('run.decommission');
     expect(actionOf('DELETE', '/api/whatever')).toBe('request');
+  });
+
+  it('classifies board writes as Bull Board routes them (its order, Express\'s case-insensitive matching)', () => {
+    expect(classifyBoardWrite('PUT', '/api/queues/q/clean/retry')).toEqual({ endpoint: 'clean-all', queue: 'q', status: 'retry' });
+    expect(classifyBoardWrite('PUT', '/api/queues/q/retry/clean')).toEqual({ endpoint: 'retry-all', queue: 'q', status: 'clean' });
+    expect(classifyBoardWrite('PUT', '/api/queues/q/empty/retry')).toEqual({ endpoint: 'retry', queue: 'q', jobId: 'empty' });
+    expect(classifyBoardWrite('PUT', '/API/Queues/q/Empty/')).toMatchObject({ endpoint: 'empty' });
+    expect(classifyBoardWrite('PATCH', '/api/queues/q/job-schedulers/update-data')).toMatchObject({ endpoint: 'job-scheduler' });
+    expect(classifyBoardWrite('PUT', '/api/queues/q/a%2Fb/retry')).toEqual({ endpoint: 'retry', queue: 'q', jobId: 'a/b' });
+    expect(classifyBoardWrite('POST', '/api/queues/q/pause')).toBeNull();
+    expect(mayWrite('operator', { endpoint: 'clean-all', status: 'retry' }).allowed).toBe(false);
+    expect(mayWrite('admin', { endpoint: 'add' }).allowed).toBe(false);
+    expect(mayWrite('admin', null).allowed).toBe(false);
+    expect(mayWrite('operator', { endpoint: 'retry-all', status: 'failed' }).allowed).toBe(true);
+    expect(mayWrite('viewer', { endpoint: 'pause' }).allowed).toBe(false);
   });
 
   it('follows only our own paths after login', () => {

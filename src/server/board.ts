@@ -1,7 +1,8 @@
 // Bull Board over every taskfleet queue, by role. Two boards share the base path /board: a read-only
 // one (Bull Board hides its buttons and refuses its write endpoints) for viewers, and a writable one
-// for operators and admins (retry, pause, resume, clean). Each request goes to the board of its role;
-// as a second line of defence, a viewer's write request is refused here before reaching any board.
+// for operators and admins. Each request goes to the board of its role; every write is first checked
+// here against board-writes.ts (retry, pause, resume and clean of finished jobs; nothing else, for
+// any role), because the writable board offers more buttons than that and cannot hide them one by one.
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -13,6 +14,8 @@ import type { QueueTransport } from '../queue/transport.js';
 import { redactUrl } from '../redact-url.js';
 import type { Settings } from '../config/settings.js';
 import { createLogger } from '../logger.js';
+import { noteAudit } from './audit.js';
+import { CLEANABLE_STATES, classifyBoardWrite, mayWrite, type ClassifiedWrite } from './board-writes.js';
 
 export const BOARD_PATH = '/board';
 
@@ -52,6 +55,15 @@ function answerOutageWith503(res: Response, store: string): void {
   }) as Response['send'];
 }
 
+/** For a single clean: the job must be finished (see CLEANABLE_STATES); an unknown job is left to Bull Board's 404. */
+async function cleanRefusal(queues: ReadonlyMap<string, TransportQueue<unknown>>, write: ClassifiedWrite): Promise<string | null> {
+  const queue = write.queue === undefined ? undefined : queues.get(write.queue);
+  if (write.endpoint !== 'clean' || !queue || write.jobId === undefined) return null;
+  const state = await queue.getJobState(write.jobId);
+  if (state === 'unknown' || CLEANABLE_STATES.includes(state)) return null;
+  return `only completed or failed jobs are cleaned; job ${write.jobId} is ${state} and its run still waits for it`;
+}
+
 /** The board router, to mount at BOARD_PATH after authentication (res.locals.principal is set). */
 export function boardRouter(queues: ReadonlyMap<string, TransportQueue<unknown>>, transport: QueueTransport): RequestHandler {
   const readOnly = buildBoard(queues, true);
@@ -59,16 +71,22 @@ export function boardRouter(queues: ReadonlyMap<string, TransportQueue<unknown>>
   const store = transport.kind === 'redis' ? `Redis at ${redactUrl(transport.url)}` : 'the queues\' Postgres';
   return (req, res, next) => {
     answerOutageWith503(res, store);
-    const role = res.locals.principal?.role;
-    if (role === 'operator' || role === 'admin') {
-      writable(req, res, next);
+    const principal = res.locals.principal;
+    const role = principal?.role ?? 'viewer';
+    const board = role === 'viewer' ? readOnly : writable;
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      board(req, res, next);
       return;
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.status(403).json({ error: `forbidden: the board is read-only for ${res.locals.principal?.username ?? 'you'} (a viewer); retry, pause, resume and clean need the operator role` });
-      return;
-    }
-    readOnly(req, res, next);
+    const write = classifyBoardWrite(req.method, req.path);
+    if (write) noteAudit(res, { details: { queue: write.queue, jobId: write.jobId, status: write.status } });
+    const refuse = (reason: string) => { res.status(403).json({ error: `forbidden for ${principal?.username ?? 'you'}: ${reason}` }); };
+    const decision = mayWrite(role, write);
+    if (!decision.allowed) { refuse(decision.reason); return; }
+    cleanRefusal(queues, write!).then((reason) => {
+      if (reason) refuse(reason);
+      else board(req, res, next);
+    }, next);
   };
 }
 

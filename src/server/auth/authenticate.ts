@@ -128,6 +128,9 @@ export function hasRole(principal: Principal | undefined, min: Role): boolean {
   return principal !== undefined && RANK[principal.role] >= RANK[min];
 }
 
+/** "a viewer", "an operator", "an admin". */
+export const withArticle = (role: Role): string => `${/^[aeiou]/.test(role) ? 'an' : 'a'} ${role}`;
+
 /** 403 unless the authenticated principal has at least role `min`. */
 export function requireRole(min: Role): RequestHandler {
   return (_req, res, next) => {
@@ -137,7 +140,7 @@ export function requireRole(min: Role): RequestHandler {
       return;
     }
     if (!hasRole(principal, min)) {
-      res.status(403).json({ error: `forbidden: this needs the ${min} role; ${principal.username} is ${principal.role === 'admin' ? 'an' : 'a'} ${principal.role}` });
+      res.status(403).json({ error: `forbidden: this needs the ${min} role; ${principal.username} is ${withArticle(principal.role)}` });
       return;
     }
     next();
