@@ -27,7 +27,7 @@ import { startOperationsServer } from '../src/server/operations-server.js';
 import { createWorker } from '../src/queue/index.js';
 import { waitFor } from './helpers/ledger.js';
 import { BIN, startCli } from './helpers/cli.js';
-import { auditRows, startTestServer, TEST_SECRET, usersYaml, writeUsersFile, type TestServer } from './helpers/server.js';
+import { auditRows, CookieBrowser, startTestServer, TEST_SECRET, usersYaml, writeUsersFile, type TestServer } from './helpers/server.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
 
 const prefix = uniquePrefix('server_auth');
@@ -67,9 +67,10 @@ describe('without a valid token', () => {
       expect(r.status, path).toBe(401);
       expect(r.body.error, path).toMatch(/log in|authentication required/i);
     }
-    const page = await srv.fetch('/board', { headers: { accept: 'text/html' } });
-    expect(page.status).toBe(303);
-    expect(page.headers.get('location')).toBe('/login?next=%2Fboard');
+    // A browser goes through /auth/refresh (which would renew its session from the refresh cookie) to /login.
+    const page = await new CookieBrowser(srv).navigate('/board');
+    expect(page.hops).toEqual(['/auth/refresh?next=%2Fboard', '/login?next=%2Fboard']);
+    expect(page.res.status).toBe(200);
     const login = await srv.fetch('/login');
     expect(login.status).toBe(200);
     expect(await login.text()).toMatch(/<form method="post" action="\/auth\/login">/);
@@ -144,6 +145,41 @@ describe('tokens', () => {
       const r = await short.api('GET', '/api/runs', { token: accessToken });
       expect(r.status).toBe(401);
       expect(r.body.error).toMatch(/expired/);
+    } finally {
+      await short.close();
+      await db2.drop();
+    }
+  });
+
+  it('a browser stays logged in past --access-ttl: pages renew the session from the refresh cookie', async () => {
+    const db2 = await createTestDatabase('server_auth_renew');
+    const short = await startTestServer({ databaseUrl: db2.url, prefix, accessTtlSeconds: 2 });
+    try {
+      const browser = new CookieBrowser(short);
+      const login = await browser.request('/auth/login', {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username: 'vera', password: 'vera-password-1', next: '/board' }).toString(),
+      });
+      expect(login.headers.get('location')).toBe('/board');
+      expect((await browser.navigate('/board')).res.status).toBe(200);
+      const firstRefresh = browser.cookieFor('/auth');
+      // The access cookie lives as long as its token (Max-Age 2 s): the browser drops it.
+      await waitFor(() => Promise.resolve(!browser.has('tf_access')), 'the access cookie to expire', 5000);
+      expect(browser.cookieFor('/board')).toBe('');
+      const renewed = await browser.navigate('/board');
+      expect(renewed.hops).toEqual(['/auth/refresh?next=%2Fboard', '/board']);
+      expect(renewed.res.status).toBe(200);
+      expect(await renewed.res.text()).toMatch(/<html/i);
+      expect(browser.has('tf_access')).toBe(true);
+      expect(browser.cookieFor('/auth')).not.toBe(firstRefresh);
+      // API clients are not redirected: no token, 401.
+      expect((await short.api('GET', '/api/runs')).status).toBe(401);
+      // Rotation and reuse detection hold: the rotated cookie, replayed, revokes the login ...
+      const replay = await short.fetch('/auth/refresh?next=%2Fboard', { headers: { cookie: firstRefresh } });
+      expect(replay.headers.get('location')).toBe('/login?next=%2Fboard&error=expired');
+      // ... so the browser's own, newest refresh cookie no longer renews anything.
+      const after = await browser.request('/auth/refresh?next=%2Fboard');
+      expect(after.headers.get('location')).toBe('/login?next=%2Fboard&error=expired');
     } finally {
       await short.close();
       await db2.drop();

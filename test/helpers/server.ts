@@ -119,3 +119,61 @@ export async function auditRows(pool: { query: (sql: string, params?: unknown[])
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * A browser's cookie handling, enough for the auth flows: cookies kept per name with their Path and
+ * Max-Age (an expired one is dropped, as a browser drops it), sent only under their path; redirects
+ * followed by hand so each hop can be checked.
+ */
+export class CookieBrowser {
+  private readonly jar = new Map<string, { value: string; path: string; expires: number }>();
+
+  constructor(private readonly server: Pick<TestServer, 'fetch'>) {}
+
+  store(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(';').map((p) => p.trim());
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq);
+      const path = attrs.find((a) => /^path=/i.test(a))?.slice(5) ?? '/';
+      const maxAge = attrs.find((a) => /^max-age=/i.test(a));
+      const expiresAttr = attrs.find((a) => /^expires=/i.test(a));
+      const expires = maxAge ? Date.now() + Number(maxAge.slice(8)) * 1000 : expiresAttr ? Date.parse(expiresAttr.slice(8)) : Infinity;
+      if (expires <= Date.now()) this.jar.delete(name);
+      else this.jar.set(name, { value: pair!.slice(eq + 1), path, expires });
+    }
+  }
+
+  /** The Cookie header a browser would send to `path`. */
+  cookieFor(path: string): string {
+    const now = Date.now();
+    return [...this.jar].filter(([, c]) => c.expires > now && (path === c.path || path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)))
+      .map(([name, c]) => `${name}=${c.value}`).join('; ');
+  }
+
+  has(name: string): boolean {
+    const c = this.jar.get(name);
+    return c !== undefined && c.expires > Date.now();
+  }
+
+  async request(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    const cookie = this.cookieFor(path.split('?')[0]!);
+    if (cookie) headers.set('cookie', cookie);
+    const res = await this.server.fetch(path, { ...init, headers });
+    this.store(res);
+    return res;
+  }
+
+  /** A page navigation (Accept: text/html), following redirects; returns the hops' locations and the last answer. */
+  async navigate(path: string): Promise<{ hops: string[]; res: Response }> {
+    const hops: string[] = [];
+    let res = await this.request(path, { headers: { accept: 'text/html' } });
+    while (res.status >= 300 && res.status < 400 && hops.length < 10) {
+      const location = res.headers.get('location')!;
+      hops.push(location);
+      res = await this.request(location, { headers: { accept: 'text/html' } });
+    }
+    return { hops, res };
+  }
+}

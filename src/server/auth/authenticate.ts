@@ -1,7 +1,8 @@
 // Who a request is: an access token from `Authorization: Bearer` (API clients) or the HttpOnly access
 // cookie (browsers), checked against the current users file — a user removed from it, or whose role
-// changed, is refused or downgraded at once, not when the token expires. Browsers that are not logged
-// in are sent to /login; everything else gets 401 JSON.
+// changed, is refused or downgraded at once, not when the token expires. Browsers without a valid access
+// cookie are sent through GET /auth/refresh (renewed from the refresh cookie, or on to /login); everything
+// else gets 401 JSON.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Principal, Role } from '../server-deps.js';
 import { InvalidTokenError, verifyAccessToken } from './access-tokens.js';
@@ -48,8 +49,10 @@ function isPageRequest(req: Request): boolean {
 
 export function refuseUnauthenticated(req: Request, res: Response, message: string): void {
   if (isPageRequest(req)) {
-    // A browser whose session cookie went stale renews it through its refresh cookie (scoped to /auth).
-    const renew = cookieToken(req) !== null && bearerToken(req) === null;
+    // A browser renews its session from the refresh cookie, which only /auth receives: the access cookie
+    // is gone by then (its Max-Age is the token's lifetime), so every page request without a valid one
+    // goes there first; GET /auth/refresh sends the browser on to /login when it has no valid refresh cookie.
+    const renew = bearerToken(req) === null;
     res.redirect(303, `${renew ? '/auth/refresh' : '/login'}?next=${encodeURIComponent(req.originalUrl)}`);
     return;
   }
