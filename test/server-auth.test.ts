@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadSettings } from '../src/config/settings.js';
 import { createLogger } from '../src/logger.js';
 import { parsePasswordHash, verifyPassword } from '../src/server/auth/passwords.js';
@@ -492,6 +492,22 @@ describe('bad input', () => {
     expect((tables.rows[0] as { n: number }).n).toBeGreaterThan(0);
     expect((await srv.fetch('/healthz')).status).toBe(200);
     expect((await srv.api('GET', '/api/runs', { token })).status).toBe(200);
+  });
+
+  it('a malformed %-escape in the URL is a 400 saying so, not a ledger outage, and logs no error', async () => {
+    const { accessToken: token } = await srv.login('ada');
+    const errors = vi.spyOn(srv.server.deps.logger, 'error');
+    try {
+      for (const path of ['/api/runs/%E0%A4%A', '/api/runs/%E0%A4%A/events', '/api/runs/%E0%A4%A/rejects', '/api/runs/%zz/rollback']) {
+        const r = await srv.api(path.endsWith('rollback') ? 'POST' : 'GET', path, { token, body: path.endsWith('rollback') ? {} : undefined });
+        expect(r.status, path).toBe(400);
+        expect(r.body.error, path).toMatch(/malformed %-escape/);
+        expectNoLeak(r.body);
+      }
+      expect(errors).not.toHaveBeenCalled();
+    } finally {
+      errors.mockRestore();
+    }
   });
 
   it('wrong body types on a known run are 400 with the field named', async () => {

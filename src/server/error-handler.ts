@@ -1,6 +1,6 @@
 // The last two handlers of the app: 404 for paths nobody serves, and the error handler, which turns
-// every error into a JSON answer with a message a client can act on — bad JSON 400, a body over the
-// limit 413, invalid input 400 (zod), a refused lifecycle gate 409 — and never sends a stack trace:
+// every error into a JSON answer with a message a client can act on — bad JSON 400, a malformed
+// %-escape in the URL 400, a body over the limit 413, invalid input 400 (zod), a refused lifecycle gate 409 — and never sends a stack trace:
 // an unexpected error is logged with an id, and only the id is returned.
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
@@ -55,6 +55,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     } else if (e.type === 'entity.too.large') {
       status = 413;
       message = `The request body is too large (the limit is ${BODY_LIMIT})`;
+    } else if (err instanceof URIError && e.status === 400) {
+      // Express could not decode a path parameter: the client sent a broken %-escape.
+      message = `The URL is not valid: it has a malformed %-escape (${err.message}); escape a literal % as %25`;
+      status = 400;
     } else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
       status = e.status;
       message = e.expose !== false && e.message ? e.message : 'The request was not understood';

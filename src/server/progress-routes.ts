@@ -98,6 +98,9 @@ export function progressRouter(deps: ServerDeps, streamOptions: ProgressStreamOp
   router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) { next(err); return; }
     if (err instanceof HttpError) { res.status(err.status).json({ error: err.message }); return; }
+    // The client's own mistakes that Express finds (a malformed %-escape in the path) are not the ledger's.
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) { next(err); return; }
     deps.logger.error({ err: (err as Error).message }, `Progress API request failed: ${(err as Error).message}`);
     res.status(503).json({ error: `The ledger cannot be read right now: ${(err as Error).message}` });
   });
