@@ -5,13 +5,15 @@
 // the LISTEN connection reconnects). Every event carries a report computed from the ledger, never state
 // kept here.
 //
-// Events: `progress` on connect and whenever the counts or the status change; `end` once the run is
-// completed, failed or rolled back, with the final report, after which the server closes the stream;
+// Events: `progress` on connect and whenever the counts, the status or a phase change; `end` once the run
+// is completed, failed or rolled back and the phase that ended it has closed (or not within
+// phaseCloseWaitMs), with the final report, after which the server closes the stream;
 // a `: heartbeat` comment line keeps proxies from timing the connection out.
 import type { Request, Response } from 'express';
 import type pg from 'pg';
 import { FINAL_RUN_STATUSES, progressReport, type ProgressReport } from '../ledger/progress-report.js';
 import { findRun } from '../ledger/runs.js';
+import type { RecordedPhase } from '../lifecycle/phase-events.js';
 import type { Logger } from '../logger.js';
 import type { Pool } from '../store/pool.js';
 
@@ -24,6 +26,21 @@ export interface ProgressStreamOptions {
   heartbeatMs?: number;
   /** At most one report per stream this often, however many notifications arrive (default 250 ms). */
   minIntervalMs?: number;
+  /**
+   * How long after a run ends the `end` event waits for the phase that ended it to close (default
+   * 30000 ms). Its producer marks the run final first and closes the phase's row after (it stops its
+   * local workers and writes the summary in between); a producer killed in that gap never closes it.
+   */
+  phaseCloseWaitMs?: number;
+}
+
+/** The phase whose row a final run status is followed by (the producer closes it after the run's status). */
+const CLOSING_PHASE: Record<string, RecordedPhase> = { completed: 'migrate', failed: 'migrate', rolled_back: 'rollback' };
+
+/** Whether the phase that ended the run is still open, and may yet close: then the end event waits. */
+function phaseStillClosing(report: ProgressReport, deadline: number): boolean {
+  const phase = CLOSING_PHASE[report.status];
+  return Date.now() < deadline && report.phases.some((p) => p.phase === phase && p.status === 'running');
 }
 
 /** Wakes the followers of a run when its progress is notified. One LISTEN connection, only while followed. */
@@ -96,6 +113,7 @@ export async function streamRunProgress(req: Request, res: Response, ctx: { db: 
   const pollMs = opts.pollMs ?? 2000;
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const minIntervalMs = opts.minIntervalMs ?? 250;
+  const phaseCloseWaitMs = opts.phaseCloseWaitMs ?? 30_000;
   const { db, logger, runId } = ctx;
 
   res.status(200).set({
@@ -115,6 +133,7 @@ export async function streamRunProgress(req: Request, res: Response, ctx: { db: 
   let again = false;
   let lastRefresh = 0;
   let throttle: NodeJS.Timeout | undefined;
+  let closeDeadline: number | undefined;
 
   const send = (event: string, data: unknown) => {
     if (closed) return;
@@ -138,7 +157,18 @@ export async function streamRunProgress(req: Request, res: Response, ctx: { db: 
       const report = await progressReport(db, run);
       const key = changeKey(report);
       if (key !== lastKey) { lastKey = key; send('progress', report); }
-      if (FINAL_RUN_STATUSES.includes(report.status)) { send('end', report); finish(); }
+      if (FINAL_RUN_STATUSES.includes(report.status)) {
+        // Bounded by when the run ended too: a stream opened long after ends at once on a phase left open.
+        const endedAt = report.finishedAt ? new Date(report.finishedAt).getTime() : Date.now();
+        closeDeadline ??= Math.min(Date.now(), endedAt) + phaseCloseWaitMs;
+        if (phaseStillClosing(report, closeDeadline)) {
+          // Phase rows are not notified: look again soon.
+          throttle ??= setTimeout(() => { throttle = undefined; void refresh(); }, minIntervalMs);
+        } else {
+          send('end', report);
+          finish();
+        }
+      }
     } catch (err) {
       // The ledger is unreachable for a moment: say so, keep the stream, the next poll tries again.
       logger.warn({ runId, err: (err as Error).message }, `Cannot read the progress of run ${runId}: ${(err as Error).message}`);
