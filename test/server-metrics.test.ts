@@ -98,15 +98,15 @@ describe('/metrics', () => {
     const s = await scrape(`${app.url}/metrics`);
     expect(s.status).toBe(200);
     const families = new Map(parsePrometheus(s.text).map((f) => [f.name, f]));
-    expect(families.get('taskfleet_entities_migrated_total')?.type).toBe('COUNTER');
+    expect(families.get('taskfleet_entities_migrated')?.type).toBe('GAUGE');
     expect(families.get('taskfleet_queue_jobs')?.type).toBe('GAUGE');
     expect(families.get('taskfleet_chunk_duration_seconds')?.type).toBe('HISTOGRAM');
     const summary = await runSummary(db.pool, RUN);
     expect(summary.reduce((n, k) => n + k.rejected, 0)).toBeGreaterThan(0);
     for (const k of summary) {
-      const parsed = families.get('taskfleet_entities_migrated_total')!.metrics.find((m) => m.labels?.kind === k.kind);
+      const parsed = families.get('taskfleet_entities_migrated')!.metrics.find((m) => m.labels?.kind === k.kind);
       expect(Number(parsed?.value), k.kind).toBe(k.migrated);
-      expect(sampleValue(s.text, 'taskfleet_entities_rejected_total', { kind: k.kind }), k.kind).toBe(k.rejected);
+      expect(sampleValue(s.text, 'taskfleet_entities_rejected', { kind: k.kind }), k.kind).toBe(k.rejected);
     }
     expect(sampleValue(s.text, 'taskfleet_runs', { status: 'completed' })).toBe(1);
     expect(sampleValue(s.text, 'taskfleet_runs', { status: 'running' })).toBe(0);
@@ -121,7 +121,7 @@ describe('/metrics', () => {
     }
     expect(sampleValue(s.text, 'taskfleet_queue_jobs', { queue: 'migrate', state: 'completed' })).toBeGreaterThan(0);
     expect(sampleValue(s.text, 'taskfleet_workflow_runs', { status: 'succeeded' })).toBe(0);
-    expect(sampleValue(s.text, 'taskfleet_workflow_cache_hits_total')).toBe(0);
+    expect(sampleValue(s.text, 'taskfleet_workflow_cache_hits')).toBe(0);
     // At 0 before any failure (found by the README probe): increase() misses a series' first sample, so
     // one that appeared only at the first failed scrape hid that failure from TaskfleetMetricsBlind.
     for (const queue of ['migrate', 'workflows']) expect(sampleValue(s.text, 'taskfleet_metrics_source_errors_total', { queue }), queue).toBe(0);

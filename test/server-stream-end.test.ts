@@ -3,36 +3,30 @@
 // the stream waits, bounded, for that row. The ledger is driven here by hand, as the producer drives it,
 // against real Postgres (the routers alone, test/helpers/ops-app.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertRun, updateRun } from '../src/ledger/runs.js';
+import { updateRun } from '../src/ledger/runs.js';
 import { finishPhase, startPhase } from '../src/lifecycle/phase-events.js';
-import { prepareDatabase } from '../src/store/database.js';
 import { waitFor } from './helpers/ledger.js';
-import { openEventStream, startOpsApp, type OpsApp, type StreamEvent } from './helpers/ops-app.js';
-import { createTestDatabase, deleteQueueKeys, uniquePrefix, type TestDatabase } from './helpers/services.js';
+import { insertRunningRun, openEventStream, startLedgerOpsApp, type OpsApp, type StreamEvent } from './helpers/ops-app.js';
+import type { TestDatabase } from './helpers/services.js';
 
-const prefix = uniquePrefix('server_stream_end');
 let db: TestDatabase;
 let app: OpsApp;
+let close: () => Promise<void>;
 
 interface Report { status: string; phases: { phase: string; status: string }[] }
 const migratePhase = (e: StreamEvent | undefined) => (e?.data as Report | undefined)?.phases.find((p) => p.phase === 'migrate')?.status;
 
 async function runningRun(id: string): Promise<number> {
-  await insertRun(db.pool, { id, legacyDir: '/nonexistent', fingerprint: 'f', options: { mapping: {} as never, chunkSize: 1, chunkMaxBytes: 1024, maxRejects: null } });
-  await updateRun(db.pool, id, { status: 'running', started: true });
+  await insertRunningRun(db.pool, id);
   return startPhase(db.pool, 'migrate', { runId: id });
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase('server_stream_end');
-  await prepareDatabase(db.url);
-  app = await startOpsApp(db.url, prefix, { stream: { pollMs: 300, heartbeatMs: 10_000, minIntervalMs: 100, phaseCloseWaitMs: 20_000 } });
+  ({ db, app, close } = await startLedgerOpsApp('server_stream_end', { stream: { pollMs: 300, heartbeatMs: 10_000, minIntervalMs: 100, phaseCloseWaitMs: 20_000 } }));
 });
 
 afterAll(async () => {
-  await app?.close().catch(() => undefined);
-  await db?.drop().catch(() => undefined);
-  await deleteQueueKeys(prefix);
+  await close?.();
 });
 
 describe('the end event', () => {

@@ -1,6 +1,6 @@
 // The operations server's /metrics (Prometheus text format). The server does no migration work, so every
 // value is read at scrape time from the ledger (Postgres) and the queues: a restarted server exports the
-// same numbers, and counters equal the ledger's counts. The workers export their own, live metrics on
+// same numbers, and the gauges equal the ledger's counts. The workers export their own, live metrics on
 // their health port (src/workers/worker-metrics.ts). A registry of our own, never prom-client's global one.
 import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -24,11 +24,14 @@ export function createServerMetrics(deps: ServerDeps): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'taskfleet_server_' });
   const registers = [registry];
-  const migrated = new Counter({
-    name: 'taskfleet_entities_migrated_total', help: 'Legacy records migrated, by kind, over every run in the ledger.', labelNames: ['kind'], registers,
+  // What the ledger holds now, so gauges: a rollback removes a run's rows and the dependency cycle check
+  // deletes edges the dependencies stage counted, and a counter must never go down (Prometheus would read
+  // a reset). Throughput is deriv() of these; the only _total the server exports is a count of its own.
+  const migrated = new Gauge({
+    name: 'taskfleet_entities_migrated', help: 'Legacy records migrated, by kind, summed over every run in the ledger (goes down when a run is rolled back).', labelNames: ['kind'], registers,
   });
-  const rejected = new Counter({
-    name: 'taskfleet_entities_rejected_total', help: 'Legacy records rejected (ledger.rejects), by kind, over every run in the ledger.', labelNames: ['kind'], registers,
+  const rejected = new Gauge({
+    name: 'taskfleet_entities_rejected', help: 'Legacy records rejected (ledger.rejects), by kind, summed over every run in the ledger (goes down when a run is rolled back).', labelNames: ['kind'], registers,
   });
   const chunks = new Gauge({ name: 'taskfleet_chunks', help: 'Chunks in the ledger by status (pending, done, failed).', labelNames: ['status'], registers });
   const chunkDuration = new Histogram({
@@ -39,7 +42,7 @@ export function createServerMetrics(deps: ServerDeps): ServerMetrics {
   const workers = new Gauge({ name: 'taskfleet_workers', help: 'Worker connections taking jobs from each queue (BullMQ getWorkersCount).', labelNames: ['queue'], registers });
   const runs = new Gauge({ name: 'taskfleet_runs', help: 'Migration runs in the ledger by status.', labelNames: ['status'], registers });
   const workflowRuns = new Gauge({ name: 'taskfleet_workflow_runs', help: 'Workflow run attempts (tms.workflow_runs) by status.', labelNames: ['status'], registers });
-  const cacheHits = new Counter({ name: 'taskfleet_workflow_cache_hits_total', help: 'Workflow runs answered from the cache (an earlier succeeded run of the same definition).', registers });
+  const cacheHits = new Gauge({ name: 'taskfleet_workflow_cache_hits', help: 'Workflow runs in tms.workflow_runs answered from the cache (an earlier succeeded run of the same definition); goes down when a run is rolled back.', registers });
   const lastProgress = new Gauge({
     name: 'taskfleet_last_progress_timestamp_seconds', help: 'When the last chunk or workflow run finished (Unix seconds; 0 before any).', registers,
   });
@@ -66,12 +69,11 @@ export function createServerMetrics(deps: ServerDeps): ServerMetrics {
         }
       })),
     ]);
-    // Counters hold the ledger's totals: reset, then set to the current count (a rollback shows as a counter reset).
     migrated.reset();
     rejected.reset();
     for (const k of totals.kinds) {
-      migrated.inc({ kind: k.kind }, k.migrated);
-      rejected.inc({ kind: k.kind }, k.rejected);
+      migrated.set({ kind: k.kind }, k.migrated);
+      rejected.set({ kind: k.kind }, k.rejected);
     }
     chunks.reset();
     for (const status of ['pending', 'done', 'failed']) chunks.set({ status }, totals.chunksByStatus.find((c) => c.status === status)?.chunks ?? 0);
@@ -82,8 +84,7 @@ export function createServerMetrics(deps: ServerDeps): ServerMetrics {
       workflowRuns.set({ status }, totals.workflowRunsByStatus.find((r) => r.status === status)?.runs ?? 0);
     }
     producerless.set(orphans.length);
-    cacheHits.reset();
-    cacheHits.inc(totals.workflowCacheHits);
+    cacheHits.set(totals.workflowCacheHits);
     lastProgress.set(totals.lastProgressAt ?? 0);
     chunkDuration.reset();
     for (const d of durations) {

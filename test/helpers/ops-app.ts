@@ -15,7 +15,9 @@ import { progressRouter } from '../../src/server/progress-routes.js';
 import type { ProgressStreamOptions } from '../../src/server/progress-stream.js';
 import type { ServerDeps } from '../../src/server/server-deps.js';
 import { createPool } from '../../src/store/pool.js';
-import { REDIS_URL } from './services.js';
+import { insertRun, updateRun } from '../../src/ledger/runs.js';
+import { prepareDatabase } from '../../src/store/database.js';
+import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './services.js';
 
 export interface OpsApp {
   url: string;
@@ -112,4 +114,27 @@ export function openEventStream(url: string): { events: StreamEvent[]; heartbeat
     }
   })();
   return { events, heartbeats: () => heartbeats, done, stop: () => controller.abort() };
+}
+
+/** A test file's own migrated database, queue prefix and ops app over them: for tests that drive the ledger by hand. */
+export async function startLedgerOpsApp(label: string, opts: { stream?: ProgressStreamOptions } = {}): Promise<{ db: TestDatabase; app: OpsApp; close: () => Promise<void> }> {
+  const prefix = uniquePrefix(label);
+  const db = await createTestDatabase(label);
+  await prepareDatabase(db.url);
+  const app = await startOpsApp(db.url, prefix, opts);
+  return {
+    db,
+    app,
+    close: async () => {
+      await app.close().catch(() => undefined);
+      await db.drop().catch(() => undefined);
+      await deleteQueueKeys(prefix);
+    },
+  };
+}
+
+/** A run row as a producer leaves it once it started (no files or chunks: add those as the test needs). */
+export async function insertRunningRun(pool: TestDatabase['pool'], id: string): Promise<void> {
+  await insertRun(pool, { id, legacyDir: '/nonexistent', fingerprint: 'f', options: { mapping: {} as never, chunkSize: 1, chunkMaxBytes: 1024, maxRejects: null } });
+  await updateRun(pool, id, { status: 'running', started: true });
 }
