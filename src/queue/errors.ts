@@ -25,11 +25,20 @@ export function queueProblem(err: Error): string {
   return `Queue connection problem: ${err.message}`;
 }
 
-/** Whether a producer's queue call failed because Redis stopped answering (it fails fast: see producerRedisOptions). */
+/**
+ * Whether a producer's queue call failed because Redis stopped answering (it fails fast: see producerRedisOptions).
+ * On a Redis Cluster, a master's failover (or a cluster left without one) shows as CLUSTERDOWN, MOVED/TRYAGAIN
+ * redirections ioredis gave up on, a cluster not ready or slots it cannot refresh: the ledger is intact, so
+ * these are a lost connection too (the run is resumable), not a fault of the run.
+ */
 export function lostQueueConnection(err: unknown): boolean {
   return err instanceof Error
-    && /max retries per request|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH/i.test(err.message);
+    && (LOST_CONNECTION.test(err.message) || CLUSTER_UNAVAILABLE.test(err.message));
 }
+
+const LOST_CONNECTION = /max retries per request|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH/i;
+// ioredis 6's cluster errors: ReplyErrors from a node, or its own once it gives up.
+const CLUSTER_UNAVAILABLE = /^(CLUSTERDOWN|MOVED|ASK|TRYAGAIN)\b|Too many Cluster redirections|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available|Cluster is disconnect/;
 
 function describe(cause: unknown): string {
   if (cause instanceof AggregateError && cause.errors.length > 0) {

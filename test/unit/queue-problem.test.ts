@@ -1,6 +1,7 @@
 // queueProblem: what a queue or worker 'error' event is said to be in the log; queueProblemLog: how often.
 import { describe, expect, it } from 'vitest';
-import { queueProblem } from '../../src/queue/errors.js';
+import { ReplyError } from 'ioredis';
+import { lostQueueConnection, queueProblem } from '../../src/queue/errors.js';
 import { queueProblemLog } from '../../src/queue/problem-log.js';
 
 describe('queueProblem', () => {
@@ -41,5 +42,35 @@ describe('queueProblemLog', () => {
       expect.stringMatching(/^A job vanished from the queue/),
       'Queue connection problem: connect ECONNREFUSED 127.0.0.1:6379',
     ]);
+  });
+});
+
+describe('lostQueueConnection', () => {
+  // Built as ioredis 6 builds them: a node's reply is a ReplyError; giving up on redirections is a plain Error
+  // whose message embeds the last one (cluster/index.js handleError); a failed slots refresh is a
+  // ClusterAllFailedError carrying lastNodeError.
+  const ReplyErrorClass = ReplyError as new (message: string) => Error;
+  const reply = (message: string): Error => new ReplyErrorClass(message);
+  const redirections = (last: Error): Error => new Error(`Too many Cluster redirections. Last error: ${String(last)}`);
+
+  it('counts a Redis Cluster failover or outage as a lost queue connection', () => {
+    const shapes: Error[] = [
+      reply('CLUSTERDOWN The cluster is down'),
+      reply('MOVED 3999 127.0.0.1:7002'),
+      reply('TRYAGAIN Multiple keys request during rehashing of slot'),
+      redirections(new Error('Connection is closed.')),
+      redirections(reply('CLUSTERDOWN The cluster is down')),
+      new Error("Cluster isn't ready and enableOfflineQueue options is false"),
+      Object.assign(new Error('Failed to refresh slots cache.'), { name: 'ClusterAllFailedError', lastNodeError: new Error('connect ECONNREFUSED 127.0.0.1:7001') }),
+      new Error('None of startup nodes is available'),
+    ];
+    for (const err of shapes) expect(lostQueueConnection(err), err.message).toBe(true);
+  });
+
+  it('still counts the single-Redis shapes, and not a job problem or a script error', () => {
+    expect(lostQueueConnection(new Error('connect ECONNREFUSED 127.0.0.1:6379'))).toBe(true);
+    expect(lostQueueConnection(new Error('Missing key for job 12. moveToFinished'))).toBe(false);
+    expect(lostQueueConnection(reply('ERR Error running script (call to f_1234): @user_script:1: oops'))).toBe(false);
+    expect(lostQueueConnection(reply('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBe(false);
   });
 });
