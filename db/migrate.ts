@@ -12,6 +12,7 @@ import * as cycleDeletedEdges from './migrations/007_cycle_deleted_edges.js';
 import * as preparationMapping from './migrations/008_preparation_mapping.js';
 import * as runWorkflowSummary from './migrations/009_run_workflow_summary.js';
 import * as preparationTemplates from './migrations/010_preparation_templates.js';
+import * as runQueue from './migrations/011_run_queue.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008_preparation_mapping': preparationMapping,
   '009_run_workflow_summary': runWorkflowSummary,
   '010_preparation_templates': preparationTemplates,
+  '011_run_queue': runQueue,
 };
 
 /** The migrations up to `last` (all by default): a test can build an older schema and upgrade it. */

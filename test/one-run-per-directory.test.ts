@@ -53,7 +53,7 @@ describe('one run of a legacy directory at a time', () => {
     const one = await cli('status', 'dir-a');
     expect(one.stdout).toContain('Run dir-a: running (stage ');
     expect(one.stdout).toContain('  producer: none: the process that drove this run stopped (killed, or its host lost). '
-      + 'Workers finish the jobs it queued, but nothing queues the rest: finish the run with taskfleet resume dir-a');
+      + 'Workers finish the jobs it queued, but nothing queues the rest: finish the run with taskfleet resume dir-a --prefix ');
     expect((await cli('status')).stdout).toMatch(/^dir-a +running .*\(no producer: taskfleet resume\)$/m);
     expect((await progressReport(dumps.db.pool, (await findRun(dumps.db.pool, 'dir-a'))!)).producerAttached).toBe(false);
     expect(await runningWithoutProducer(dumps.db.pool)).toEqual(['dir-a']);

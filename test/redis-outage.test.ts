@@ -29,7 +29,7 @@ describe('Redis stops answering the producer mid-run', () => {
       expect(stopped.signal, 'migrate hung and was killed by the test\'s timeout').toBeNull();
       expect(Date.now() - started).toBeLessThan(60_000);
       expect(stopped.code).toBe(1);
-      expect(stopped.stderr).toMatch(/^taskfleet: lost the connection to the queues \(.+\): run outage is left where it stopped; once they answer again, finish it with: taskfleet resume outage$/m);
+      expect(stopped.stderr).toMatch(/^taskfleet: lost the connection to the queues \(.+\): run outage is left where it stopped; once they answer again, finish it with: taskfleet resume outage --redis redis:\/\/127\.0\.0\.1:\d+\/0 --prefix '\{\S+\}'$/m);
       const { rows: events } = await dumps.db.pool.query<{ outcome: string }>(`SELECT outcome FROM ledger.phase_events WHERE phase = 'migrate' AND run_id = 'outage'`);
       expect(events).toEqual([{ outcome: 'failed' }]);
 

@@ -33,7 +33,7 @@ describe('taskfleet run and signals', () => {
     const lifecycle = jsonLines(result.stdout).find((e) => e.event === 'lifecycle') as { exitCode: number; runId: string; phases: { phase: string; outcome: string; error?: string }[] } | undefined;
     expect(lifecycle?.exitCode).toBe(143);
     expect(lifecycle?.phases.map((p) => [p.phase, p.outcome])).toEqual([['prepare', 'passed'], ['migrate', 'failed']]);
-    expect(lifecycle?.phases[1]?.error).toMatch(/^interrupted: run \S+ is left where it stopped .* Finish it with: taskfleet resume \S+$/);
+    expect(lifecycle?.phases[1]?.error).toMatch(/^interrupted: run \S+ is left where it stopped .* Finish it with: taskfleet resume \S+ --prefix '\{tf_run_signals_\w+\}'$/);
     expect(result.stderr).toContain('Stopped by SIGTERM: verify, optimize, decommission not run');
     // The run it left (to resume or roll back), for scripts: named though migrate printed no summary.
     const { rows: [planned] } = await dumps.db.pool.query<{ id: string }>('SELECT id FROM ledger.runs');

@@ -7,7 +7,8 @@ import type { Settings } from '../config/settings.js';
 import { ConfigError } from '../config/errors.js';
 import type { ChunkJobPayload, WorkflowJobPayload } from '../jobs/payload.js';
 import { resetFailedChunks } from '../ledger/chunks.js';
-import { findRun, setMaxRejects, updateRun, type Run } from '../ledger/runs.js';
+import { findRun, setMaxRejects, setRunQueue, updateRun, type Run } from '../ledger/runs.js';
+import { describeRunQueue, queueMismatch, resumeCommand, runQueueOf, type RunQueue } from '../ledger/run-queue.js';
 import { describeBreach, rejectLimitBreach } from '../ledger/reject-limit.js';
 import { formatSummaryLines, isBalanced, runSummary } from '../ledger/summary.js';
 import { workflowRunSummary, type WorkflowRunSummary } from '../ledger/workflow-runs.js';
@@ -36,6 +37,10 @@ interface FollowFlags extends ConnectionFlags {
   json?: boolean;
   progress: boolean;
   maxRejects?: number;
+}
+
+interface ResumeFlags extends FollowFlags {
+  moveQueue?: boolean;
 }
 
 interface MigrateFlags extends FollowFlags {
@@ -83,7 +88,11 @@ export function registerMigrateCommands(program: Command): void {
         const { run, created } = await planRun(db, {
           legacyDir: flags.legacyData, runId: flags.runId, mapping, chunkSize: settings.chunkSize,
           chunkMaxBytes: settings.chunkMaxBytes, maxRejects: flags.maxRejects ?? null, preparationId: gate.preparationId, workflows, claim,
+          queue: runQueueOf(transportOf(settings)),
         }, logger);
+        // Continuing a run on another queue would leave its workers idle: resume --move-queue is the way to move it.
+        const elsewhere = created || run.status === 'completed' ? null : queueMismatch(run.id, run.queue, runQueueOf(transportOf(settings)));
+        if (elsewhere) throw new ConfigError(elsewhere);
         if (!created && flags.maxRejects !== undefined) await setMaxRejects(db, run.id, flags.maxRejects);
         if (!created && run.status === 'completed') {
           note(flags, `Run ${run.id} already completed for this data; nothing to do.`);
@@ -102,11 +111,18 @@ export function registerMigrateCommands(program: Command): void {
     .option('--concurrency <n>', 'jobs per started worker process (default 4)', positiveInt)
     .option('--json', 'machine output: progress events and the summary as JSON lines on stdout')
     .option('--no-progress', 'no progress display')
-    .action(async (runId: string, flags: FollowFlags) => {
+    .option('--move-queue', 'queue the run on this command\'s --prefix/--redis/--queue-backend although it was planned on others (refused without it): workers must listen there')
+    .action(async (runId: string, flags: ResumeFlags) => {
       const settings = settingsFrom(flags, { concurrency: flags.concurrency });
       process.exitCode = await withRunServices(settings, flags, async ({ db, claim }) => {
         const run = await findRun(db, runId);
         if (!run) throw new ConfigError(`Run ${runId} is not in the ledger (see \`taskfleet status\`)`);
+        // The run's jobs (and its workers) are where it was planned, not necessarily where this command's defaults point.
+        const here = runQueueOf(transportOf(settings));
+        const elsewhere = run.status === 'completed' ? null : queueMismatch(runId, run.queue, here);
+        if (elsewhere && !flags.moveQueue) throw new ConfigError(elsewhere);
+        if (elsewhere || (run.queue === null && run.status !== 'completed')) await setRunQueue(db, runId, here);
+        if (elsewhere) note(flags, `Run ${runId} now queues its jobs on ${describeRunQueue(here)} (--move-queue).`);
         if (run.status === 'planning') throw new ConfigError(`Run ${runId} was never fully planned; run the same \`taskfleet migrate\` again`);
         if (run.status === 'rolled_back') {
           throw new ConfigError(run.rolledBackAt === null
@@ -140,9 +156,9 @@ function note(flags: FollowFlags, message: string): void {
 }
 
 /** What to do about a failed run: most failures are fixed and resumed; a changed file cannot be resumed. */
-function nextStepAfterFailure(runId: string, error: string | null): string {
+function nextStepAfterFailure(runId: string, queue: RunQueue | null, error: string | null): string {
   if (error?.includes('changed since the run was planned')) {
-    return `The run reads the files as they were when it was planned. Put them back as they were, then: taskfleet resume ${runId}\n`
+    return `The run reads the files as they were when it was planned. Put them back as they were, then: ${resumeCommand(runId, queue)}\n`
       + 'or, to migrate the files as they are now: taskfleet prepare --legacy-data DIR on them, then migrate again (without this --run-id): that plans a new run, which adopts the rows this one wrote';
   }
   if (error?.includes(NO_TEMPLATE_FOR_TYPE)) {
@@ -150,7 +166,7 @@ function nextStepAfterFailure(runId: string, error: string | null): string {
     return `The run keeps the workflow templates it started with, so resuming it cannot use a new one. Roll it back (taskfleet rollback --run-id ${runId}), `
       + 'add the template, run `taskfleet prepare` with that --templates-dir (it checks every task type of the data), then migrate again';
   }
-  return `Fix the cause, then: taskfleet resume ${runId}`;
+  return `Fix the cause, then: ${resumeCommand(runId, queue)}`;
 }
 
 /** Connects, gets the run from `start`, drives it to the end with N local workers, prints the summary. */
@@ -174,6 +190,8 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
   const interrupted = new AbortController();
   const onSignal = () => interrupted.abort();
   let startedRun: string | null = null;
+  // The resume command the hints give: with the run's own --prefix/--redis when they are not the defaults.
+  let resumeHint = '';
   // Every real migrate is a recorded phase; a no-op re-run of a completed run records nothing.
   let phaseEvent: number | null = null;
   // A holder, not a variable: it is set in claim(), a closure TypeScript's narrowing cannot see.
@@ -187,6 +205,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
     const claim = async (runId: string): Promise<void> => { producer.presence ??= await attachProducer(settings.databaseUrl, runId, logger); };
     const run = await start({ db, logger, claim });
     startedRun = run.id;
+    resumeHint = resumeCommand(run.id, run.queue);
     let status = run.status;
     // A producer that died (SIGKILL, a lost host) left its event 'running' for good: this one takes over from it.
     if (run.status !== 'completed') {
@@ -208,7 +227,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
         onProgress: (p) => display.update(p), signal: interrupted.signal,
       }).finally(() => display.stop());
       status = outcome.status;
-      if (outcome.status === 'failed') process.stderr.write(`Run ${run.id} failed: ${outcome.error}\n${nextStepAfterFailure(run.id, outcome.error)}\n`);
+      if (outcome.status === 'failed') process.stderr.write(`Run ${run.id} failed: ${outcome.error}\n${nextStepAfterFailure(run.id, run.queue, outcome.error)}\n`);
       if (outcome.status === 'rolled_back') {
         process.stderr.write(`Run ${run.id} was rolled back while it ran (taskfleet rollback): this producer stops, and workers drop the jobs it left in the queue.\n`
           + `To migrate the data again: taskfleet migrate --legacy-data ${run.legacyDir}\n`);
@@ -245,9 +264,9 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
     const stopped = interrupted.signal.aborted && startedRun !== null;
     const lost = !stopped && startedRun !== null && lostQueueConnection(err);
     const error = stopped
-      ? new Error(`interrupted: run ${startedRun} is left where it stopped (its queued jobs stay; workers elsewhere go on with them). Finish it with: taskfleet resume ${startedRun}`)
+      ? new Error(`interrupted: run ${startedRun} is left where it stopped (its queued jobs stay; workers elsewhere go on with them). Finish it with: ${resumeHint}`)
       : lost
-        ? new Error(`lost the connection to the queues (${(err as Error).message}): run ${startedRun} is left where it stopped; once they answer again, finish it with: taskfleet resume ${startedRun}`, { cause: err })
+        ? new Error(`lost the connection to the queues (${(err as Error).message}): run ${startedRun} is left where it stopped; once they answer again, finish it with: ${resumeHint}`, { cause: err })
         : err;
     // The phase ends with the command, however it ends (status would show it running for good).
     if (phaseEvent !== null) await finishPhase(db, phaseEvent, 'failed', { summary: {}, error: (error as Error).message }).catch(() => undefined);

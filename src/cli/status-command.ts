@@ -4,6 +4,7 @@ import { ConfigError } from '../config/errors.js';
 import { stageProgress } from '../ledger/chunks.js';
 import { countRejects, listRejects } from '../ledger/rejects.js';
 import { findRun, listRuns, type Run } from '../ledger/runs.js';
+import { describeRunQueue, resumeCommand } from '../ledger/run-queue.js';
 import { describeBreach, runOverRejectLimit } from '../ledger/reject-limit.js';
 import { formatSummaryLines, runSummary } from '../ledger/summary.js';
 import { countWorkflowResults, listWorkflowResults, type FinalWorkflowStatus } from '../ledger/workflow-results.js';
@@ -55,8 +56,9 @@ export function registerStatusCommands(program: Command): void {
         const producerAttached = await producerAttachedTo(db, run);
         if (flags.json) { process.stdout.write(`${JSON.stringify({ run, producerAttached, stages, summary, overRejectLimit, phases, workflows })}\n`); return; }
         process.stdout.write(`Run ${run.id}: ${run.status}${run.stage ? ` (stage ${run.stage})` : ''}\n`);
-        if (producerAttached === false) process.stdout.write(`  producer: ${describeNoProducer(run.id)}\n`);
+        if (producerAttached === false) process.stdout.write(`  producer: ${describeNoProducer(run.id, run.queue)}\n`);
         if (overRejectLimit) process.stdout.write(`  over its reject limit: ${describeBreach(run.id, overRejectLimit)}\n`);
+        process.stdout.write(`  queue: ${run.queue ? `${describeRunQueue(run.queue)} (resume: ${resumeCommand(run.id, run.queue)})` : 'not recorded (planned by an older taskfleet)'}\n`);
         process.stdout.write(`  legacy data: ${run.legacyDir}\n  started: ${run.startedAt?.toISOString() ?? '-'}  finished: ${run.finishedAt?.toISOString() ?? '-'}\n`);
         if (run.error) process.stdout.write(`  error: ${run.error}\n`);
         for (const s of stages) process.stdout.write(`  ${s.stage.padEnd(17)} chunks ${s.done}/${s.chunks} done, ${s.failed} failed\n`);

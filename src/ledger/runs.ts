@@ -6,6 +6,7 @@ import type { Pool, PoolClient } from '../store/pool.js';
 import { advisoryKey } from '../store/session-lock.js';
 import type { DaggerConfig } from '../workflows/dagger-config.js';
 import type { TemplateSetJson } from '../workflows/templates.js';
+import type { RunQueue } from './run-queue.js';
 import type { WorkflowRunSummary } from './workflow-runs.js';
 
 export type RunStatus = 'planning' | 'running' | 'completed' | 'failed' | 'rolled_back';
@@ -46,6 +47,8 @@ export interface Run {
   preparationId: number | null;
   rolledBackAt: Date | null;
   decommissionedAt: Date | null;
+  /** Where its jobs are queued, as planned (or last moved with resume --move-queue); null for runs from before 011. */
+  queue: RunQueue | null;
 }
 
 export interface RunFile {
@@ -62,7 +65,8 @@ type Db = Pool | PoolClient;
 
 const RUN_COLUMNS = `id, status, legacy_dir AS "legacyDir", fingerprint, queue_token AS "queueToken", options, created_at AS "createdAt",
   started_at AS "startedAt", finished_at AS "finishedAt", stage, error, preparation_id::int AS "preparationId",
-  rolled_back_at AS "rolledBackAt", decommissioned_at AS "decommissionedAt"`;
+  rolled_back_at AS "rolledBackAt", decommissioned_at AS "decommissionedAt",
+  CASE WHEN queue_prefix IS NULL THEN NULL ELSE json_build_object('backend', queue_backend, 'prefix', queue_prefix, 'redis', queue_redis) END AS queue`;
 
 export async function findRun(db: Db, id: string): Promise<Run | null> {
   const { rows } = await db.query<Run>(`SELECT ${RUN_COLUMNS} FROM ledger.runs WHERE id = $1`, [id]);
@@ -103,11 +107,18 @@ export async function listRuns(db: Db): Promise<Run[]> {
   return rows;
 }
 
-export async function insertRun(db: Db, run: { id: string; legacyDir: string; fingerprint: string; options: RunOptions; preparationId?: number | null }): Promise<void> {
+export async function insertRun(db: Db, run: { id: string; legacyDir: string; fingerprint: string; options: RunOptions; preparationId?: number | null; queue?: RunQueue }): Promise<void> {
   await db.query(
-    `INSERT INTO ledger.runs (id, status, legacy_dir, fingerprint, queue_token, options, preparation_id) VALUES ($1, 'planning', $2, $3, $4, $5, $6)`,
-    [run.id, run.legacyDir, run.fingerprint, randomBytes(4).toString('hex'), JSON.stringify(run.options), run.preparationId ?? null],
+    `INSERT INTO ledger.runs (id, status, legacy_dir, fingerprint, queue_token, options, preparation_id, queue_backend, queue_prefix, queue_redis)
+     VALUES ($1, 'planning', $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [run.id, run.legacyDir, run.fingerprint, randomBytes(4).toString('hex'), JSON.stringify(run.options), run.preparationId ?? null,
+      run.queue?.backend ?? null, run.queue?.prefix ?? null, run.queue?.redis ?? null],
   );
+}
+
+/** resume --move-queue: the run's jobs are queued somewhere else from now on. */
+export async function setRunQueue(db: Db, id: string, queue: RunQueue): Promise<void> {
+  await db.query('UPDATE ledger.runs SET queue_backend = $2, queue_prefix = $3, queue_redis = $4 WHERE id = $1', [id, queue.backend, queue.prefix, queue.redis]);
 }
 
 /** `workflowSummary`: the run's workflow counts as it completes (workflow-runs.ts); a run running again drops them. */

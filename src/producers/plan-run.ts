@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { LegacyMapping } from '../config/legacy-mapping.js';
 import { insertChunks, type ChunkPlan } from '../ledger/chunks.js';
+import type { RunQueue } from '../ledger/run-queue.js';
 import { findRun, insertRun, insertRunFile, RUN_ID_PATTERN, updateRun, type Run, type WorkflowRunOptions } from '../ledger/runs.js';
 import { scanLegacyFile } from '../legacy/chunk-scanner.js';
 import { ConfigError } from '../config/errors.js';
@@ -28,6 +29,8 @@ export interface PlanInput {
   claim?: (runId: string) => Promise<void>;
   /** Task workflows (templates, runner settings, --no-cache), loaded once here so every worker renders alike; absent: none. */
   workflows?: WorkflowRunOptions | null;
+  /** Where the run's jobs are queued, recorded so that a resume from elsewhere finds them. */
+  queue?: RunQueue;
 }
 
 export interface PlanResult {
@@ -78,7 +81,7 @@ async function planChunks(db: Pool, input: PlanInput & { legacyDir: string }, ru
   await insertRun(db, { id: runId, legacyDir, fingerprint, options: {
     mapping: input.mapping, chunkSize: input.chunkSize, chunkMaxBytes: input.chunkMaxBytes, maxRejects: input.maxRejects,
     ...(input.workflows ? { workflows: input.workflows } : {}),
-  }, preparationId: input.preparationId ?? null });
+  }, preparationId: input.preparationId ?? null, ...(input.queue ? { queue: input.queue } : {}) });
 
   const nextChunk = new Map<Stage, number>();
   let batch: ChunkPlan[] = [];

@@ -2,6 +2,7 @@
 // a connection of its own; Postgres drops the lock when the session ends, however the process ended
 // (SIGKILL, a lost host). A run that is 'running' with no one holding its lock has lost its producer:
 // status, the API and /metrics say so at once, instead of showing it running for good.
+import { resumeCommand, type RunQueue } from '../ledger/run-queue.js';
 import { ConfigError } from '../config/errors.js';
 import type { Logger } from '../logger.js';
 import type { Run } from '../ledger/runs.js';
@@ -116,9 +117,9 @@ export async function producerAttachedTo(db: Pool, run: Pick<Run, 'id' | 'status
 }
 
 /** What status says of a running run with no producer. */
-export function describeNoProducer(runId: string): string {
+export function describeNoProducer(runId: string, queue: RunQueue | null = null): string {
   return `none: the process that drove this run stopped (killed, or its host lost). Workers finish the jobs it queued, `
-    + `but nothing queues the rest: finish the run with taskfleet resume ${runId}`;
+    + `but nothing queues the rest: finish the run with ${resumeCommand(runId, queue)}`;
 }
 
 /** The runs that are 'running' with no producer driving them. */
