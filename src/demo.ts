@@ -98,10 +98,14 @@ try {
     ...(useRedis ? { REDIS_URL: redisUrl } : {}),
   };
   say(`4. Migrating with ${workers} worker processes`);
-  const migrate = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'migrate', '--skip-prepare', '--legacy-data', dataDir, '--workers', String(workers)], { env, stdio: 'inherit' });
+  // The run lives in the embedded Postgres, stopped when the demo ends: `taskfleet resume` elsewhere cannot
+  // find it, the same demo command can (it starts that Postgres again and continues the run).
+  const again = `npm run demo -- ${demoArgs()}`;
+  const migrate = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'taskfleet.js'), 'migrate', '--skip-prepare', '--legacy-data', dataDir, '--workers', String(workers),
+    '--resume-hint', `${again} (the same demo command: the run is in the demo's embedded Postgres, stopped with it)`], { env, stdio: 'inherit' });
   exitCode = await new Promise<number>((done) => migrate.on('exit', (code) => done(code ?? 1)));
   if (exitCode !== 0) {
-    say(`The migration exited with ${exitCode}.`);
+    say(`The migration exited with ${exitCode}. To finish its run, run the same demo again: ${again}`);
   } else if (!flags.exit) {
     const settings = loadSettings({}, { env });
     const board = await startBoardServer(settings, WORKER_QUEUES, { port, host: '127.0.0.1' });
@@ -123,6 +127,13 @@ try {
   await pg.stop();
 }
 process.exitCode = exitCode;
+
+/** The demo's own flags, as the shell takes them back (with --dir made absolute: it holds the run). */
+function demoArgs(): string {
+  const args = ['--tasks', String(tasks), '--workers', String(workers), '--dir', dir, ...(flags['no-redis'] ? ['--no-redis'] : []),
+    ...(flags.exit ? ['--exit'] : ['--port', String(port)])];
+  return args.map((a) => (/^[A-Za-z0-9_./:@,=-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
 
 /** Why 127.0.0.1:port cannot be listened on now, or null if it can. */
 function portProblemOf(port: number): Promise<string | null> {

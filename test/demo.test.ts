@@ -12,16 +12,24 @@ const DEMO = fileURLToPath(new URL('../dist/src/demo.js', import.meta.url));
 const dirs: string[] = [];
 const prefix = uniquePrefix('demo');
 
-function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runDemo(args: string[], interruptWhen?: (stdout: string) => boolean): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // The queues under this file's own prefix (the demo's default is a fixed one), deleted afterwards.
     const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', TASKFLEET_PREFIX: prefix };
     delete env.REDIS_URL;
     delete env.DATABASE_URL;
-    const child = spawn(process.execPath, [DEMO, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // In a process group of its own: Ctrl-C on a terminal reaches the demo and the migrate it started.
+    const child = spawn(process.execPath, [DEMO, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: interruptWhen !== undefined });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    let interrupted = false;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (interruptWhen && !interrupted && interruptWhen(stdout)) {
+        interrupted = true;
+        setTimeout(() => process.kill(-child.pid!, 'SIGINT'), 6000);
+      }
+    });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -77,4 +85,12 @@ describe('npm run demo', () => {
       });
     }
   });
+
+  it('interrupted, says to run the same demo again (its run is in the embedded Postgres), not taskfleet resume', async () => {
+    const dir = demoDir();
+    const result = await runDemo(['--dir', dir, '--tasks', '20000', '--exit', '--no-redis'], (out) => out.includes('4. Migrating'));
+    expect(result.code, result.stdout + result.stderr).not.toBe(0);
+    expect(result.stderr, result.stdout).toContain(`Finish it with: npm run demo -- --tasks 20000 --workers 2 --dir ${dir} --no-redis --exit (the same demo command`);
+    expect(result.stderr).not.toContain('taskfleet resume');
+  }, 120_000);
 });

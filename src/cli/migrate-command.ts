@@ -1,14 +1,14 @@
 // `taskfleet migrate` and `taskfleet resume`: plan (or find) the run, keep its chunk jobs flowing
 // stage by stage, show progress, and end with the per-kind summary. Exit 0 only for a completed run
 // whose rejects stay within --max-rejects.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadLegacyMapping, mappingSha256 } from '../config/legacy-mapping.js';
 import type { Settings } from '../config/settings.js';
 import { ConfigError } from '../config/errors.js';
 import type { ChunkJobPayload, WorkflowJobPayload } from '../jobs/payload.js';
 import { resetFailedChunks } from '../ledger/chunks.js';
 import { findRun, setMaxRejects, setRunQueue, updateRun, type Run } from '../ledger/runs.js';
-import { describeRunQueue, queueMismatch, resumeCommand, runQueueOf, type RunQueue } from '../ledger/run-queue.js';
+import { describeRunQueue, queueMismatch, resumeCommand, runQueueOf } from '../ledger/run-queue.js';
 import { describeBreach, rejectLimitBreach } from '../ledger/reject-limit.js';
 import { formatSummaryLines, isBalanced, runSummary } from '../ledger/summary.js';
 import { workflowRunSummary, type WorkflowRunSummary } from '../ledger/workflow-runs.js';
@@ -37,6 +37,8 @@ interface FollowFlags extends ConnectionFlags {
   json?: boolean;
   progress: boolean;
   maxRejects?: number;
+  /** What finishes the run, said when it stops (hidden: the demo's ledger is gone once it stops). */
+  resumeHint?: string;
 }
 
 interface ResumeFlags extends FollowFlags {
@@ -72,6 +74,7 @@ export function registerMigrateCommands(program: Command): void {
     .option('--concurrency <n>', 'jobs per started worker process (default 4)', positiveInt)
     .option('--json', 'machine output: progress events and the summary as JSON lines on stdout')
     .option('--no-progress', 'no progress display')
+    .addOption(new Option('--resume-hint <command>', 'the command that finishes the run, in the messages when it stops (for `npm run demo`)').hideHelp())
     .action(async (flags: MigrateFlags) => {
       const settings = settingsFrom(flags, { chunkSize: flags.chunkSize, concurrency: flags.concurrency });
       const mapping = loadLegacyMapping(flags.mapping);
@@ -156,9 +159,9 @@ function note(flags: FollowFlags, message: string): void {
 }
 
 /** What to do about a failed run: most failures are fixed and resumed; a changed file cannot be resumed. */
-function nextStepAfterFailure(runId: string, queue: RunQueue | null, error: string | null): string {
+function nextStepAfterFailure(runId: string, resume: string, error: string | null): string {
   if (error?.includes('changed since the run was planned')) {
-    return `The run reads the files as they were when it was planned. Put them back as they were, then: ${resumeCommand(runId, queue)}\n`
+    return `The run reads the files as they were when it was planned. Put them back as they were, then: ${resume}\n`
       + 'or, to migrate the files as they are now: taskfleet prepare --legacy-data DIR on them, then migrate again (without this --run-id): that plans a new run, which adopts the rows this one wrote';
   }
   if (error?.includes(NO_TEMPLATE_FOR_TYPE)) {
@@ -166,7 +169,7 @@ function nextStepAfterFailure(runId: string, queue: RunQueue | null, error: stri
     return `The run keeps the workflow templates it started with, so resuming it cannot use a new one. Roll it back (taskfleet rollback --run-id ${runId}), `
       + 'add the template, run `taskfleet prepare` with that --templates-dir (it checks every task type of the data), then migrate again';
   }
-  return `Fix the cause, then: ${resumeCommand(runId, queue)}`;
+  return `Fix the cause, then: ${resume}`;
 }
 
 /** Connects, gets the run from `start`, drives it to the end with N local workers, prints the summary. */
@@ -205,7 +208,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
     const claim = async (runId: string): Promise<void> => { producer.presence ??= await attachProducer(settings.databaseUrl, runId, logger); };
     const run = await start({ db, logger, claim });
     startedRun = run.id;
-    resumeHint = resumeCommand(run.id, run.queue);
+    resumeHint = flags.resumeHint ?? resumeCommand(run.id, run.queue);
     let status = run.status;
     // A producer that died (SIGKILL, a lost host) left its event 'running' for good: this one takes over from it.
     if (run.status !== 'completed') {
@@ -227,7 +230,7 @@ async function withRunServices(settings: Settings, flags: FollowFlags, start: (s
         onProgress: (p) => display.update(p), signal: interrupted.signal,
       }).finally(() => display.stop());
       status = outcome.status;
-      if (outcome.status === 'failed') process.stderr.write(`Run ${run.id} failed: ${outcome.error}\n${nextStepAfterFailure(run.id, run.queue, outcome.error)}\n`);
+      if (outcome.status === 'failed') process.stderr.write(`Run ${run.id} failed: ${outcome.error}\n${nextStepAfterFailure(run.id, resumeHint, outcome.error)}\n`);
       if (outcome.status === 'rolled_back') {
         process.stderr.write(`Run ${run.id} was rolled back while it ran (taskfleet rollback): this producer stops, and workers drop the jobs it left in the queue.\n`
           + `To migrate the data again: taskfleet migrate --legacy-data ${run.legacyDir}\n`);
