@@ -4,7 +4,9 @@
 //  A executes every on-migrate workflow;
 //  B (same data) executes nothing: every workflow is a cache hit reusing A's result;
 //  C (one task's title edited in the legacy file) re-runs exactly that task's workflow;
-//  D (--no-cache) executes every workflow again.
+//  D (--no-cache) executes every workflow again;
+//  E (runner: dagger, a fake Dagger session) reuses none of the local results: every step runs in its image;
+//  F (local again) reuses E's Dagger results.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { generateLegacyData } from '../src/generator/generate.js';
 import { progressReport } from '../src/ledger/progress-report.js';
 import { findRun } from '../src/ledger/runs.js';
 import { connectionArgs, runCli } from './helpers/cli.js';
+import { chainOf, startFakeDaggerSession } from './helpers/fake-dagger-session.js';
 import { runFleet, summaryOf } from './helpers/legacy-files.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
 import { attemptsByStatus, describeResult, FIXTURES, TEST_DAGGER_CONFIG, workflowsOf, type WorkflowsSummary } from './helpers/workflows.js';
@@ -25,9 +28,10 @@ let db: TestDatabase;
 /** On-migrate workflows of the data set (default and feature tasks). */
 let onMigrate = 0;
 
-async function migrate(runId: string, extra: string[] = []): Promise<WorkflowsSummary> {
+async function migrate(runId: string, extra: string[] = [], opts: { daggerConfig?: string; env?: Record<string, string> } = {}): Promise<WorkflowsSummary> {
   const result = await runFleet(db.pool, ['migrate', '--skip-prepare', '--legacy-data', dir, ...connectionArgs(db, prefix, REDIS_URL), '--workers', '2',
-    '--json', '--run-id', runId, '--templates-dir', `${FIXTURES}workflow-templates-cache`, '--dagger-config', TEST_DAGGER_CONFIG, ...extra]);
+    '--json', '--run-id', runId, '--templates-dir', `${FIXTURES}workflow-templates-cache`, '--dagger-config', opts.daggerConfig ?? TEST_DAGGER_CONFIG, ...extra],
+  { env: opts.env });
   expect(result.code, describeResult(result)).toBe(0);
   expect(summaryOf(result)).toMatchObject({ runId, status: 'completed' });
   return workflowsOf(result);
@@ -113,9 +117,46 @@ describe('workflow result cache across migration runs', () => {
     expect(await succeededRows()).toBe(executedBefore + onMigrate);
   });
 
+  it('run E on Dagger reuses no local result: every on-migrate workflow runs in its image', async () => {
+    expect(onMigrate, 'run A did not complete').toBeGreaterThan(0);
+    const fake = await startFakeDaggerSession();
+    let e: WorkflowsSummary;
+    try {
+      e = await migrate('wf-e', [], {
+        daggerConfig: `${FIXTURES}workflow-dagger-engine.yaml`,
+        env: { DAGGER_SESSION_PORT: String(fake.port), DAGGER_SESSION_TOKEN: fake.token, OTEL_SDK_DISABLED: 'true' },
+      });
+    } finally {
+      await fake.close();
+    }
+    expect(e).toMatchObject({ onMigrate, succeeded: onMigrate, failed: 0, cached: 0 });
+    expect(await attemptsByStatus(db.pool, 'wf-e')).toEqual({ succeeded: onMigrate });
+    const { rows: [runners] } = await db.pool.query<{ dagger: number }>(
+      `SELECT count(*) FILTER (WHERE runner = 'dagger')::int AS dagger FROM tms.workflow_runs WHERE run_id = 'wf-e'`);
+    expect(runners!.dagger).toBe(onMigrate);
+    // The engine was asked to execute a step of every one of them.
+    const execTasks = new Set(fake.queries.flatMap((q) => {
+      const chain = chainOf(q);
+      if (!chain.some((f) => f.name === 'withExec')) return [];
+      const legacy = chain.find((f) => f.name === 'withEnvVariable' && f.args.name === 'TASK_LEGACY_ID');
+      return typeof legacy?.args.value === 'string' ? [legacy.args.value] : [];
+    }));
+    expect(execTasks.size).toBe(onMigrate);
+  });
+
+  it('run F on the local runner reuses the Dagger results', async () => {
+    expect(onMigrate, 'run A did not complete').toBeGreaterThan(0);
+    const f = await migrate('wf-f');
+    expect(f).toMatchObject({ onMigrate, succeeded: 0, failed: 0, cached: onMigrate });
+    const { rows: [hits] } = await db.pool.query<{ n: number; from_e: number }>(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE src.run_id = 'wf-e' AND src.runner = 'dagger' AND c.runner = 'dagger')::int AS from_e
+         FROM tms.workflow_runs c JOIN tms.workflow_runs src ON src.id = c.cached_from WHERE c.run_id = 'wf-f'`);
+    expect(hits).toEqual({ n: onMigrate, from_e: onMigrate });
+  });
+
   // Found by the workflows probe: B, C and D took A's workflows over (last_run_id), and A's status then
   // read "0/0 on-migrate done: 0 succeeded" — a past run's report rewritten by a later run.
-  it('run A still reports its own workflows after B, C and D took them over', async () => {
+  it('run A still reports its own workflows after the later runs took them over', async () => {
     expect(onMigrate, 'run A did not complete').toBeGreaterThan(0);
     const status = await runCli(['status', 'wf-a', '--json', ...connectionArgs(db, prefix, REDIS_URL)]);
     expect(status.code, status.stderr).toBe(0);

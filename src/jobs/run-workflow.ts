@@ -1,9 +1,9 @@
 // Job: run one task's workflow for a run (the `workflows` stage). Every attempt is a tms.workflow_runs
 // row of the run:
 // - attempts left 'running' by a worker that died are marked 'abandoned' first (recorded, not lost);
-// - cache: a succeeded attempt with the same definition hash (any workflow, any run) is reused — a
-//   'cached' row, nothing executed — unless the run was started with --no-cache or the Dagger config
-//   disables the cache;
+// - cache: a succeeded attempt with the same definition hash (any workflow, any run) by a runner that may
+//   stand in for this one (resultsServing) is reused — a 'cached' row, nothing executed — unless the run
+//   was started with --no-cache or the Dagger config disables the cache;
 // - otherwise a 'running' row, the runner, and the row updated with the result. A step that exits
 //   non-zero (or times out) is a final 'failed' result, not retried. A transient runner error marks the
 //   attempt 'abandoned' and the job throws, so the queue retries it with backoff; the last attempt's
@@ -46,6 +46,17 @@ export interface WorkflowJobResult {
 const FINAL = `status IN ('succeeded', 'failed', 'cached')`;
 const ABANDONED_BY_DEATH = 'abandoned: its worker stopped before the run finished (the job was retried)';
 
+/**
+ * Which runners' results may stand in (as cache hits) for a run on `kind`. A local result never serves a
+ * Dagger run: the local runner ignores the step's image, so its result says nothing about the step in
+ * that image (and `runner: auto` falling back to local while the engine is away would otherwise fill the
+ * cache with results Dagger never recomputes). A Dagger result does serve a local run: it is the step
+ * run as the template asks, in its image — the local runner is only a stand-in for it.
+ */
+export function resultsServing(kind: WorkflowRunner['name']): Array<WorkflowRunner['name']> {
+  return kind === 'dagger' ? ['dagger'] : ['dagger', 'local'];
+}
+
 /** Serialises everything done for one workflow (a stalled job re-delivered while the first delivery still runs). */
 async function lockWorkflow(client: PoolClient, workflowId: string): Promise<void> {
   await client.query(`SELECT pg_advisory_xact_lock(${advisoryKey('workflow', '$1')})`, [workflowId]);
@@ -75,6 +86,10 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
   if (!settings) throw new PermanentJobError(`Run ${runId} creates no workflows (it was planned without workflow templates)`);
   const useCache = !settings.noCache && settings.config.cache.enabled;
   const started = performance.now();
+  // The runner is known before the cache is consulted: a cached result may only stand in for a run of its
+  // kind (resultsServing). One that cannot be created (runner: dagger, no engine) fails the attempt below.
+  const runner = await ctx.runnerFor(settings.config).then((r) => ({ ok: r }), (err: unknown) => ({ error: err }));
+  const runnerKind: WorkflowRunner['name'] = 'ok' in runner ? runner.ok.name : settings.config.runner === 'local' ? 'local' : 'dagger';
 
   const start = await inTransaction(ctx.db, async (client): Promise<Start> => {
     await lockWorkflow(client, workflowId);
@@ -99,8 +114,11 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
     const attempt = await nextAttempt(client, workflowId);
     if (useCache) {
       const { rows: [hit] } = await client.query<{ id: string; exit_code: number | null; output_digest: string | null; output_tail: string | null; runner: string | null }>(
-        `SELECT id::text, exit_code, output_digest, output_tail, runner FROM tms.workflow_runs
-          WHERE definition_hash = $1 AND status = 'succeeded' ORDER BY id DESC LIMIT 1`, [workflow.hash]);
+        // Ordered by the bigint (an `id` here would be the text output column: '99' > '1000'); a Dagger result first.
+        `SELECT r.id::text AS id, exit_code, output_digest, output_tail, runner FROM tms.workflow_runs r
+          WHERE definition_hash = $1 AND status = 'succeeded' AND runner = ANY($2::text[])
+          ORDER BY (runner = 'dagger') DESC, r.id DESC LIMIT 1`,
+        [workflow.hash, resultsServing(runnerKind)]);
       if (hit) {
         const { rows: [row] } = await client.query<{ id: string }>(
           `INSERT INTO tms.workflow_runs (workflow_id, attempt, status, exit_code, duration_ms, output_digest, output_tail, cache_hit, runner,
@@ -130,10 +148,10 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
 
   let result: RunResult;
   try {
-    const runner = await ctx.runnerFor(settings.config);
+    if ('error' in runner) throw runner.error;
     const release = await ctx.slot(settings.config.concurrency);
     try {
-      result = await runner.run(start.workflow.definition, { signal: ctx.signal });
+      result = await runner.ok.run(start.workflow.definition, { signal: ctx.signal });
     } finally {
       release();
     }
