@@ -2,10 +2,15 @@
 // passwords and secrets, and the parser's code frame would print the very line that holds one.
 import type { YAMLError } from 'yaml';
 
-/** `file:line is not valid YAML: what is wrong` (the line when known), never the file's text. */
-export function describeYamlError(file: string, err: unknown): string {
+/** What the parser found wrong (its first line, without the position) and the line it found it on, if known. */
+export function yamlErrorParts(err: unknown): { what: string; line: number | null } {
   const yamlError = err as Partial<YAMLError> & Error;
   const what = (yamlError.message ?? String(err)).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-  const at = yamlError.linePos?.[0];
-  return `${file}${at ? `:${at.line}` : ''} is not valid YAML: ${what}`;
+  return { what, line: yamlError.linePos?.[0]?.line ?? null };
+}
+
+/** `file:line is not valid YAML: what is wrong` (the line when known), never the file's text. */
+export function describeYamlError(file: string, err: unknown): string {
+  const { what, line } = yamlErrorParts(err);
+  return `${file}${line !== null ? `:${line}` : ''} is not valid YAML: ${what}`;
 }

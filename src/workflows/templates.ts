@@ -1,14 +1,15 @@
 // Workflow templates (--templates-dir DIR, default config/templates): one YAML file per task type,
 // `default.yaml` serving every type without its own. Each file is validated with zod; an error names
-// the file and the field (`steps[1].command`, with the step's name). The loaded set is stored with a
+// the file, the line and the field (`bug.yaml:14: steps[1].command`, with the step's name). The loaded set is stored with a
 // run (templateSetToJson) so every worker renders a task's workflow from the very same templates.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
 import { PACKAGE_ROOT } from '../config/package-root.js';
+import { yamlErrorParts } from '../config/yaml-error.js';
 import { DEFAULT_STEP_TIMEOUT_SECONDS } from './dagger-config.js';
 import { canonicalJson } from './render.js';
 import type { WorkflowStep, WorkflowTemplate } from './types.js';
@@ -17,11 +18,18 @@ export const DEFAULT_TEMPLATES_DIR = join(PACKAGE_ROOT, 'config', 'templates');
 export const DEFAULT_TEMPLATE = 'default';
 const TEMPLATE_EXTENSIONS = ['.yaml', '.yml'];
 
-/** A template problem: which file, which field (null for the file as a whole), and why. */
+/**
+ * A template problem: which file, which field (null for the file as a whole), why, and the line of the
+ * field (or of the YAML error) when the parser could say. Reads as a sentence:
+ * `Workflow template bug.yaml:5: steps[0].command is required (step "lint")`.
+ */
 export class TemplateError extends ConfigError {
   override name = 'TemplateError';
-  constructor(readonly file: string, readonly field: string | null, readonly reason: string) {
-    super(`Workflow template ${file}: ${field ?? '(file)'}: ${reason}`);
+  constructor(readonly file: string, readonly field: string | null, readonly reason: string, readonly line: number | null = null) {
+    const where = `Workflow template ${file}${line !== null ? `:${line}` : ''}`;
+    const subject = field === null ? where : `${where}: ${field}`;
+    // "is required", "is not valid YAML": the reason continues the sentence; "must be …" follows a colon.
+    super(`${subject}${reason.startsWith('is ') ? ' ' : ': '}${reason}`);
   }
 }
 
@@ -31,7 +39,9 @@ const scalarText = z.union([z.string(), z.number(), z.boolean()]).transform(Stri
 const stepSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a short name of letters, digits, ".", "_" or "-"'),
   image: z.string().regex(/^\S+$/, 'must be an image reference without spaces, e.g. node:20-bookworm-slim'),
-  command: z.array(z.string({ error: 'every argument must be a string (quote numbers)' }), { error: 'must be a list of arguments such as [node, -e, "..."], never a shell string' })
+  command: z.array(z.string({ error: 'every argument must be a string (quote numbers)' }), {
+    error: (issue) => (issue.input === undefined ? 'is required: the program and its arguments, e.g. [node, -e, "..."]' : 'must be a list of arguments such as [node, -e, "..."], never a shell string'),
+  })
     .min(1, 'must list at least the program to run')
     .refine((args) => args[0] !== '', 'the first argument (the program) must not be empty'),
   env: z.record(
@@ -49,8 +59,12 @@ const stepSchema = z.object({
 
 const VERSION_REQUIRED = 'is required: the template\'s version as text, e.g. "1"';
 
+// YAML reads `version: 1.10` as the number 1.1: a non-integer number would silently become other text.
+const VERSION_QUOTE = 'is a YAML number, read as another text than written (1.10 reads as 1.1): quote it, e.g. version: "1.10"';
+
 const templateSchema = z.object({
-  version: z.union([z.string().trim().min(1, VERSION_REQUIRED), z.number()], { error: VERSION_REQUIRED }).transform(String),
+  version: z.union([z.string().trim().min(1, VERSION_REQUIRED), z.number()], { error: VERSION_REQUIRED })
+    .refine((v) => typeof v === 'string' || Number.isInteger(v), VERSION_QUOTE).transform(String),
   description: z.string().optional(),
   run: z.enum(['on-migrate', 'manual'], { error: 'must be on-migrate or manual' }),
   steps: z.array(stepSchema, { error: 'must be a list of steps' }).min(1, 'must list at least one step'),
@@ -70,9 +84,22 @@ function fieldPath(issue: z.core.$ZodIssue): string | null {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
 
-function issueReason(issue: z.core.$ZodIssue, doc: unknown): string {
+/** For a required key that is missing: the unknown keys of the same mapping (most often it, misspelt). */
+function unknownSiblings(issue: z.core.$ZodIssue, issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssueUnrecognizedKeys | undefined {
+  if (issue.code !== 'invalid_type' || issue.input !== undefined) return undefined;
+  const parent = issue.path.slice(0, -1);
+  const found = issues.find((i) => i.code === 'unrecognized_keys' && i.path.length === parent.length && i.path.every((p, n) => p === parent[n]));
+  return found?.code === 'unrecognized_keys' ? found : undefined;
+}
+
+function issueReason(issue: z.core.$ZodIssue, doc: unknown, issues: readonly z.core.$ZodIssue[]): string {
   let reason = issue.code === 'invalid_key' ? issue.issues.map((i) => i.message).join('; ') : issue.message;
   if (issue.code === 'unrecognized_keys') reason = 'is not a template setting (see docs/workflows.md)';
+  const unknown = unknownSiblings(issue, issues);
+  if (unknown) {
+    const keys = unknown.keys.map((k) => `"${k}"`).join(', ');
+    reason += `; ${fieldPath({ ...unknown, keys: [] }) ?? 'the template'} has the unknown key${unknown.keys.length === 1 ? '' : 's'} ${keys} (misspelt?)`;
+  }
   // Name the step too: "steps[2] (step "notify")" is easier to find than an index.
   const [first, index] = issue.path;
   if (first === 'steps' && typeof index === 'number') {
@@ -87,13 +114,19 @@ export interface TemplateOptions {
   defaultTimeoutSeconds?: number;
 }
 
+/** The line of a field in the source: the key's own line, or (for a missing key) the line of the deepest part present. */
+type LineOf = (path: readonly PropertyKey[]) => number | null;
+
 /** Validates one template document; `name` is the task type it serves. Throws TemplateError. */
-export function parseTemplate(doc: unknown, name: string, file: string, opts: TemplateOptions = {}): WorkflowTemplate {
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new TemplateError(file, null, 'must be a YAML mapping with version, run and steps');
+export function parseTemplate(doc: unknown, name: string, file: string, opts: TemplateOptions = {}, lineOf: LineOf = () => null): WorkflowTemplate {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new TemplateError(file, null, 'must be a YAML mapping with version, run and steps', lineOf([]));
   const parsed = templateSchema.safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new TemplateError(file, fieldPath(issue), issueReason(issue, doc));
+    // The line of the offending key: an unknown one, or for a missing one the unknown key that is likely it.
+    const unknown = issue.code === 'unrecognized_keys' ? issue : unknownSiblings(issue, parsed.error.issues);
+    const path = unknown && unknown.keys.length > 0 ? [...unknown.path, unknown.keys[0]!] : issue.path;
+    throw new TemplateError(file, fieldPath(issue), issueReason(issue, doc, parsed.error.issues), lineOf(path));
   }
   const timeout = opts.defaultTimeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
   const steps: WorkflowStep[] = parsed.data.steps.map((s) => ({
@@ -102,14 +135,43 @@ export function parseTemplate(doc: unknown, name: string, file: string, opts: Te
   return { name, version: parsed.data.version, run: parsed.data.run, steps };
 }
 
+/** Where each field of a parsed document is: the line of its key (a list item: the item's line). */
+function lineFinder(document: Document, lines: LineCounter): LineOf {
+  return (path) => {
+    let node: unknown = document.contents;
+    let offset = (node as { range?: [number] } | null)?.range?.[0] ?? null;
+    for (const part of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === part);
+        if (!pair) break;
+        offset = (pair.key as Scalar).range?.[0] ?? offset;
+        node = pair.value;
+      } else if (isSeq(node) && typeof part === 'number' && node.items[part] !== undefined) {
+        node = node.items[part];
+        offset = (node as { range?: [number] }).range?.[0] ?? offset;
+      } else {
+        break;
+      }
+    }
+    return offset === null ? null : lines.linePos(offset).line;
+  };
+}
+
 export function parseTemplateText(text: string, name: string, file: string, opts: TemplateOptions = {}): WorkflowTemplate {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new TemplateError(file, null, `is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  const lines = new LineCounter();
+  const document = parseDocument(text, { lineCounter: lines });
+  const syntax = document.errors[0];
+  if (syntax) {
+    const { what, line } = yamlErrorParts(syntax);
+    throw new TemplateError(file, null, `is not valid YAML: ${what}`, line);
   }
-  return parseTemplate(doc, name, file, opts);
+  const lineOf = lineFinder(document, lines);
+  // A number's text as written: `version: 1.0` or `007` would be stored as "1" or "7".
+  const version = document.get('version', true);
+  if (isScalar(version) && typeof version.value === 'number' && version.source !== String(version.value)) {
+    throw new TemplateError(file, 'version', VERSION_QUOTE.replace('1.10 reads as 1.1', `${version.source ?? '?'} reads as ${version.value}`), lineOf(['version']));
+  }
+  return parseTemplate(document.toJS() as unknown, name, file, opts, lineOf);
 }
 
 export interface TemplateSet {

@@ -92,10 +92,42 @@ describe('loadTemplates', () => {
     expect(() => loadTemplates(join(root.path, 'nowhere'))).toThrow(/Cannot read the workflow templates directory .*nowhere \(--templates-dir\)/);
   });
 
-  it('names the file for YAML that does not parse', () => {
-    const err = templateError('version: "1"\nrun: [on-migrate\n');
+  it('names file:line for YAML that does not parse, without a dangling position', () => {
+    const err = templateError('version: "1"\nrun: manual\nsteps:\n  - name: a\n    command: [sh\n    image: alpine\n');
     expect(err.field).toBeNull();
-    expect(err.message).toMatch(/: \(file\): is not valid YAML: /);
+    // Where the parser noticed it: the line after the unclosed list.
+    expect(err.line).toBe(6);
+    expect(err.message).toMatch(/bug\.yaml:6 is not valid YAML: \S/);
+    expect(err.message).not.toMatch(/line \d+, column \d+|\n/);
+  });
+
+  it('says a missing command is required, names the misspelt key, and gives the line', () => {
+    const err = templateError(GOOD.replace('command: [node, --version]', 'commnd: [sh]'));
+    expect(err.field).toBe('steps[1].command');
+    expect(err.line).toBe(11);
+    expect(err.message).toMatch(/bug\.yaml:11: steps\[1\]\.command is required: /);
+    expect(err.message).not.toContain('never a shell string');
+    expect(err.reason).toContain('steps[1] has the unknown key "commnd"');
+  });
+
+  it('gives the line of the offending key', () => {
+    expect(templateError(GOOD.replace('    timeoutSeconds: 7', '    timeout: 7')).line).toBe(12);
+    expect(templateError(GOOD.replace('/root/.npm', 'cache')).line).toBe(8);
+    expect(templateError(GOOD.replace('on-migrate', 'nightly')).line).toBe(2);
+  });
+
+  it.each([['1.10'], ['1.0'], ['1.5'], ['007']])('refuses version: %s unquoted (YAML would read it as another text)', (written) => {
+    const err = templateError(GOOD.replace('version: "2"', `version: ${written}`));
+    expect(err.field).toBe('version');
+    expect(err.line).toBe(1);
+    expect(err.reason).toMatch(/quote it, e\.g\. version: "1\.10"/);
+  });
+
+  it('keeps a quoted version as written, and an unquoted integer as its text', () => {
+    const dir = templatesDir({ 'a.yaml': GOOD.replace('version: "2"', 'version: "1.10"'), 'b.yaml': GOOD.replace('version: "2"', 'version: 2') });
+    const set = loadTemplates(dir);
+    expect(set.templates.get('a')!.version).toBe('1.10');
+    expect(set.templates.get('b')!.version).toBe('2');
   });
 
   it.each([
@@ -115,7 +147,7 @@ describe('loadTemplates', () => {
   ])('names file and field for %s', (_label, text, field, reason) => {
     const err = templateError(text);
     expect(err.field).toBe(field);
-    expect(err.message).toContain(`: ${field}: `);
+    expect(err.message).toMatch(new RegExp(`:\\d+: ${field.replace(/[[\].]/g, '\\$&')}(: | is )`));
     expect(err.reason).toMatch(reason);
   });
 
