@@ -113,7 +113,7 @@ describe('a worker killed during workflow runs (local runner, 2 worker processes
       const attempts = byTask.get(legacyId)!;
       expect(attempts.length, legacyId).toBe(2);
       expect(attempts[0], legacyId).toMatchObject({ attempt: 1, status: 'abandoned', worker: victimName });
-      expect(attempts[0]!.error, legacyId).toMatch(/worker stopped before the run finished/);
+      expect(attempts[0]!.error, legacyId).toMatch(/taken over by another delivery \(its lock expired: the worker died, froze or lost its queue connection\)/);
       expect(attempts[1], legacyId).toMatchObject({ attempt: 2, status: 'succeeded', worker: survivorName });
     }
     // No attempt is left running; every abandoned attempt was the victim's.

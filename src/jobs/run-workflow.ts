@@ -8,8 +8,11 @@
 //   non-zero (or times out) is a final 'failed' result, not retried. A transient runner error marks the
 //   attempt 'abandoned' and the job throws, so the queue retries it with backoff; the last attempt's
 //   error is a final 'failed' row, so the stage always ends.
-// A job that runs twice changes nothing the second time: the workflow's lock and its final row decide.
+// The workflow's latest attempt in the run decides what a delivery does: succeeded or cached — nothing,
+// the job repeats that outcome (a stalled or duplicate delivery changes nothing); failed — a retry (an
+// operator's, on Bull Board) runs a new attempt; running — a takeover (see ABANDONED_BY_TAKEOVER).
 import { notifyProgress, runStatusOf, shareRunLock } from '../ledger/runs.js';
+import type { WorkflowRunStatus } from '../ledger/workflow-runs.js';
 import { inTransaction, type Pool, type PoolClient } from '../store/pool.js';
 import { advisoryKey } from '../store/session-lock.js';
 import { loadWorkflow, type StoredWorkflow } from '../store/workflow-definitions.js';
@@ -33,18 +36,21 @@ export interface WorkflowJobInfo {
   attempts: number;
 }
 
-export type WorkflowJobOutcome = 'succeeded' | 'failed' | 'cached' | 'already-done' | 'dropped';
+export type WorkflowJobOutcome = 'succeeded' | 'failed' | 'cached' | 'dropped';
 
 export interface WorkflowJobResult {
   outcome: WorkflowJobOutcome;
-  /** The workflow_runs row this job wrote (null: already done). */
+  /** The workflow_runs row holding the outcome (null: dropped). */
   runRowId: number | null;
   /** Why the workflow failed (outcome 'failed'): the job's return value, so Bull Board shows it too. */
   error?: string;
+  /** True when the workflow had already succeeded (or was cached) for the run: this delivery ran nothing and repeats that outcome. */
+  alreadyDone?: true;
 }
 
-const FINAL = `status IN ('succeeded', 'failed', 'cached')`;
-const ABANDONED_BY_DEATH = 'abandoned: its worker stopped before the run finished (the job was retried)';
+// The job's lock expired while this attempt ran: another delivery took the job over. Its worker may have
+// died, or only frozen or lost Redis for a while: nobody can tell from here, so the wording claims neither.
+const ABANDONED_BY_TAKEOVER = 'abandoned: the job was taken over by another delivery (its lock expired: the worker died, froze or lost its queue connection) before this attempt finished';
 
 /**
  * Which runners' results may stand in (as cache hits) for a run on `kind`. A local result never serves a
@@ -62,19 +68,30 @@ async function lockWorkflow(client: PoolClient, workflowId: string): Promise<voi
   await client.query(`SELECT pg_advisory_xact_lock(${advisoryKey('workflow', '$1')})`, [workflowId]);
 }
 
-async function hasFinalResult(client: PoolClient, runId: string, workflowId: string): Promise<boolean> {
-  const { rows } = await client.query(`SELECT 1 FROM tms.workflow_runs WHERE workflow_id = $1 AND run_id = $2 AND ${FINAL} LIMIT 1`, [workflowId, runId]);
-  return rows.length > 0;
+interface LatestAttempt {
+  id: number;
+  status: WorkflowRunStatus;
 }
 
-async function nextAttempt(client: PoolClient, workflowId: string): Promise<number> {
+/** The workflow's latest attempt in the run: it decides what a delivery does (see runWorkflowJob). */
+async function latestAttempt(client: PoolClient, runId: string, workflowId: string): Promise<LatestAttempt | null> {
+  const { rows: [row] } = await client.query<{ id: string; status: WorkflowRunStatus }>(
+    `SELECT r.id::text AS id, r.status FROM tms.workflow_runs r WHERE r.workflow_id = $1 AND r.run_id = $2 ORDER BY r.id DESC LIMIT 1`, [workflowId, runId]);
+  return row ? { id: Number(row.id), status: row.status } : null;
+}
+
+/** A result that ends the workflow for the run: a later delivery repeats it instead of running again. */
+const isDone = (a: LatestAttempt | null): a is LatestAttempt & { status: 'succeeded' | 'cached' } => a?.status === 'succeeded' || a?.status === 'cached';
+
+/** Attempts are numbered per workflow within the run: 1, 2, … (takeovers and operator retries count). */
+async function nextAttempt(client: PoolClient, runId: string, workflowId: string): Promise<number> {
   const { rows: [row] } = await client.query<{ next: number }>(
-    'SELECT COALESCE(max(attempt), 0)::int + 1 AS next FROM tms.workflow_runs WHERE workflow_id = $1', [workflowId]);
+    'SELECT COALESCE(max(attempt), 0)::int + 1 AS next FROM tms.workflow_runs WHERE workflow_id = $1 AND run_id = $2', [workflowId, runId]);
   return row?.next ?? 1;
 }
 
 type Start =
-  | { kind: 'done' }
+  | { kind: 'done'; attempt: LatestAttempt & { status: 'succeeded' | 'cached' } }
   | { kind: 'dropped' }
   | { kind: 'cached'; rowId: number }
   | { kind: 'execute'; rowId: number; workflow: StoredWorkflow };
@@ -106,12 +123,18 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
     if (workflow.hash !== workflow.storedHash) {
       ctx.logger.info({ workflowId, legacyId: workflow.legacyId }, 'Task changed since it was migrated: its workflow runs with the task as it is now');
     }
-    if (await hasFinalResult(client, runId, workflowId)) return { kind: 'done' };
-    // A 'running' attempt nobody holds any more: its worker died (this job was re-delivered).
-    await client.query(
-      `UPDATE tms.workflow_runs SET status = 'abandoned', finished_at = now(), error = COALESCE(error, $3)
-        WHERE workflow_id = $1 AND run_id = $2 AND status = 'running'`, [workflowId, runId, ABANDONED_BY_DEATH]);
-    const attempt = await nextAttempt(client, workflowId);
+    // The latest attempt decides: succeeded or cached — done, this delivery repeats that outcome; failed —
+    // this delivery is a retry (an operator's, from Bull Board: a failed step completes its job, so only a
+    // retry delivers it again) and runs a new attempt; running — its delivery lost the job (its lock
+    // expired and the queue handed it to us): that attempt is abandoned and we run a new one.
+    const latest = await latestAttempt(client, runId, workflowId);
+    if (isDone(latest)) return { kind: 'done', attempt: latest };
+    if (latest?.status === 'running') {
+      await client.query(
+        `UPDATE tms.workflow_runs SET status = 'abandoned', finished_at = now(), error = COALESCE(error, $3)
+          WHERE workflow_id = $1 AND run_id = $2 AND status = 'running'`, [workflowId, runId, ABANDONED_BY_TAKEOVER]);
+    }
+    const attempt = await nextAttempt(client, runId, workflowId);
     if (useCache) {
       const { rows: [hit] } = await client.query<{ id: string; exit_code: number | null; output_digest: string | null; output_tail: string | null; runner: string | null }>(
         // Ordered by the bigint (an `id` here would be the text output column: '99' > '1000'); a Dagger result first.
@@ -136,7 +159,11 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
       [workflowId, attempt, ctx.workerName, runId, job.jobId, workflow.hash]);
     return { kind: 'execute', rowId: Number(row!.id), workflow };
   });
-  if (start.kind === 'done') return { outcome: 'already-done', runRowId: null };
+  if (start.kind === 'done') {
+    ctx.logger.info({ row: start.attempt.id, outcome: start.attempt.status },
+      `Workflow already ${start.attempt.status} for run ${runId} (tms.workflow_runs row ${start.attempt.id}): nothing run again`);
+    return { outcome: start.attempt.status, runRowId: start.attempt.id, alreadyDone: true };
+  }
   if (start.kind === 'dropped') {
     ctx.logger.info({ runId, workflowId }, `Run ${runId} was rolled back: its workflow job is dropped, nothing is run`);
     return { outcome: 'dropped', runRowId: null };
@@ -236,7 +263,8 @@ export async function recordWorkflowFailure(db: Pool, payload: WorkflowJobPayloa
   const { runId, workflowId } = payload;
   await inTransaction(db, async (client) => {
     await lockWorkflow(client, workflowId);
-    if (await hasFinalResult(client, runId, workflowId)) return;
+    const latest = await latestAttempt(client, runId, workflowId);
+    if (isDone(latest)) return;
     const { rowCount } = await client.query(
       `UPDATE tms.workflow_runs SET status = 'failed', error = $3, finished_at = now()
         WHERE id = (SELECT max(id) FROM tms.workflow_runs WHERE workflow_id = $1 AND run_id = $2 AND status = 'running')`,
@@ -245,7 +273,7 @@ export async function recordWorkflowFailure(db: Pool, payload: WorkflowJobPayloa
       await client.query(
         `INSERT INTO tms.workflow_runs (workflow_id, attempt, status, worker, run_id, job_id, definition_hash, error, finished_at)
          VALUES ($1, $2, 'failed', $3, $4, $5, COALESCE((SELECT definition_hash FROM tms.workflows WHERE id = $1), ''), $6, now())`,
-        [workflowId, await nextAttempt(client, workflowId), workerName, runId, job.jobId, error]);
+        [workflowId, await nextAttempt(client, runId, workflowId), workerName, runId, job.jobId, error]);
     }
     await notifyProgress(client, runId);
   });

@@ -1,7 +1,8 @@
 // Workflow templates (--templates-dir DIR, default config/templates): one YAML file per task type,
 // `default.yaml` serving every type without its own. Each file is validated with zod; an error names
-// the file, the line and the field (`bug.yaml:14: steps[1].command`, with the step's name). The loaded set is stored with a
-// run (templateSetToJson) so every worker renders a task's workflow from the very same templates.
+// the file, the line and the field (`bug.yaml:14: steps[1].command`, with the step's name). The loaded
+// set is stored with a run (templateSetToJson) so every worker renders a task's workflow from the very
+// same templates.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';

@@ -18,11 +18,12 @@ const PER_TASK_SQL = `
   SELECT NULL, w.task_id::text, 1 FROM tms.workflows w
   WHERE ${migratedByRun('w')} AND NOT EXISTS (SELECT 1 FROM tms.tasks t WHERE t.id = w.task_id)`;
 
-// The latest run of each sampled workflow ($2: sample size), in one pass over workflow_runs.
+// The latest run of each sampled workflow ($2: sample size), in one pass over workflow_runs (by id:
+// attempt numbers restart with every run).
 const SAMPLE_SQL = `
   WITH sample AS (SELECT id, task_id FROM tms.workflows w WHERE ${migratedByRun('w')} AND run_mode = 'on-migrate' ORDER BY random() LIMIT $2),
   latest AS (SELECT DISTINCT ON (r.workflow_id) r.workflow_id, r.status, r.error FROM tms.workflow_runs r
-             WHERE r.workflow_id IN (SELECT id FROM sample) ORDER BY r.workflow_id, r.attempt DESC, r.id DESC)
+             WHERE r.workflow_id IN (SELECT id FROM sample) ORDER BY r.workflow_id, r.id DESC)
   SELECT s.id::text AS workflow_id, t.legacy_id, l.status, l.error
   FROM sample s LEFT JOIN latest l ON l.workflow_id = s.id LEFT JOIN tms.tasks t ON t.id = s.task_id`;
 
