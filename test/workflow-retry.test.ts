@@ -3,7 +3,7 @@
 // failed result, so its job completes; a retry of it runs the workflow again as a new attempt of the run
 // (numbered on within the run), and the job's return value is the new outcome. A retry of a workflow
 // that already succeeded runs nothing and repeats the recorded outcome.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -13,7 +13,7 @@ import { connectionArgs, runCli, startCli, type RunningCli } from './helpers/cli
 import { waitFor } from './helpers/ledger.js';
 import { summaryOf } from './helpers/legacy-files.js';
 import { createTestDatabase, deleteQueueKeys, REDIS_URL, uniquePrefix, type TestDatabase } from './helpers/services.js';
-import { describeResult, TEST_DAGGER_CONFIG, workflowsOf } from './helpers/workflows.js';
+import { describeResult, TEST_DAGGER_CONFIG, workflowsOf, writeOneStepTemplate } from './helpers/workflows.js';
 
 const TASKS = 3;
 const prefix = uniquePrefix('wf_retry');
@@ -28,11 +28,10 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'taskfleet-wf-retry-'));
   await generateLegacyData({ out: join(root, 'legacy'), format: 'jsonl', projects: 1, phasesPerProject: 1, tasks: TASKS, seed: 3 });
   // One template for every type: its step refuses (exit 3) until the file `go` exists.
-  await mkdir(join(root, 'templates'));
-  await writeFile(join(root, 'templates', 'default.yaml'), [
-    'version: "1"', 'run: on-migrate', 'steps:', '  - name: refuse', '    image: alpine:3.20',
-    `    command: [sh, -c, 'test -f "$GO_FILE" || { echo "no go file" >&2; exit 3; }; printf "%s\\n" "$TASK_LEGACY_ID"']`,
-    `    env: { GO_FILE: ${JSON.stringify(join(root, 'go'))} }`, '    timeoutSeconds: 30', ''].join('\n'));
+  await writeOneStepTemplate(join(root, 'templates'), {
+    name: 'refuse', script: 'test -f "$GO_FILE" || { echo "no go file" >&2; exit 3; }; printf "%s\\n" "$TASK_LEGACY_ID"',
+    env: { GO_FILE: join(root, 'go') }, timeoutSeconds: 30,
+  });
   db = await createTestDatabase('wf_retry');
   const schema = await runCli(['db', 'migrate', '--new-data', db.url], { timeoutMs: 60_000 });
   expect(schema.code, describeResult(schema)).toBe(0);

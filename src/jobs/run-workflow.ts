@@ -53,6 +53,21 @@ export interface WorkflowJobResult {
 const ABANDONED_BY_TAKEOVER = 'abandoned: the job was taken over by another delivery (its lock expired: the worker died, froze or lost its queue connection) before this attempt finished';
 
 /**
+ * The job's signal fired because its worker could not renew the job's lock: the queue has handed (or will
+ * hand) the job to another delivery, so this attempt stops at once — its running step is killed — and
+ * records nothing as the workflow's result.
+ */
+export class LockLostError extends Error {
+  override name = 'LockLostError';
+  constructor(jobId: string) {
+    super(`The worker lost job ${jobId}'s lock (it could not renew it in time: frozen, overloaded or cut off from the queue); another delivery takes the job over`);
+  }
+}
+
+/** The abort reason the worker gives a job whose lock it lost (BullMQ's cancelJob takes a string). */
+export const LOCK_LOST = 'lock-lost';
+
+/**
  * Which runners' results may stand in (as cache hits) for a run on `kind`. A local result never serves a
  * Dagger run: the local runner ignores the step's image, so its result says nothing about the step in
  * that image (and `runner: auto` falling back to local while the engine is away would otherwise fill the
@@ -183,6 +198,11 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
       release();
     }
   } catch (err) {
+    if (ctx.signal.aborted && ctx.signal.reason === LOCK_LOST) {
+      // Not a result: the delivery that took the job over runs the workflow (or has abandoned this row already).
+      await finishAttempt(ctx.db, runId, start.rowId, { status: 'abandoned', error: ABANDONED_BY_TAKEOVER, durationMs: performance.now() - started });
+      throw new LockLostError(job.jobId);
+    }
     // Engine trouble (or a runner bug): this attempt is abandoned and the queue retries the job; the
     // last attempt's error is the workflow's final result.
     const last = job.attempt >= job.attempts;

@@ -7,7 +7,7 @@ import type { Settings } from '../config/settings.js';
 import { PermanentJobError } from '../jobs/errors.js';
 import { workflowJobPayload, type WorkflowJobPayload } from '../jobs/payload.js';
 import type { RunContextCache } from '../jobs/run-context.js';
-import { recordWorkflowFailure, runWorkflowJob, type WorkflowJobContext, type WorkflowJobInfo, type WorkflowJobResult } from '../jobs/run-workflow.js';
+import { LOCK_LOST, LockLostError, recordWorkflowFailure, runWorkflowJob, type WorkflowJobContext, type WorkflowJobInfo, type WorkflowJobResult } from '../jobs/run-workflow.js';
 import type { Logger } from '../logger.js';
 import { queueProblemLog } from '../queue/problem-log.js';
 import { createWorker, type QueueTransport, type TransportWorker } from '../queue/index.js';
@@ -100,6 +100,11 @@ export function startWorkflowWorker(settings: Settings, deps: WorkflowWorkerDeps
       return result;
     } catch (err) {
       const error = err as Error;
+      if (err instanceof LockLostError) {
+        jobLogger.warn({ err: error.message }, `Workflow attempt ${info.attempt} stopped, its step killed: ${error.message}`);
+        ended?.('retried');
+        throw error;
+      }
       if (err instanceof PermanentJobError) {
         jobLogger.error({ err: error.message }, `Workflow job failed permanently: ${error.message}`);
         await recordWorkflowFailure(db, payload, info, workerName, error.message).catch(() => undefined);
@@ -121,6 +126,12 @@ export function startWorkflowWorker(settings: Settings, deps: WorkflowWorkerDeps
     stalledInterval: settings.stalledIntervalMs,
     maxStalledCount: 3,
     onError: queueProblemLog(logger),
+  });
+  // A lock this worker could not renew (it was frozen, overloaded or cut off from the queue past the lock
+  // duration) means the job is, or is about to be, another delivery's: abort this one at once, which kills
+  // its running step, rather than let the step run on next to the other delivery's.
+  worker.on('lockRenewalFailed', (jobIds: string[]) => {
+    for (const jobId of jobIds) worker.cancelJob(jobId, LOCK_LOST);
   });
   return {
     worker,

@@ -1,5 +1,7 @@
 // Shared by the workflow tests: the test templates and runner settings, the summary's workflows part,
 // and reads of tms.workflows / tms.workflow_runs with the tests' own SQL.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { jsonLines, type SummaryEvent } from './legacy-files.js';
@@ -36,4 +38,12 @@ export async function attemptsByStatus(pool: pg.Pool, runId: string): Promise<Re
 
 export function describeResult(r: CliResult): string {
   return `code ${r.code} signal ${r.signal}\n--- stderr (tail)\n${r.stderr.slice(-4000)}\n--- stdout (tail)\n${r.stdout.slice(-1500)}`;
+}
+
+/** Writes DIR/default.yaml: one on-migrate step (alpine image; `command` is the script for `sh -c`). */
+export async function writeOneStepTemplate(dir: string, step: { name: string; script: string; env: Record<string, string>; timeoutSeconds: number }): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'default.yaml'), [
+    'version: "1"', 'run: on-migrate', 'steps:', `  - name: ${step.name}`, '    image: alpine:3.20',
+    `    command: [sh, -c, ${JSON.stringify(step.script)}]`, `    env: ${JSON.stringify(step.env)}`, `    timeoutSeconds: ${step.timeoutSeconds}`, ''].join('\n'));
 }
