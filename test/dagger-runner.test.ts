@@ -262,6 +262,14 @@ describe('Dagger runner against a fake session', () => {
     expect(fake.queries.filter(isStepQuery).map((q) => q.answer)).toEqual(['exec-error']);
   });
 
+  it('separates stdout from stderr in the tail when stdout does not end its line (the digest stays stdout then stderr)', async () => {
+    const fake = await useSession();
+    fake.fail({ match: isStepQuery, failure: { kind: 'exec-error', exitCode: 1, stdout: 'some out', stderr: 'boom from fake engine' } });
+    const result = await daggerRunner(3).run(definition(), { signal: signal() });
+    expect(result.outputTail).toBe('some out\nboom from fake engine');
+    expect(result.outputDigest).toBe(createHash('sha256').update('some outboom from fake engine').digest('hex'));
+  });
+
   it('aborts a step past its timeout and reports timedOut', async () => {
     const fake = await useSession();
     const hold = fake.hold(isStepQuery);

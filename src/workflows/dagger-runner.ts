@@ -241,7 +241,8 @@ class OutputLog {
 
   append(stdout: string, stderr: string): void {
     this.hash.update(stdout).update(stderr);
-    this.note(stdout + stderr);
+    // The engine returns the two streams apart: a line break between them keeps `out` + `boom` from reading `outboom`.
+    this.note(stdout !== '' && stderr !== '' && !stdout.endsWith('\n') ? `${stdout}\n${stderr}` : stdout + stderr);
   }
 
   /** Text for the operator only (not part of the digest). */
