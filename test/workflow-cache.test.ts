@@ -134,6 +134,10 @@ describe('workflow result cache across migration runs', () => {
     const { rows: [runners] } = await db.pool.query<{ dagger: number }>(
       `SELECT count(*) FILTER (WHERE runner = 'dagger')::int AS dagger FROM tms.workflow_runs WHERE run_id = 'wf-e'`);
     expect(runners!.dagger).toBe(onMigrate);
+    // Attempts are numbered within the run: each workflow's first attempt in E is 1, whatever A to D recorded.
+    const { rows: [numbers] } = await db.pool.query<{ first: number }>(
+      `SELECT count(*) FILTER (WHERE attempt = 1)::int AS first FROM tms.workflow_runs WHERE run_id = 'wf-e'`);
+    expect(numbers!.first).toBe(onMigrate);
     // The engine was asked to execute a step of every one of them.
     const execTasks = new Set(fake.queries.flatMap((q) => {
       const chain = chainOf(q);
