@@ -222,7 +222,8 @@ export async function runWorkflowJob(ctx: WorkflowJobContext, payload: WorkflowJ
   const updated = await finishAttempt(ctx.db, runId, start.rowId, {
     status: result.status, exitCode: result.exitCode, durationMs: result.durationMs, outputDigest: result.outputDigest,
     outputTail: result.outputTail, runner: result.runner,
-    error: result.timedOut ? `a step ran past its timeout and was aborted (${result.steps.find((s) => s.timedOut)?.name ?? '?'})` : null,
+    // Why it failed, kept with the row (taskfleet workflows lists it; the job's return value is only a tail on the board).
+    error: result.status === 'failed' ? failureOf(result) : null,
   });
   // Another delivery of this job took over (this one was presumed dead): its row holds the result.
   if (!updated) ctx.logger.warn({ workflowId, row: start.rowId }, 'Workflow attempt was taken over by another delivery; its result is not recorded');
