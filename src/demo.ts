@@ -16,6 +16,7 @@ import { WORKER_QUEUES } from './queue/queue-names.js';
 import { redisAnswers } from './queue/index.js';
 import { startBoardServer } from './server/board.js';
 import { makeDirectorySync } from './make-directory.js';
+import { shellWord } from './shell-word.js';
 
 /** An operator's mistake: one line on stderr, no stack trace, exit 2 (as the CLI does). */
 function usageError(message: string): never {
@@ -132,7 +133,7 @@ process.exitCode = exitCode;
 function demoArgs(): string {
   const args = ['--tasks', String(tasks), '--workers', String(workers), '--dir', dir, ...(flags['no-redis'] ? ['--no-redis'] : []),
     ...(flags.exit ? ['--exit'] : ['--port', String(port)])];
-  return args.map((a) => (/^[A-Za-z0-9_./:@,=-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return args.map(shellWord).join(' ');
 }
 
 /** Why 127.0.0.1:port cannot be listened on now, or null if it can. */

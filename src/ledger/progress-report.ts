@@ -5,8 +5,8 @@ import { RUN_STAGES, type RunStage } from '../legacy/kinds.js';
 import { PHASES, phaseEvents, type PhaseEvent, type RecordedPhase } from '../lifecycle/phase-events.js';
 import { producerAttachedTo } from '../producers/producer-presence.js';
 import type { Pool } from '../store/pool.js';
-import type { StageProgress } from './chunks.js';
-import { runProgress } from './progress.js';
+import { stageProgress, type StageProgress } from './chunks.js';
+import { workflowsStageProgress } from './progress.js';
 import type { Run, RunStatus } from './runs.js';
 import { runOverRejectLimit, type RejectLimitBreach } from './reject-limit.js';
 import { runSummary, type KindSummary } from './summary.js';
@@ -146,14 +146,15 @@ export function phaseReports(events: readonly PhaseEvent[]): PhaseReport[] {
 
 export async function progressReport(db: Pool, run: Run, windowSeconds = RATE_WINDOW_SECONDS): Promise<ProgressReport> {
   const withWorkflows = run.options.workflows !== undefined;
-  const [progress, { now, timings }, summary, events, workflowCounts, producerAttached] = await Promise.all([
-    runProgress(db, run.id, withWorkflows),
+  const [chunkStages, { now, timings }, summary, events, workflowCounts, producerAttached] = await Promise.all([
+    stageProgress(db, run.id),
     stageTimings(db, run.id, windowSeconds),
     runSummary(db, run.id),
     phaseEvents(db, run.id),
     withWorkflows ? reportedWorkflowCounts(db, run.id) : Promise.resolve(null),
     producerAttachedTo(db, run),
   ]);
+  const progress = workflowCounts ? [...chunkStages, workflowsStageProgress(workflowCounts)] : chunkStages;
   let stageStart = run.startedAt ? run.startedAt.getTime() / 1000 : null;
   const stages: StageReport[] = [];
   for (const stage of RUN_STAGES) {

@@ -2,7 +2,7 @@
 // (on-migrate workflows of the run, and how many have a final result) when the run has workflows.
 import type { Pool, PoolClient } from '../store/pool.js';
 import { stageProgress, type StageProgress } from './chunks.js';
-import { reportedWorkflowCounts, type WorkflowStageCounts } from './workflow-runs.js';
+import { workflowStageCounts, type WorkflowStageCounts } from './workflow-runs.js';
 
 export function workflowsStageProgress(counts: WorkflowStageCounts): StageProgress {
   return {
@@ -11,9 +11,12 @@ export function workflowsStageProgress(counts: WorkflowStageCounts): StageProgre
   };
 }
 
-/** Every stage's progress; `withWorkflows`: the run creates workflows (its options hold templates). */
+/**
+ * Every stage's progress as the producer driving the run sees it (live workflow counts; a report of a
+ * finished run reads the recorded ones: progress-report.ts); `withWorkflows`: the run creates workflows.
+ */
 export async function runProgress(db: Pool | PoolClient, runId: string, withWorkflows: boolean): Promise<StageProgress[]> {
   const stages = await stageProgress(db, runId);
   if (!withWorkflows) return stages;
-  return [...stages, workflowsStageProgress(await reportedWorkflowCounts(db, runId))];
+  return [...stages, workflowsStageProgress(await workflowStageCounts(db, runId))];
 }

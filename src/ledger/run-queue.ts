@@ -3,6 +3,7 @@
 import { DEFAULT_SETTINGS } from '../config/settings.js';
 import { parseRedisUrl } from '../queue/redis-url.js';
 import type { QueueTransport } from '../queue/transport.js';
+import { shellWord } from '../shell-word.js';
 
 export interface RunQueue {
   backend: 'redis' | 'postgres';
@@ -22,11 +23,6 @@ export function runQueueOf(transport: QueueTransport): RunQueue {
 }
 
 const DEFAULT_REDIS = redisLocation(DEFAULT_SETTINGS.redisUrl);
-
-/** A value the shell takes as one word, as written: `{pl}` → '{pl}'. */
-function shellWord(value: string): string {
-  return /^[A-Za-z0-9_./:@,=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The connection flags that reach the run's queue, for any that differ from the defaults ('' for none or an unknown queue). */
 export function queueFlags(queue: RunQueue | null): string {

@@ -2,7 +2,7 @@
 // failed or cached), for `taskfleet workflows RUN`: the way to find which tasks' workflows failed and
 // why without SQL (Bull Board keeps only a tail of finished jobs).
 import type { Pool, PoolClient } from '../store/pool.js';
-import type { FINAL_STATUSES } from './workflow-runs.js';
+import { IS_FINAL, type FINAL_STATUSES } from './workflow-runs.js';
 
 type Db = Pool | PoolClient;
 
@@ -21,7 +21,7 @@ export interface WorkflowResult {
 }
 
 const LATEST_FINAL = `(SELECT DISTINCT ON (workflow_id) * FROM tms.workflow_runs
-                        WHERE run_id = $1 AND status IN ('succeeded', 'failed', 'cached') ORDER BY workflow_id, id DESC)`;
+                        WHERE run_id = $1 AND ${IS_FINAL} ORDER BY workflow_id, id DESC)`;
 
 /** A page of the run's workflow results with `status` (all when null), in legacy id order. */
 export async function listWorkflowResults(db: Db, runId: string, opts: { status: FinalWorkflowStatus | null; limit: number; offset: number }): Promise<WorkflowResult[]> {

@@ -11,7 +11,8 @@ type Db = Pool | PoolClient;
 export const FINAL_STATUSES = ['succeeded', 'failed', 'cached'] as const;
 export type WorkflowRunStatus = 'running' | 'abandoned' | (typeof FINAL_STATUSES)[number];
 
-const IS_FINAL = `status IN ('succeeded', 'failed', 'cached')`;
+/** SQL: a workflow_runs row that is a final result (alias the table's columns as needed). */
+export const IS_FINAL = `status IN ('succeeded', 'failed', 'cached')`;
 
 export interface WorkflowStageCounts {
   /** On-migrate workflows of the run. */
